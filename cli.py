@@ -1,0 +1,208 @@
+"""backpropgen's command line: parse arguments, call codegen, report errors in one line."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from codegen import __version__
+from codegen.errors import BackpropgenError, OptionError
+
+EXAMPLES = """\
+examples:
+  backpropgen "x + y*z"                          print the module to stdout
+  backpropgen "q = y*z; f = x + q" -o grad.py     a flat program, written atomically
+  backpropgen -f chain.bp --backend math          a program file; plain floats
+  backpropgen "x + y*z" --at x=-2 y=5 z=-4        value and gradients as a table
+  backpropgen "x*y + sin(x)" --wrt x              only df/dx
+  backpropgen --regen                             rewrite generated/ from pyproject.toml
+  backpropgen --check                             exit 1 if generated/ is stale (for CI)
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="backpropgen",
+        description="Generate flat, readable backprop code (forward statements, then "
+        "the backward statements in reverse order) from an expression or program.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "source",
+        nargs="?",
+        help="an expression or a program ('q = y*z; f = x + q')",
+    )
+    parser.add_argument("-f", "--file", help="read the program from FILE ('-': stdin)")
+    parser.add_argument("-o", "--output", help="write the module to FILE (atomically)")
+    parser.add_argument(
+        "--backend", choices=("numpy", "math"), default="numpy", help="default: numpy"
+    )
+    parser.add_argument("--wrt", help="gradients for these inputs only: x,y")
+    parser.add_argument("--inputs", help="the inputs, in this order: x,y,z")
+    parser.add_argument(
+        "--at",
+        nargs="+",
+        metavar="NAME=VALUE",
+        help="evaluate at a point and print the value and gradients",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("auto", "black", "fast"),
+        default="auto",
+        help="auto: black for small modules, black on long lines only for large ones",
+    )
+    parser.add_argument(
+        "--regen", action="store_true", help="regenerate the modules in pyproject.toml"
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 with a diff if a generated module is stale, missing or orphaned",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}"
+    )
+    return parser
+
+
+def _names(text: str | None, option: str) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    for name in names:
+        if not name.isidentifier():
+            raise OptionError(f"'{name}' is not a valid name", option)
+    return names
+
+
+def _regenerate_command(args: argparse.Namespace) -> str:
+    parts = ["backpropgen"]
+    if args.file is not None:
+        path = Path(args.file)
+        parts += ["-f", shlex.quote(args.file if not path.is_absolute() else path.name)]
+    elif len(args.source) <= 60 and "\n" not in args.source:
+        parts.append(shlex.quote(args.source))
+    else:
+        parts.append("SOURCE")
+    if args.backend != "numpy":
+        parts += ["--backend", args.backend]
+    for option in ("wrt", "inputs"):
+        value = getattr(args, option)
+        if value:
+            parts += [f"--{option}", shlex.quote(value)]
+    if args.output:
+        out = Path(args.output)
+        parts += ["-o", shlex.quote(args.output if not out.is_absolute() else out.name)]
+    return " ".join(parts)
+
+
+def _read_source(args: argparse.Namespace) -> tuple[str, str]:
+    if args.file is not None and args.source is not None:
+        raise OptionError("give an expression or -f FILE, not both", "backpropgen")
+    if args.file == "-":
+        return sys.stdin.read(), "<stdin>"
+    if args.file is not None:
+        try:
+            return Path(args.file).read_text(encoding="utf-8"), args.file
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise OptionError(f"cannot read file: {reason}", args.file) from None
+    if args.source is None:
+        raise OptionError(
+            "nothing to do: give an expression, -f FILE, --regen or --check",
+            "backpropgen",
+        )
+    return args.source, "<expr>"
+
+
+def _at(args: argparse.Namespace, source: str, where: str) -> int:
+    from codegen.evaluate import evaluate_at, table
+
+    point: dict[str, float] = {}
+    for item in args.at:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip().isidentifier():
+            raise OptionError(f"'{item}' is not NAME=VALUE", "--at")
+        try:
+            point[name.strip()] = float(value)
+        except ValueError:
+            raise OptionError(f"'{value}' is not a number", f"--at {name}") from None
+    print(table(*evaluate_at(source, _options(args), point, where)))
+    return 0
+
+
+def _options(args: argparse.Namespace):
+    from codegen.generate import Options
+
+    return Options(
+        backend=args.backend,
+        wrt=_names(args.wrt, "--wrt"),
+        inputs=_names(args.inputs, "--inputs"),
+        regenerate=_regenerate_command(args),
+        format=args.format,
+    )
+
+
+def _regen(check: bool) -> int:
+    from codegen.regen import FIX, find_pyproject, load_manifest, regen
+
+    manifest = load_manifest(find_pyproject(Path.cwd()))
+    problems = regen(manifest, check=check)
+    for problem in problems:
+        rel = problem.path.relative_to(manifest.root).as_posix()
+        if check:
+            sys.stdout.write(problem.diff)
+            print(f"backpropgen: {rel} is {problem.kind}", file=sys.stderr)
+        else:
+            action = "removed" if problem.kind == "orphan" else "wrote"
+            print(f"{action} {rel} ({problem.kind})", file=sys.stderr)
+    if check and problems:
+        print(
+            f"backpropgen: {len(problems)} generated file(s) out of date; fix with: {FIX}",
+            file=sys.stderr,
+        )
+        return 1
+    if not problems:
+        print(
+            f"backpropgen: {len(manifest.entries)} module(s) up to date",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def run(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.regen or args.check:
+        if args.regen and args.check:
+            raise OptionError("give --regen or --check, not both", "backpropgen")
+        return _regen(check=args.check)
+    source, where = _read_source(args)
+    if args.at:
+        return _at(args, source, where)
+    from codegen.generate import generate
+
+    text = generate(source, _options(args), where)
+    if args.output:
+        from codegen.regen import write_atomic
+
+        write_atomic(Path(args.output), text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        return run(argv)
+    except BackpropgenError as exc:
+        print(f"backpropgen: error: {exc.render()}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""The pipeline: source -> parse -> linearize -> reverse -> print -> render -> format."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from codegen.errors import OptionError
+from codegen.formatting import format_module
+from codegen.ir import Program, Stmt
+from codegen.linearize import linearize
+from codegen.module import build_view
+from codegen.parse import parse
+from codegen.printing import BACKENDS
+from codegen.render import render
+from codegen.reverse import reverse
+
+
+@dataclass(frozen=True)
+class Options:
+    backend: str = "numpy"
+    wrt: tuple[str, ...] | None = None
+    inputs: tuple[str, ...] | None = None
+    regenerate: str = "backpropgen --regen"
+    format: str = "auto"
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """The programs behind a module: for tests, benchmarks and ``--at``."""
+
+    forward: Program
+    reverse: Program
+    upstream: str
+    wrt: tuple[str, ...]
+
+
+def _live(program: Program) -> Program:
+    """Drop statements the output does not depend on (they would be dead code)."""
+    from codegen.ir import names_in
+
+    live = set(program.outputs)
+    keep: list[Stmt] = []
+    for stmt in reversed(program.stmts):
+        if stmt.target in live:
+            keep.append(stmt)
+            live.update(names_in(stmt.expr))
+    return Program(program.inputs, tuple(reversed(keep)), program.outputs)
+
+
+def compile_source(source: str, options: Options, where: str = "<expr>") -> Compiled:
+    if options.backend not in BACKENDS:
+        raise OptionError(
+            f"unknown backend '{options.backend}' (choose {' or '.join(BACKENDS)})",
+            "--backend",
+        )
+    forward = _live(linearize(parse(source, where), options.inputs))
+    wrt = forward.inputs if options.wrt is None else options.wrt
+    program, upstream = reverse(
+        forward, wrt, broadcast_upstream=options.backend == "numpy"
+    )
+    return Compiled(forward, program, upstream, wrt)
+
+
+def generate(source: str, options: Options = Options(), where: str = "<expr>") -> str:
+    """The formatted module for ``source``."""
+    compiled = compile_source(source, options, where)
+    view = build_view(
+        compiled.forward,
+        compiled.reverse,
+        compiled.upstream,
+        compiled.wrt,
+        source,
+        options.backend,
+        options.regenerate,
+    )
+    return format_module(render(view), options.format)

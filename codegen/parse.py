@@ -1,0 +1,363 @@
+"""Source text -> validated Python syntax tree, through an ``ast`` whitelist.
+
+Nothing here evaluates user text: the text is parsed by :func:`ast.parse` and every node
+is checked against a whitelist before :mod:`codegen.linearize` builds the graph from it.
+
+Accepted (one statement per line or separated by ``;``; ``#`` comments):
+
+* ``name = expression`` (each name assigned once);
+* ``name: float`` declares an input (fixes the input order);
+* one bare expression, as the last statement (its value is the output).
+
+Expressions: ``+ - * / **``, unary ``-``/``+``, parentheses, int/float literals, ``pi``,
+and calls of the functions in :data:`codegen.primitives.USER_FUNCTIONS`.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import keyword
+import sys
+import threading
+import tokenize
+from dataclasses import dataclass
+
+from codegen.errors import InputError
+from codegen.primitives import USER_FUNCTIONS
+
+#: past this many tokens the input is refused at once rather than parsed slowly
+MAX_TOKENS = 2_000_000
+
+#: names a program may not use: the generated module needs them
+RESERVED = frozenset(
+    {
+        "math",
+        "np",
+        "numpy",
+        "namedtuple",
+        "Grads",
+        "INPUTS",
+        "OUTPUT",
+        "WRT",
+        "forward",
+        "forward_backward",
+        "pi",
+    }
+)
+
+SCALAR_TYPES = frozenset({"float", "scalar"})
+
+_BINOPS: dict[type, str] = {
+    ast.Add: "add",
+    ast.Sub: "sub",
+    ast.Mult: "mul",
+    ast.Div: "div",
+    ast.Pow: "pow",
+}
+
+_UNSUPPORTED_BINOPS: dict[type, str] = {
+    ast.FloorDiv: "'//'",
+    ast.Mod: "'%'",
+    ast.MatMult: "'@' (matrix multiply needs array declarations)",
+    ast.LShift: "'<<'",
+    ast.RShift: "'>>'",
+    ast.BitAnd: "'&'",
+    ast.BitOr: "'|'",
+    ast.BitXor: "'^' (for powers use '**')",
+}
+
+_DESCRIBE: dict[type, str] = {
+    ast.Compare: "comparison",
+    ast.BoolOp: "boolean operator",
+    ast.Attribute: "attribute access",
+    ast.Subscript: "subscript",
+    ast.Lambda: "lambda",
+    ast.IfExp: "conditional expression",
+    ast.ListComp: "list comprehension",
+    ast.GeneratorExp: "generator expression",
+    ast.Tuple: "tuple",
+    ast.List: "list",
+    ast.Dict: "dict",
+    ast.Set: "set",
+    ast.Starred: "starred expression",
+    ast.NamedExpr: "':=' assignment",
+    ast.JoinedStr: "f-string",
+    ast.Await: "await",
+    ast.Yield: "yield",
+    ast.YieldFrom: "yield",
+    ast.Slice: "slice",
+}
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One source statement: ``target = value`` (target None for a bare expression)."""
+
+    target: str | None
+    value: ast.expr
+    line: int
+
+
+@dataclass(frozen=True)
+class Parsed:
+    statements: tuple[Statement, ...]
+    declared: tuple[str, ...]
+    where: str
+    lines: tuple[str, ...]
+
+
+def split_source(text: str) -> str:
+    """Programs may be written on one line with ';' - Python accepts that as it is."""
+    return text
+
+
+def _deep_parse(text: str, filename: str) -> ast.Module:
+    """``ast.parse`` with room for long chains (``x0 + x1 + ... + x99999``).
+
+    CPython builds the tree recursively; a thread with a large stack and a raised
+    recursion limit lets it handle the depth a long sum produces.
+    """
+    result: list[ast.Module] = []
+    error: list[BaseException] = []
+
+    def work() -> None:
+        old = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(old, 1_000_000))
+        try:
+            result.append(ast.parse(text, filename=filename, mode="exec"))
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            error.append(exc)
+        finally:
+            sys.setrecursionlimit(old)
+
+    old_size = threading.stack_size()
+    threading.stack_size(1024 * 1024 * 1024)
+    try:
+        thread = threading.Thread(target=work, name="backpropgen-parse")
+        thread.start()
+    finally:
+        threading.stack_size(old_size)
+    thread.join()
+    if error:
+        raise error[0]
+    return result[0]
+
+
+def _count_tokens(text: str, where: str) -> None:
+    count = 0
+    try:
+        for _ in tokenize.generate_tokens(io.StringIO(text).readline):
+            count += 1
+            if count > MAX_TOKENS:
+                raise InputError(
+                    f"input too large: more than {MAX_TOKENS:,} tokens "
+                    "(split it into a program of smaller statements)",
+                    where,
+                )
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return  # ast.parse reports it with a position
+
+
+def _keyword_in(text: str) -> tuple[str, int, int] | None:
+    """The first Python keyword used in the text, with its 1-based line and column."""
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type == tokenize.NAME and keyword.iskeyword(tok.string):
+                return tok.string, tok.start[0], tok.start[1] + 1
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return None
+    return None
+
+
+def parse(text: str, where: str = "<expr>") -> Parsed:
+    """Parse and validate source text; raise :class:`InputError` on anything else."""
+    lines = tuple(text.splitlines())
+    if not text.strip() or all(
+        not ln.strip() or ln.strip().startswith("#") for ln in lines
+    ):
+        raise InputError("empty input: nothing to differentiate", where)
+    if "\0" in text:
+        raise InputError("input contains a NUL byte", where)
+    _count_tokens(text, where)
+    try:
+        module = _deep_parse(text, where)
+    except SyntaxError as exc:
+        found = _keyword_in(text)
+        if found is not None:
+            word, line, col = found
+            raise InputError(
+                f"'{word}' is a Python keyword and cannot be used here",
+                f"{where}:{line}:{col}",
+                _line(lines, line),
+                col,
+            ) from None
+        line = exc.lineno or 1
+        col = exc.offset or 1
+        raise InputError(
+            f"syntax error: {exc.msg}",
+            f"{where}:{line}:{col}",
+            _line(lines, line),
+            col,
+        ) from None
+    except (RecursionError, MemoryError):
+        raise InputError(
+            "expression nested too deeply to parse; split it into statements", where
+        ) from None
+    return _validate(module, where, lines)
+
+
+def _line(lines: tuple[str, ...], number: int) -> str:
+    return lines[number - 1] if 0 < number <= len(lines) else ""
+
+
+def _err(message: str, node: ast.AST, where: str) -> InputError:
+    line = getattr(node, "lineno", 1)
+    col = getattr(node, "col_offset", 0) + 1
+    return InputError(message, f"{where}:{line}:{col}")
+
+
+def _check_name(name: str, node: ast.AST, where: str) -> None:
+    if name in USER_FUNCTIONS:
+        raise _err(f"'{name}' is a function; call it as {name}(...)", node, where)
+    if name in RESERVED:
+        raise _err(
+            f"'{name}' is reserved in generated code; choose another name", node, where
+        )
+    if name.startswith("_"):
+        raise _err(
+            f"'{name}': names starting with '_' are reserved for generated code",
+            node,
+            where,
+        )
+
+
+def _validate(module: ast.Module, where: str, lines: tuple[str, ...]) -> Parsed:
+    statements: list[Statement] = []
+    declared: list[str] = []
+    body = module.body
+    if not body:
+        raise InputError("empty input: nothing to differentiate", where)
+    for index, stmt in enumerate(body):
+        last = index == len(body) - 1
+        if isinstance(stmt, ast.Assign):
+            if len(stmt.targets) != 1 or not isinstance(stmt.targets[0], ast.Name):
+                raise _err(
+                    "each statement assigns one plain name (no tuples, no chains)",
+                    stmt,
+                    where,
+                )
+            target = stmt.targets[0].id
+            _check_name(target, stmt.targets[0], where)
+            _check_expr(stmt.value, where)
+            statements.append(Statement(target, stmt.value, stmt.lineno))
+        elif isinstance(stmt, ast.AnnAssign):
+            if not isinstance(stmt.target, ast.Name) or stmt.value is not None:
+                raise _err(
+                    "a declaration is 'name: float' on its own (no value)", stmt, where
+                )
+            name = stmt.target.id
+            _check_name(name, stmt.target, where)
+            kind = stmt.annotation
+            if not (isinstance(kind, ast.Name) and kind.id in SCALAR_TYPES):
+                raise _err(
+                    "unsupported declaration: write 'name: float' for a scalar input",
+                    kind,
+                    where,
+                )
+            if name in declared:
+                raise _err(f"input '{name}' is declared twice", stmt, where)
+            if any(s.target == name for s in statements):
+                raise _err(
+                    f"'{name}' is assigned before it is declared as an input",
+                    stmt,
+                    where,
+                )
+            declared.append(name)
+        elif isinstance(stmt, ast.Expr):
+            if not last:
+                raise _err(
+                    "a bare expression is only allowed as the last statement "
+                    "(assign it to a name: 'q = ...')",
+                    stmt,
+                    where,
+                )
+            _check_expr(stmt.value, where)
+            statements.append(Statement(None, stmt.value, stmt.lineno))
+        else:
+            kind = type(stmt).__name__.lower()
+            raise _err(
+                f"unsupported statement '{kind}': only assignments and expressions",
+                stmt,
+                where,
+            )
+    if not statements:
+        raise InputError("no statements: nothing to differentiate", where)
+    return Parsed(tuple(statements), tuple(declared), where, lines)
+
+
+def _check_expr(root: ast.expr, where: str) -> None:
+    """Whitelist every node below ``root`` (iterative: sums may be 100,000 deep)."""
+    stack: list[ast.AST] = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.BinOp):
+            op = type(node.op)
+            if op not in _BINOPS:
+                what = _UNSUPPORTED_BINOPS.get(op, f"'{op.__name__}'")
+                raise _err(f"unsupported operator {what}", node, where)
+            stack.append(node.right)
+            stack.append(node.left)
+        elif isinstance(node, ast.UnaryOp):
+            if not isinstance(node.op, ast.USub | ast.UAdd):
+                sym = "not" if isinstance(node.op, ast.Not) else "'~'"
+                raise _err(f"unsupported operator {sym}", node, where)
+            stack.append(node.operand)
+        elif isinstance(node, ast.Call):
+            func = node.func
+            if not isinstance(func, ast.Name):
+                raise _err(
+                    "only the built-in functions can be called "
+                    f"({', '.join(sorted(USER_FUNCTIONS))})",
+                    node,
+                    where,
+                )
+            if func.id not in USER_FUNCTIONS:
+                raise _err(
+                    f"unknown function '{func.id}' "
+                    f"(known: {', '.join(sorted(USER_FUNCTIONS))})",
+                    func,
+                    where,
+                )
+            if node.keywords:
+                raise _err(f"{func.id}() takes no keyword arguments", node, where)
+            n = len(node.args)
+            if func.id in ("max", "min"):
+                if n < 2:
+                    raise _err(f"{func.id}() needs two or more arguments", node, where)
+            elif n != 1:
+                raise _err(f"{func.id}() takes one argument, got {n}", node, where)
+            for arg in reversed(node.args):
+                if isinstance(arg, ast.Starred):
+                    raise _err("starred arguments are not supported", arg, where)
+                stack.append(arg)
+        elif isinstance(node, ast.Name):
+            if node.id in USER_FUNCTIONS:
+                raise _err(
+                    f"'{node.id}' is a function; call it as {node.id}(...)",
+                    node,
+                    where,
+                )
+            if node.id != "pi":
+                _check_name(node.id, node, where)
+        elif isinstance(node, ast.Constant):
+            value = node.value
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise _err(
+                    f"unsupported literal {value!r}: only int and float numbers",
+                    node,
+                    where,
+                )
+        else:
+            what = _DESCRIBE.get(type(node), type(node).__name__)
+            raise _err(f"unsupported syntax: {what}", node, where)

@@ -1,0 +1,190 @@
+"""Statements -> Python source lines for a backend: ``numpy``, ``math`` or ``source``
+(the user's own notation, for comments).
+
+The printer writes what black would write for a line that fits (spacing, parentheses,
+``x**2`` hugging), so large modules can skip black; ``tests/test_formatting.py`` holds it
+to that.  It never renames: names are fixed before printing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from codegen.errors import MissingRuleError
+from codegen.ir import Const, Expr, Op, Stmt, Var
+
+BACKENDS = ("numpy", "math")
+
+ATOM = 14
+POW = 13
+UNARY = 12
+MUL = 11
+ADD = 10
+CMP = 6
+COND = 1
+
+_BINARY = {
+    "add": ("+", ADD),
+    "sub": ("-", ADD),
+    "mul": ("*", MUL),
+    "div": ("/", MUL),
+    "gt": (">", CMP),
+    "lt": ("<", CMP),
+    "eq": ("==", CMP),
+}
+
+_CALLS = {
+    "numpy": {
+        "exp": "np.exp",
+        "log": "np.log",
+        "sqrt": "np.sqrt",
+        "sin": "np.sin",
+        "cos": "np.cos",
+        "tan": "np.tan",
+        "tanh": "np.tanh",
+        "abs": "np.abs",
+        "sign": "np.sign",
+    },
+    "math": {
+        "exp": "math.exp",
+        "log": "math.log",
+        "sqrt": "math.sqrt",
+        "sin": "math.sin",
+        "cos": "math.cos",
+        "tan": "math.tan",
+        "tanh": "math.tanh",
+        "abs": "abs",
+    },
+    "source": {
+        name: name
+        for name in "exp log sqrt sin cos tan tanh abs sign sigmoid relu".split()
+    },
+}
+
+_PI = {"numpy": "np.pi", "math": "math.pi", "source": "pi"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Text:
+    text: str
+    prec: int
+    simple: bool = False  # a NAME, number or attribute chain: black hugs ``**`` on it
+
+
+def _const(const: Const, backend: str) -> _Text:
+    if const.text == "pi":
+        return _Text(_PI[backend], ATOM, True)
+    text = const.text
+    if text.startswith("-"):
+        return _Text(text, UNARY, " " not in text)
+    if " / " in text:
+        return _Text(text, MUL)
+    return _Text(text, ATOM, True)
+
+
+def _wrap(part: _Text, needs: bool) -> str:
+    return f"({part.text})" if needs else part.text
+
+
+class Printer:
+    def __init__(self, backend: str) -> None:
+        if backend not in _CALLS:
+            raise ValueError(f"unknown backend {backend!r}")
+        self.backend = backend
+
+    def expr(self, root: Expr) -> str:
+        return self._print(root).text
+
+    def _print(self, node: Expr) -> _Text:
+        # backward expressions are small trees; forward statements are one level deep
+        if isinstance(node, Var):
+            return _Text(node.name, ATOM, True)
+        if isinstance(node, Const):
+            return _const(node, self.backend)
+        return self._op(node)
+
+    def _call(self, name: str, *args: Expr) -> _Text:
+        inner = ", ".join(self._print(a).text for a in args)
+        return _Text(f"{name}({inner})", ATOM)
+
+    def _op(self, op: Op) -> _Text:
+        prim, args, b = op.prim, op.args, self.backend
+        if prim in _BINARY:
+            symbol, prec = _BINARY[prim]
+            left, right = self._print(args[0]), self._print(args[1])
+            lhs = _wrap(left, left.prec < prec)
+            rhs = _wrap(right, right.prec <= prec)
+            return _Text(f"{lhs} {symbol} {rhs}", prec)
+        if prim == "pow":
+            left, right = self._print(args[0]), self._print(args[1])
+            lhs = _wrap(left, left.prec <= POW)
+            rhs = _wrap(right, right.prec < UNARY)
+            hug = left.simple and left.prec > POW and right.simple
+            return _Text(f"{lhs}**{rhs}" if hug else f"{lhs} ** {rhs}", POW)
+        if prim == "neg":
+            inner = self._print(args[0])
+            needs = inner.prec < ATOM or inner.text.startswith("-")
+            simple = inner.simple and not needs
+            return _Text("-" + _wrap(inner, needs), UNARY, simple)
+        if prim in _CALLS[b]:
+            return self._call(_CALLS[b][prim], *args)
+        if prim == "sign":  # math backend: sign(0) = 0
+            a = self._print(args[0]).text
+            return _Text(f"({a} > 0) - ({a} < 0)", ADD)
+        if prim == "sigmoid":
+            return self._sigmoid(args[0])
+        if prim == "relu":
+            name = {"numpy": "np.maximum", "math": "max"}.get(b, "relu")
+            if b == "source":
+                return self._call("relu", *args)
+            return self._call(name, args[0], Const(0.0, "0.0"))
+        if prim in ("max", "min"):
+            if b == "numpy":
+                name = "np.maximum" if prim == "max" else "np.minimum"
+                text = self._print(args[0]).text
+                for arg in args[1:]:
+                    text = f"{name}({text}, {self._print(arg).text})"
+                return _Text(text, ATOM)
+            return self._call(prim, *args)
+        if prim == "zeros_like":
+            if b == "numpy":
+                return _Text(f"np.zeros_like({self.expr(args[0])}, dtype=float)", ATOM)
+            if b == "math":
+                return _Text("0.0", ATOM, True)
+            return self._call("zeros_like", *args)
+        if prim == "broadcast_like":
+            g, like = (self.expr(a) for a in args)
+            if b == "numpy":
+                return _Text(f"np.full_like({like}, {g}, dtype=float)", ATOM)
+            return _Text(g, ATOM, True)
+        raise MissingRuleError(f"no printer for primitive '{prim}' ({b} backend)")
+
+    def _sigmoid(self, arg: Expr) -> _Text:
+        minus = self._print(Op("neg", (arg,))).text
+        if self.backend == "numpy":
+            # exp(-log(1 + exp(-x))): no overflow at +-1000, no warning
+            return _Text(f"np.exp(-np.logaddexp(0.0, {minus}))", ATOM)
+        if self.backend == "math":
+            a = self._print(arg)
+            x = _wrap(a, a.prec < ATOM)
+            plus = f"math.exp({a.text})"
+            return _Text(
+                f"1 / (1 + math.exp({minus})) if {x} >= 0 else {plus} / (1 + {plus})",
+                COND,
+            )
+        return self._call("sigmoid", arg)
+
+    def statement(self, stmt: Stmt) -> str:
+        value = self._print(stmt.expr)
+        if stmt.accumulate:
+            rhs = _wrap(value, value.prec <= ADD)
+            return f"{stmt.target} = {stmt.target} + {rhs}"
+        return f"{stmt.target} = {value.text}"
+
+
+_SOURCE = Printer("source")
+
+
+def source_statement(stmt: Stmt) -> str:
+    """A statement in the user's notation: ``f = sigmoid(e)``."""
+    return _SOURCE.statement(stmt)

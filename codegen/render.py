@@ -1,0 +1,52 @@
+"""Render a module view with jinja2: the template holds layout only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import jinja2
+
+
+@dataclass(frozen=True)
+class ModuleView:
+    """Everything the module template shows, already printed."""
+
+    docstring: str
+    imports: tuple[str, ...]
+    inputs: str
+    output: str
+    wrt: str
+    params: str
+    params_upstream: str
+    forward_doc: str
+    forward_backward_doc: str
+    forward_lines: tuple[str, ...]
+    forward_backward_lines: tuple[str, ...]
+    output_name: str
+    grads: str
+
+
+def _template_dirs() -> list[str]:
+    here = Path(__file__).resolve().parent
+    # installed: codegen/templates; source tree: templates/ beside codegen/
+    return [
+        str(p) for p in (here / "templates", here.parent / "templates") if p.is_dir()
+    ]
+
+
+@cache
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(_template_dirs()),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def render(view: ModuleView, template: str = "module.py.jinja") -> str:
+    return environment().get_template(template).render(m=view)

@@ -1,0 +1,133 @@
+"""Reverse mode: flat program -> flat program (the forward statements, then the backward
+statements in mirrored reverse order).
+
+For each forward statement, last to first, its rule turns the gradient of its output
+into one contribution per argument.  The first contribution to a gradient defines it
+(``dq = df``); later ones accumulate (``dx = dx + ...``: a value used twice, fan-out).
+Only what the requested gradients need is emitted: a statement is undone only if its
+output depends on a ``wrt`` input and the program's output depends on it.
+"""
+
+from __future__ import annotations
+
+from codegen.errors import OptionError
+from codegen.ir import Const, Op, Program, Stmt, Var, names_in
+from codegen.naming import Namer
+from codegen.printing import source_statement
+from codegen.rules import rule_for
+
+
+def _all_names(program: Program) -> list[str]:
+    names = list(program.inputs)
+    for stmt in program.stmts:
+        names.append(stmt.target)
+        names.extend(names_in(stmt.expr))
+    return names
+
+
+def reverse(
+    program: Program,
+    wrt: tuple[str, ...] | None = None,
+    broadcast_upstream: bool = False,
+) -> tuple[Program, str]:
+    """Return ``(program, upstream)``: the reverse-mode program and the name of the
+    upstream-gradient input (``d<output>``), which it takes as its last input.
+
+    The result's outputs are the primal output followed by the gradients of ``wrt``
+    (default: every input) in that order.
+    """
+    (output,) = program.outputs
+    wrt = program.inputs if wrt is None else wrt
+    for name in wrt:
+        if name not in program.inputs:
+            raise OptionError(
+                f"'{name}' is not an input (inputs: {', '.join(program.inputs) or 'none'})",
+                "--wrt",
+            )
+    if len(set(wrt)) != len(wrt):
+        raise OptionError("a name is listed twice", "--wrt")
+
+    # which values depend on a wrt input, and which the output depends on
+    active: set[str] = set(wrt)
+    for stmt in program.stmts:
+        if any(n in active for n in names_in(stmt.expr)):
+            active.add(stmt.target)
+    live: set[str] = {output}
+    for stmt in reversed(program.stmts):
+        if stmt.target in live:
+            live.update(names_in(stmt.expr))
+    needed = active & live
+
+    namer = Namer(_all_names(program))
+    upstream = namer.grad(output)
+    backward: list[Stmt] = []
+    if broadcast_upstream and output in needed:
+        backward.append(
+            Stmt(
+                upstream,
+                Op("broadcast_like", (Var(upstream), Var(output))),
+                comment=f"the upstream gradient {upstream}, shaped like {output}",
+            )
+        )
+    has_grad: set[str] = {output}
+    for stmt in reversed(program.stmts):
+        target = stmt.target
+        if target not in needed:
+            continue
+        g = Var(namer.grad(target))
+        expr = stmt.expr
+        if isinstance(expr, Const):
+            continue
+        if isinstance(expr, Var):
+            args: tuple = (expr,)
+            contributions: tuple = (g,)
+            gate = "copy"
+        else:
+            assert isinstance(expr, Op)
+            rule = rule_for(expr.prim)
+            args = expr.args
+            contributions = rule.fn(g, Var(target), args)
+            gate = rule.gate
+        comment = source_statement(stmt) + (f"  ({gate})" if gate else "")
+        for arg, contribution in zip(args, contributions, strict=True):
+            if not isinstance(arg, Var) or arg.name not in needed:
+                continue
+            if contribution is None:
+                continue
+            name = namer.grad(arg.name)
+            accumulate = arg.name in has_grad
+            backward.append(
+                Stmt(
+                    name,
+                    contribution,
+                    accumulate=accumulate,
+                    comment=comment,
+                    note="fan-out: gradients add up" if accumulate else "",
+                )
+            )
+            comment = ""
+            has_grad.add(arg.name)
+
+    grads: list[str] = []
+    for name in wrt:
+        grad = namer.grad(name)
+        if name not in has_grad:
+            backward.append(
+                Stmt(
+                    grad,
+                    Op("zeros_like", (Var(name),)),
+                    comment=f"{output} does not depend on {name}",
+                )
+            )
+            has_grad.add(name)
+        grads.append(grad)
+
+    forward_count = len(program.stmts)
+    stmts = program.stmts + tuple(backward)
+    result = Program(
+        inputs=program.inputs + (upstream,),
+        stmts=stmts,
+        outputs=(output, *grads),
+        sections=(("forward", forward_count), ("backward", len(backward))),
+    )
+    return result, upstream

@@ -1,0 +1,172 @@
+"""THE table of derivative rules: one small function per primitive.
+
+Contract: a rule sees only the upstream gradient ``g`` (the gradient of the statement's
+output), the statement's output ``out`` and its arguments ``args`` (names or constants).
+It returns one contribution per argument: an expression for ``g * d(out)/d(arg)``, or
+``None`` where the argument gets no gradient (a piecewise-constant primitive).  Rules use
+the output where that is cheaper and stabler: exp' is its output, sigmoid' = s(1 - s),
+tanh' = 1 - t**2, sqrt' = 0.5 / s.
+
+Non-differentiable points (documented in every generated module, matching PyTorch and JAX
+where they agree): relu'(0) = 0, abs'(0) = 0, and ties of max/min split the gradient
+evenly among the tied arguments.
+
+``tests/test_rules.py`` checks that every primitive in :data:`codegen.primitives.ARITY`
+has a rule here and that each agrees with ``sympy.diff`` of its meaning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from codegen.errors import MissingRuleError
+from codegen.ir import Const, Expr, Var, call
+
+Contribution = Expr | None
+RuleFn = Callable[[Expr, Var, tuple[Expr, ...]], tuple[Contribution, ...]]
+
+CONVENTIONS = (
+    "relu'(0) = 0; abs'(0) = 0; "
+    "max/min: ties split the gradient evenly among the tied arguments"
+)
+
+
+@dataclass(frozen=True)
+class Rule:
+    fn: RuleFn
+    gate: str = ""  # how the gate treats the gradient, for the comment above its block
+
+
+def _add(g, out, args):
+    return g, g
+
+
+def _sub(g, out, args):
+    return g, -g
+
+
+def _mul(g, out, args):
+    a, b = args
+    return g * b, g * a
+
+
+def _div(g, out, args):
+    a, b = args
+    return g / b, -g * out / b
+
+
+def _pow(g, out, args):
+    a, b = args
+    return g * b * a ** (b - 1), g * out * call("log", a)
+
+
+def _neg(g, out, args):
+    return (-g,)
+
+
+def _exp(g, out, args):
+    return (g * out,)
+
+
+def _log(g, out, args):
+    (a,) = args
+    return (g / a,)
+
+
+def _sqrt(g, out, args):
+    return (g * 0.5 / out,)
+
+
+def _sin(g, out, args):
+    (a,) = args
+    return (g * call("cos", a),)
+
+
+def _cos(g, out, args):
+    (a,) = args
+    return (-g * call("sin", a),)
+
+
+def _tan(g, out, args):
+    return (g * (1 + out**2),)
+
+
+def _tanh(g, out, args):
+    return (g * (1 - out**2),)
+
+
+def _sigmoid(g, out, args):
+    return (g * out * (1 - out),)
+
+
+def _relu(g, out, args):
+    (a,) = args
+    return (g * call("gt", a, Const.of(0)),)
+
+
+def _abs(g, out, args):
+    (a,) = args
+    return (g * call("sign", a),)
+
+
+def _extremum(strict: str) -> RuleFn:
+    """max (strict="gt") or min (strict="lt"): route to the winner, split ties evenly."""
+
+    def rule(g, out, args):
+        if len(args) == 2:
+            a, b = args
+            tie = 0.5 * call("eq", a, b)
+            return g * (call(strict, a, b) + tie), g * (call(strict, b, a) + tie)
+        ties: Expr = Const.of(0.0)
+        for arg in args:
+            ties = ties + call("eq", arg, out)
+        return tuple(g * call("eq", arg, out) / ties for arg in args)
+
+    return rule
+
+
+def _flat(g, out, args):
+    """Piecewise-constant primitives: zero gradient everywhere it exists."""
+    return tuple(None for _ in args)
+
+
+def _broadcast_like(g, out, args):
+    return g, None
+
+
+RULES: dict[str, Rule] = {
+    "add": Rule(_add, "add gate: distributes the gradient"),
+    "sub": Rule(_sub, "sub gate: distributes the gradient, negated for the right side"),
+    "mul": Rule(_mul, "mul gate: swaps the inputs"),
+    "div": Rule(_div),
+    "pow": Rule(_pow),
+    "neg": Rule(_neg),
+    "exp": Rule(_exp, "exp' reuses the output"),
+    "log": Rule(_log),
+    "sqrt": Rule(_sqrt, "sqrt' = 0.5 / output"),
+    "sin": Rule(_sin),
+    "cos": Rule(_cos),
+    "tan": Rule(_tan, "tan' = 1 + output**2"),
+    "tanh": Rule(_tanh, "tanh' = 1 - output**2"),
+    "sigmoid": Rule(_sigmoid, "sigmoid' = output * (1 - output)"),
+    "relu": Rule(_relu, "relu gate: passes the gradient where the input is > 0"),
+    "abs": Rule(_abs, "abs' = sign(input), 0 at 0"),
+    "max": Rule(_extremum("gt"), "max gate: routes the gradient to the larger input"),
+    "min": Rule(_extremum("lt"), "min gate: routes the gradient to the smaller input"),
+    "gt": Rule(_flat),
+    "lt": Rule(_flat),
+    "eq": Rule(_flat),
+    "sign": Rule(_flat),
+    "zeros_like": Rule(_flat),
+    "broadcast_like": Rule(_broadcast_like),
+}
+
+
+def rule_for(prim: str) -> Rule:
+    try:
+        return RULES[prim]
+    except KeyError:
+        raise MissingRuleError(
+            f"no derivative rule for primitive '{prim}'; add one to codegen/rules.py"
+        ) from None
