@@ -44,7 +44,9 @@ def _live(program: Program) -> Program:
         if stmt.target in live:
             keep.append(stmt)
             live.update(names_in(stmt.expr))
-    return Program(program.inputs, tuple(reversed(keep)), program.outputs)
+    return Program(
+        program.inputs, tuple(reversed(keep)), program.outputs, types=program.types
+    )
 
 
 def compile_source(source: str, options: Options, where: str = "<expr>") -> Compiled:
@@ -54,9 +56,15 @@ def compile_source(source: str, options: Options, where: str = "<expr>") -> Comp
             "--backend",
         )
     forward = _live(linearize(parse(source, where), options.inputs))
-    wrt = forward.inputs if options.wrt is None else options.wrt
-    program, upstream = reverse(
-        forward, wrt, broadcast_upstream=options.backend == "numpy"
+    arrays = any(t.rank for t in forward.types.values())
+    if arrays and options.backend != "numpy":
+        raise OptionError(
+            "array programs need the numpy backend", f"--backend {options.backend}"
+        )
+    program, upstream, wrt = reverse(
+        forward,
+        options.wrt,
+        broadcast_upstream=options.backend == "numpy" and not arrays,
     )
     return Compiled(forward, program, upstream, wrt)
 

@@ -73,8 +73,18 @@ class Const(_Arith):
 
 @dataclass(frozen=True, slots=True)
 class Op(_Arith):
+    """A primitive applied to expressions; ``params`` holds static options such as
+    ``(("axis", 1), ("keepdims", False))``."""
+
     prim: str
     args: tuple[Expr, ...]
+    params: tuple[tuple[str, object], ...] = ()
+
+    def param(self, name: str, default: object = None) -> object:
+        for key, value in self.params:
+            if key == name:
+                return value
+        return default
 
 
 Expr = Var | Const | Op
@@ -108,6 +118,8 @@ class Program:
     stmts: tuple[Stmt, ...]
     outputs: tuple[str, ...]
     sections: tuple[tuple[str, int], ...] = field(default=())
+    #: static type of every name (``codegen.shapes.Type``); empty for untyped programs
+    types: dict = field(default_factory=dict, compare=False, hash=False)
 
 
 def const_text(value: int | Fraction | float) -> str:
@@ -240,5 +252,5 @@ def power(a: Expr, b: Expr) -> Expr:
     return Op("pow", (a, b))
 
 
-def call(prim: str, *args: Expr) -> Op:
-    return Op(prim, tuple(args))
+def call(prim: str, *args: Expr, **params: object) -> Op:
+    return Op(prim, tuple(args), tuple(sorted(params.items())))

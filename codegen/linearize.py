@@ -17,8 +17,9 @@ import sympy
 from codegen.errors import InputError, OptionError
 from codegen.ir import Atom, Const, Op, Program, Stmt, Var
 from codegen.naming import Namer
-from codegen.parse import Parsed
+from codegen.parse import _COMPARE, Decl, Parsed
 from codegen.primitives import SYMPY, USER_FUNCTIONS, const_to_sympy
+from codegen.shapes import SCALAR, Dim, Type, broadcast, infer, show
 
 _BINOPS: dict[type, str] = {
     ast.Add: "add",
@@ -26,6 +27,7 @@ _BINOPS: dict[type, str] = {
     ast.Mult: "mul",
     ast.Div: "div",
     ast.Pow: "pow",
+    ast.MatMult: "matmul",
 }
 
 MAX_FOLD_EXPONENT = 1024
@@ -68,8 +70,22 @@ class _Builder:
         self.defined: set[str] = set()
         self.inputs: dict[str, None] = {}
         self.stmts: list[Stmt] = []
-        self.shared: dict[tuple[str, tuple[Atom, ...]], str] = {}
+        self.shared: dict[tuple, str] = {}
         self._line_bytes: dict[int, bytes] = {}
+        self.decls: dict[str, Decl] = dict(parsed.decls)
+        self.types: dict[str, Type] = {
+            name: Type(d.dtype, d.shape) for name, d in parsed.decls
+        }
+        # shape symbol -> (input, axis) that defines it
+        self.dims: dict[str, tuple[str, int]] = {}
+        for name, decl in parsed.decls:
+            for axis, dim in enumerate(decl.shape):
+                if isinstance(dim, str):
+                    self.dims.setdefault(dim, (name, axis))
+        self.line = 0
+        self.node: ast.AST | None = None
+
+    # --- helpers -------------------------------------------------------------------
 
     def _literal(self, node: ast.Constant) -> Const:
         value = node.value
@@ -87,8 +103,22 @@ class _Builder:
         return Const(value, literal_text(raw))
 
     def _error(self, message: str, node: ast.AST) -> InputError:
-        where = f"{self.parsed.where}:{node.lineno}:{node.col_offset + 1}"
-        return InputError(message, where)
+        return InputError(message, self._where(node))
+
+    def _where(self, node: ast.AST | None) -> str:
+        if node is None or not hasattr(node, "lineno"):
+            return f"{self.parsed.where}:{self.line}"
+        return f"{self.parsed.where}:{node.lineno}:{node.col_offset + 1}"
+
+    def _what(self) -> str:
+        text = self.parsed.lines[self.line - 1].strip() if self.line else ""
+        return f"in '{text}'" if len(text) <= 100 else f"in line {self.line}"
+
+    def type_of(self, atom: Atom) -> Type:
+        if isinstance(atom, Const):
+            value = atom.value
+            return Type("int") if isinstance(value, int) else Type("float")
+        return self.types.get(atom.name, SCALAR)
 
     def _name(self, node: ast.Name, line: int) -> Atom:
         name = node.id
@@ -102,54 +132,191 @@ class _Builder:
                 raise self._error(
                     f"'{name}' is used before it is assigned (line {assigned})", node
                 )
+        if name in self.dims and name not in self.decls:
+            source, axis = self.dims[name]
+            self.inputs.setdefault(source, None)
+            self.types[name] = Type("int")
+            self.stmts.append(Stmt(name, Op("dim", (Var(source),), (("axis", axis),))))
+            self.defined.add(name)
+            return Var(name)
         self.inputs.setdefault(name, None)
         return Var(name)
 
-    def _emit(self, prim: str, args: tuple[Atom, ...], target: str | None) -> Atom:
-        if all(isinstance(a, Const) for a in args):
+    def _emit(
+        self,
+        prim: str,
+        args: tuple[Atom, ...],
+        target: str | None,
+        params: tuple[tuple[str, object], ...] = (),
+    ) -> Atom:
+        types = [self.type_of(a) for a in args]
+        if prim == "matmul":
+            prim = {(2, 2): "matmul", (2, 1): "matvec", (1, 2): "vecmat"}.get(
+                (types[0].rank, types[1].rank), "dot"
+            )
+        result = infer(prim, types, dict(params), self._what(), self._where(self.node))
+        if not params and all(isinstance(a, Const) for a in args):
             folded = fold(prim, args)  # type: ignore[arg-type]
             if folded is not None:
                 if target is None:
                     return folded
+                self.types[target] = self.type_of(folded)
                 self.stmts.append(Stmt(target, folded))
                 return Var(target)
-        op = Op(prim, args)
+        op = Op(prim, args, params)
         if target is None:
-            key = (prim, args)
+            key = (prim, args, params)
             name = self.shared.get(key)
             if name is None:
                 name = self.namer.temp()
                 self.shared[key] = name
+                self.types[name] = result
                 self.stmts.append(Stmt(name, op))
             return Var(name)
+        self.types[target] = result
         self.stmts.append(Stmt(target, op))
         return Var(target)
 
+    # --- calls, subscripts, attributes ----------------------------------------------
+
+    def _call(self, node: ast.Call, args: tuple[Atom, ...], target: str | None) -> Atom:
+        assert isinstance(node.func, ast.Name)
+        name = node.func.id
+        options = {kw.arg: _literal_value(kw.value) for kw in node.keywords}
+        params = tuple(sorted(options.items()))
+        if name in ("max", "min") and len(args) == 1:
+            prim = "amax" if name == "max" else "amin"
+            if self.type_of(args[0]).rank == 0:
+                raise self._error(
+                    f"{name}() of one argument reduces an array, but its argument is "
+                    "a scalar (to compare values, give two or more)",
+                    node,
+                )
+            return self._emit(prim, args, target, params)
+        if name in ("max", "min") and options:
+            raise self._error(f"{name}() of several values takes no axis", node)
+        if name in ("maximum", "minimum"):
+            zero = [isinstance(a, Const) and a.value == 0 for a in args]
+            if name == "maximum" and any(zero) and not all(zero):
+                # max(0, x): the ReLU, with the lecture's relu'(0) = 0
+                (x,) = [a for a, z in zip(args, zero, strict=True) if not z]
+                return self._emit("relu", (x,), target)
+            return self._emit("max" if name == "maximum" else "min", args, target)
+        if name in ("softmax", "log_softmax"):
+            # softmax = exp(a - logsumexp(a, keepdims=True)): its gradient then comes
+            # from the saved probabilities through the rules of exp, sub and logsumexp
+            axis = options.get("axis", -1)
+            lse = self._emit(
+                "logsumexp", args, None, (("axis", axis), ("keepdims", True))
+            )
+            if name == "log_softmax":
+                return self._emit("sub", (args[0], lse), target)
+            shifted = self._emit("sub", (args[0], lse), None)
+            return self._emit("exp", (shifted,), target)
+        if name == "arange":
+            (n,) = args
+            if isinstance(n, Const) and isinstance(n.value, int) and n.value >= 1:
+                length: object = n.value
+            elif isinstance(n, Var) and n.name in self.dims:
+                length = n.name
+            else:
+                raise self._error(
+                    "arange() takes a dimension name (N) or a positive integer", node
+                )
+            return self._emit("arange", args, target, (("length", length),))
+        if name == "where":
+            if self.type_of(args[0]).dtype != "bool":
+                raise self._error(
+                    "where() needs a comparison as its condition (a > 0)", node
+                )
+            return self._emit("where", args, target)
+        if name == "transpose":
+            return self._emit("transpose", args, target)
+        if name == "reshape":
+            return self._reshape(node, args, target)
+        if options and name not in ("sum", "mean", "logsumexp"):
+            raise self._error(f"{name}() takes no keyword arguments", node)
+        return self._emit(USER_FUNCTIONS[name], args, target, params)
+
+    def _reshape(
+        self, node: ast.Call, args: tuple[Atom, ...], target: str | None
+    ) -> Atom:
+        base, *dims = args
+        shape: list[Dim] = []
+        for dim in dims:
+            if isinstance(dim, Const) and isinstance(dim.value, int) and dim.value >= 1:
+                shape.append(dim.value)
+            elif isinstance(dim, Var) and dim.name in self.dims:
+                shape.append(dim.name)
+            else:
+                raise self._error(
+                    "reshape() dimensions are dimension names (N) or positive integers",
+                    node,
+                )
+        old = self.type_of(base)
+        if _size(old.shape) != _size(tuple(shape)):
+            raise InputError(
+                f"{self._what()}: cannot reshape {show(old.shape)} into {show(tuple(shape))}",
+                self._where(node),
+            )
+        op = Op("reshape", (base, *dims))
+        name = target if target is not None else self.namer.temp()
+        self.types[name] = Type(old.dtype, tuple(shape))
+        self.stmts.append(Stmt(name, op))
+        return Var(name)
+
+    def _subscript(
+        self, node: ast.Subscript, base: Atom, index: list[Atom], target: str | None
+    ) -> Atom:
+        items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        kind = self.type_of(base)
+        if any(isinstance(item, ast.Slice) for item in items):
+            raise self._error("slicing is not supported yet; index with arrays", node)
+        if len(index) > kind.rank:
+            raise self._error(
+                f"too many indices ({len(index)}) for shape {show(kind.shape)}", node
+            )
+        shapes = []
+        for atom in index:
+            t = self.type_of(atom)
+            if t.dtype != "int":
+                raise self._error(
+                    "an index must be an integer array or integer (got "
+                    f"{t.dtype} with shape {show(t.shape)})",
+                    node,
+                )
+            shapes.append(t.shape)
+        lead = broadcast(shapes, self._what(), self._where(node))
+        result = Type(kind.dtype, lead + kind.shape[len(index) :])
+        op = Op("gather", (base, *index))
+        name = target if target is not None else self.namer.temp()
+        self.types[name] = result
+        self.stmts.append(Stmt(name, op))
+        return Var(name)
+
+    # --- statements -----------------------------------------------------------------
+
     def statement(self, root: ast.expr, target: str, line: int) -> None:
-        """Emit the statements computing ``root`` into ``target`` (post-order, no recursion)."""
+        """Emit the statements computing ``root`` into ``target`` (iterative)."""
+        self.line = line
         values: dict[int, Atom] = {}
         stack: list[tuple[ast.expr, bool]] = [(root, False)]
         while stack:
             node, expanded = stack.pop()
             top = node is root
+            self.node = node
+            out = target if top else None
             if isinstance(node, ast.Name):
                 values[id(node)] = self._name(node, line)
             elif isinstance(node, ast.Constant):
                 values[id(node)] = self._literal(node)
             elif not expanded:
                 stack.append((node, True))
-                if isinstance(node, ast.BinOp):
-                    children: list[ast.expr] = [node.left, node.right]
-                elif isinstance(node, ast.UnaryOp):
-                    children = [node.operand]
-                else:
-                    assert isinstance(node, ast.Call)
-                    children = list(node.args)
-                stack.extend((child, False) for child in reversed(children))
+                stack.extend((child, False) for child in reversed(_children(node)))
             elif isinstance(node, ast.BinOp):
                 args = (values.pop(id(node.left)), values.pop(id(node.right)))
                 prim = _BINOPS[type(node.op)]
-                values[id(node)] = self._emit(prim, args, target if top else None)
+                values[id(node)] = self._emit(prim, args, out)
             elif isinstance(node, ast.UnaryOp):
                 operand = values.pop(id(node.operand))
                 if isinstance(node.op, ast.UAdd):
@@ -157,19 +324,68 @@ class _Builder:
                 elif isinstance(operand, Const) and operand.text != "pi":
                     values[id(node)] = Const(-operand.value, _negate(operand.text))
                 else:
-                    values[id(node)] = self._emit(
-                        "neg", (operand,), target if top else None
-                    )
+                    values[id(node)] = self._emit("neg", (operand,), out)
+            elif isinstance(node, ast.Compare):
+                args = (values.pop(id(node.left)), values.pop(id(node.comparators[0])))
+                prim = _COMPARE[type(node.ops[0])]
+                values[id(node)] = self._emit(prim, args, out)
+            elif isinstance(node, ast.Attribute):
+                values[id(node)] = self._emit(
+                    "transpose", (values.pop(id(node.value)),), out
+                )
+            elif isinstance(node, ast.Subscript):
+                base = values.pop(id(node.value))
+                index = [values.pop(id(c)) for c in _children(node)[1:]]
+                values[id(node)] = self._subscript(node, base, index, out)
             else:
-                assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                assert isinstance(node, ast.Call)
                 args = tuple(values.pop(id(a)) for a in node.args)
-                prim = USER_FUNCTIONS[node.func.id]
-                values[id(node)] = self._emit(prim, args, target if top else None)
+                values[id(node)] = self._call(node, args, out)
         result = values[id(root)]
         if not (isinstance(result, Var) and result.name == target):
             # a plain name or constant (or a folded constant): a copy statement
+            self.types[target] = self.type_of(result)
             self.stmts.append(Stmt(target, result))
         self.defined.add(target)
+
+
+def _size(shape: tuple[Dim, ...]) -> tuple[int, tuple[str, ...]]:
+    """A shape's element count as (product of ints, sorted symbols)."""
+    count = 1
+    symbols: list[str] = []
+    for dim in shape:
+        if isinstance(dim, int):
+            count *= dim
+        else:
+            symbols.append(dim)
+    return count, tuple(sorted(symbols))
+
+
+def _children(node: ast.expr) -> list[ast.expr]:
+    if isinstance(node, ast.BinOp):
+        return [node.left, node.right]
+    if isinstance(node, ast.UnaryOp):
+        return [node.operand]
+    if isinstance(node, ast.Compare):
+        return [node.left, node.comparators[0]]
+    if isinstance(node, ast.Attribute):
+        return [node.value]
+    if isinstance(node, ast.Subscript):
+        items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        return [node.value, *(i for i in items if not isinstance(i, ast.Slice))]
+    assert isinstance(node, ast.Call)
+    return list(node.args)
+
+
+def _literal_value(node: ast.expr) -> object:
+    """The value of a whitelisted literal option (see ``parse._literal_option``)."""
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.UnaryOp):
+        assert isinstance(node.operand, ast.Constant)
+        return -node.operand.value
+    assert isinstance(node, ast.Tuple)
+    return tuple(_literal_value(e) for e in node.elts)
 
 
 def _negate(text: str) -> str:
@@ -188,6 +404,8 @@ def _all_names(parsed: Parsed) -> list[str]:
         for node in ast.walk(st.value):
             if isinstance(node, ast.Name):
                 names.append(node.id)
+    for _, decl in parsed.decls:
+        names.extend(d for d in decl.shape if isinstance(d, str))
     return names + list(parsed.declared)
 
 
@@ -224,7 +442,9 @@ def linearize(parsed: Parsed, inputs: tuple[str, ...] | None = None) -> Program:
         order = _check_listed(parsed.declared, used, targets, "declared inputs")
     else:
         order = used
-    return Program(order, tuple(builder.stmts), (output,))
+    types = {name: builder.types.get(name, SCALAR) for name in order}
+    types.update(builder.types)
+    return Program(order, tuple(builder.stmts), (output,), types=types)
 
 
 def _check_listed(

@@ -8,6 +8,7 @@ from codegen.ir import Program, Stmt
 from codegen.printing import Printer
 from codegen.render import ModuleView
 from codegen.rules import CONVENTIONS
+from codegen.shapes import show
 
 WIDTH = 88
 MAX_SOURCE_LINES = 30
@@ -63,14 +64,20 @@ def _comment_lines(stmt: Stmt, indent: int) -> list[str]:
     return [_fit("# " + stmt.comment, WIDTH - indent)]
 
 
-def _lines(printer: Printer, stmts: tuple[Stmt, ...], indent: int = 4) -> list[str]:
+def _lines(
+    printer: Printer, stmts: tuple[Stmt, ...], types: dict, indent: int = 4
+) -> list[str]:
     out: list[str] = []
     for stmt in stmts:
         out.extend(_comment_lines(stmt, indent))
-        line = printer.statement(stmt)
-        if stmt.note:
-            line = f"{line}  # {stmt.note}"
-        out.append(line)
+        lines = printer.statement(stmt).split("\n")
+        notes = [stmt.note] if stmt.note else []
+        kind = types.get(stmt.target)
+        if kind is not None and kind.rank:
+            notes.append(show(kind.shape))
+        if notes:
+            lines[0] = f"{lines[0]}  # {'; '.join(notes)}"
+        out.extend(lines)
     return out
 
 
@@ -80,6 +87,25 @@ def _tuple(names: tuple[str, ...]) -> str:
     if len(names) == 1:
         return f'("{names[0]}",)'
     return "(" + ", ".join(f'"{n}"' for n in names) + ")"
+
+
+def _shape_lines(forward: Program) -> list[str]:
+    shaped = [(n, forward.types[n]) for n in forward.inputs if n in forward.types]
+    if not any(t.rank for _, t in shaped):
+        return []
+    (output,) = forward.outputs
+    parts = [
+        f"{n} {show(t.shape)}" + (" int" if t.dtype == "int" else "") for n, t in shaped
+    ]
+    out = forward.types[output]
+    lines = _wrap_words(
+        "Shapes: " + ", ".join(parts) + f"; {output} {show(out.shape)}.", WIDTH - 4
+    )
+    if out.rank:
+        lines.append(
+            f"The upstream gradient d{output} is required: it has {output}'s shape."
+        )
+    return [*lines, ""]
 
 
 def build_view(
@@ -109,6 +135,7 @@ def build_view(
         "",
         *source_block(source),
         "",
+        *_shape_lines(forward),
         _fit(f"Regenerate with: {regenerate}", WIDTH),
         backend_line,
         *conventions,
@@ -119,8 +146,11 @@ def build_view(
         else ("import math", "from collections import namedtuple")
     )
     fwd_count = reverse.sections[0][1]
-    fb_lines = ["# forward", *_lines(printer, reverse.stmts[:fwd_count])]
-    fb_lines += ["", "# backward", *_lines(printer, reverse.stmts[fwd_count:])]
+    types = reverse.types
+    out_type = types.get(output)
+    scalar_default = "" if out_type is not None and out_type.rank else "=1.0"
+    fb_lines = ["# forward", *_lines(printer, reverse.stmts[:fwd_count], types)]
+    fb_lines += ["", "# backward", *_lines(printer, reverse.stmts[fwd_count:], types)]
     grads = ", ".join(reverse.outputs[1:])
     fb_doc = f"Return ({output}, Grads({grads})); {upstream} is the upstream gradient."
     if len(fb_doc) > WIDTH - 10:
@@ -132,10 +162,10 @@ def build_view(
         output=f'"{output}"',
         wrt=_tuple(wrt),
         params=", ".join(forward.inputs),
-        params_upstream=", ".join((*forward.inputs, f"{upstream}=1.0")),
+        params_upstream=", ".join((*forward.inputs, upstream + scalar_default)),
         forward_doc=f"Return {output}.",
         forward_backward_doc=fb_doc,
-        forward_lines=tuple(_lines(printer, forward.stmts)),
+        forward_lines=tuple(_lines(printer, forward.stmts, types)),
         forward_backward_lines=tuple(fb_lines),
         output_name=output,
         grads=grads,

@@ -24,7 +24,7 @@ import tokenize
 from dataclasses import dataclass
 
 from codegen.errors import InputError
-from codegen.primitives import USER_FUNCTIONS
+from codegen.primitives import FUNCTIONS, USER_FUNCTIONS
 
 #: past this many tokens the input is refused at once rather than parsed slowly
 MAX_TOKENS = 2_000_000
@@ -47,6 +47,16 @@ RESERVED = frozenset(
 )
 
 SCALAR_TYPES = frozenset({"float", "scalar"})
+ARRAY_TYPES = {"array": "float", "int": "int"}
+
+_COMPARE: dict[type, str] = {
+    ast.Gt: "gt",
+    ast.Lt: "lt",
+    ast.Eq: "eq",
+    ast.GtE: "ge",
+    ast.LtE: "le",
+    ast.NotEq: "ne",
+}
 
 _BINOPS: dict[type, str] = {
     ast.Add: "add",
@@ -54,12 +64,12 @@ _BINOPS: dict[type, str] = {
     ast.Mult: "mul",
     ast.Div: "div",
     ast.Pow: "pow",
+    ast.MatMult: "matmul",
 }
 
 _UNSUPPORTED_BINOPS: dict[type, str] = {
     ast.FloorDiv: "'//'",
     ast.Mod: "'%'",
-    ast.MatMult: "'@' (matrix multiply needs array declarations)",
     ast.LShift: "'<<'",
     ast.RShift: "'>>'",
     ast.BitAnd: "'&'",
@@ -68,10 +78,7 @@ _UNSUPPORTED_BINOPS: dict[type, str] = {
 }
 
 _DESCRIBE: dict[type, str] = {
-    ast.Compare: "comparison",
     ast.BoolOp: "boolean operator",
-    ast.Attribute: "attribute access",
-    ast.Subscript: "subscript",
     ast.Lambda: "lambda",
     ast.IfExp: "conditional expression",
     ast.ListComp: "list comprehension",
@@ -99,17 +106,25 @@ class Statement:
     line: int
 
 
+Dim = int | str
+
+
+@dataclass(frozen=True)
+class Decl:
+    """``name: float`` (shape ``()``), ``X: array[N, D]`` or ``y: int[N]``."""
+
+    dtype: str  # "float" or "int"
+    shape: tuple[Dim, ...]
+    line: int
+
+
 @dataclass(frozen=True)
 class Parsed:
     statements: tuple[Statement, ...]
     declared: tuple[str, ...]
     where: str
     lines: tuple[str, ...]
-
-
-def split_source(text: str) -> str:
-    """Programs may be written on one line with ';' - Python accepts that as it is."""
-    return text
+    decls: tuple[tuple[str, Decl], ...] = ()
 
 
 def _deep_parse(text: str, filename: str) -> ast.Module:
@@ -235,6 +250,7 @@ def _check_name(name: str, node: ast.AST, where: str) -> None:
 def _validate(module: ast.Module, where: str, lines: tuple[str, ...]) -> Parsed:
     statements: list[Statement] = []
     declared: list[str] = []
+    decls: list[tuple[str, Decl]] = []
     body = module.body
     if not body:
         raise InputError("empty input: nothing to differentiate", where)
@@ -258,13 +274,7 @@ def _validate(module: ast.Module, where: str, lines: tuple[str, ...]) -> Parsed:
                 )
             name = stmt.target.id
             _check_name(name, stmt.target, where)
-            kind = stmt.annotation
-            if not (isinstance(kind, ast.Name) and kind.id in SCALAR_TYPES):
-                raise _err(
-                    "unsupported declaration: write 'name: float' for a scalar input",
-                    kind,
-                    where,
-                )
+            decl = _declaration(stmt.annotation, stmt.lineno, where)
             if name in declared:
                 raise _err(f"input '{name}' is declared twice", stmt, where)
             if any(s.target == name for s in statements):
@@ -274,6 +284,7 @@ def _validate(module: ast.Module, where: str, lines: tuple[str, ...]) -> Parsed:
                     where,
                 )
             declared.append(name)
+            decls.append((name, decl))
         elif isinstance(stmt, ast.Expr):
             if not last:
                 raise _err(
@@ -293,7 +304,57 @@ def _validate(module: ast.Module, where: str, lines: tuple[str, ...]) -> Parsed:
             )
     if not statements:
         raise InputError("no statements: nothing to differentiate", where)
-    return Parsed(tuple(statements), tuple(declared), where, lines)
+    return Parsed(tuple(statements), tuple(declared), where, lines, tuple(decls))
+
+
+def _declaration(kind: ast.expr, line: int, where: str) -> Decl:
+    usage = (
+        "unsupported declaration: write 'x: float' for a scalar, "
+        "'X: array[N, D]' for a float array, 'y: int[N]' for integer labels"
+    )
+    if isinstance(kind, ast.Name):
+        if kind.id in SCALAR_TYPES:
+            return Decl("float", (), line)
+        if kind.id == "int":
+            return Decl("int", (), line)
+        raise _err(usage, kind, where)
+    if not (
+        isinstance(kind, ast.Subscript)
+        and isinstance(kind.value, ast.Name)
+        and kind.value.id in ARRAY_TYPES
+    ):
+        raise _err(usage, kind, where)
+    items = kind.slice.elts if isinstance(kind.slice, ast.Tuple) else [kind.slice]
+    dims: list[Dim] = []
+    for item in items:
+        if isinstance(item, ast.Name) and item.id.isidentifier():
+            _check_name(item.id, item, where)
+            dims.append(item.id)
+        elif (
+            isinstance(item, ast.Constant)
+            and isinstance(item.value, int)
+            and not isinstance(item.value, bool)
+            and item.value >= 1
+        ):
+            dims.append(item.value)
+        else:
+            raise _err(
+                "a dimension is a name (N) or a positive integer literal", item, where
+            )
+    return Decl(ARRAY_TYPES[kind.value.id], tuple(dims), line)
+
+
+def _literal_option(node: ast.expr) -> bool:
+    """Keyword values and static indices: ints, -ints, None, True/False, tuples of ints."""
+    if isinstance(node, ast.Constant):
+        return node.value is None or isinstance(node.value, int)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return (
+            isinstance(node.operand, ast.Constant) and type(node.operand.value) is int
+        )
+    if isinstance(node, ast.Tuple):
+        return all(_literal_option(e) for e in node.elts)
+    return False
 
 
 def _check_expr(root: ast.expr, where: str) -> None:
@@ -329,14 +390,37 @@ def _check_expr(root: ast.expr, where: str) -> None:
                     func,
                     where,
                 )
-            if node.keywords:
-                raise _err(f"{func.id}() takes no keyword arguments", node, where)
+            low, high, keywords = FUNCTIONS[func.id]
+            for kw in node.keywords:
+                if kw.arg not in keywords:
+                    what = f"keyword '{kw.arg}'" if kw.arg else "'**' arguments"
+                    raise _err(f"{func.id}() takes no {what}", kw.value, where)
+                if not _literal_option(kw.value):
+                    raise _err(
+                        f"{func.id}({kw.arg}=...) must be a literal "
+                        "(an int, a tuple of ints, None, True or False)",
+                        kw.value,
+                        where,
+                    )
             n = len(node.args)
-            if func.id in ("max", "min"):
-                if n < 2:
-                    raise _err(f"{func.id}() needs two or more arguments", node, where)
-            elif n != 1:
-                raise _err(f"{func.id}() takes one argument, got {n}", node, where)
+            if n < low or (high is not None and n > high):
+                if high is None:
+                    want = f"{low} or more arguments"
+                elif low == high:
+                    want = f"{low} argument" + ("s" if low != 1 else "")
+                else:
+                    want = f"{low} to {high} arguments"
+                raise _err(f"{func.id}() takes {want}, got {n}", node, where)
+            if func.id == "reshape":
+                for dim in node.args[1:]:
+                    if not (_literal_option(dim) or isinstance(dim, ast.Name)):
+                        raise _err(
+                            "reshape() dimensions are names or integer literals",
+                            dim,
+                            where,
+                        )
+                stack.append(node.args[0])
+                continue
             for arg in reversed(node.args):
                 if isinstance(arg, ast.Starred):
                     raise _err("starred arguments are not supported", arg, where)
@@ -350,6 +434,38 @@ def _check_expr(root: ast.expr, where: str) -> None:
                 )
             if node.id != "pi":
                 _check_name(node.id, node, where)
+        elif isinstance(node, ast.Compare):
+            if len(node.ops) != 1 or type(node.ops[0]) not in _COMPARE:
+                raise _err(
+                    "only single comparisons (a > b, a == b, ...) are supported",
+                    node,
+                    where,
+                )
+            stack.append(node.comparators[0])
+            stack.append(node.left)
+        elif isinstance(node, ast.Attribute):
+            if node.attr != "T":
+                raise _err(
+                    f"unsupported syntax: attribute access '.{node.attr}' "
+                    "(only '.T', the transpose)",
+                    node,
+                    where,
+                )
+            stack.append(node.value)
+        elif isinstance(node, ast.Subscript):
+            items = (
+                node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+            )
+            for item in reversed(items):
+                if isinstance(item, ast.Slice):
+                    for part in (item.lower, item.upper, item.step):
+                        if part is not None and not _literal_option(part):
+                            raise _err(
+                                "slice bounds must be integer literals", part, where
+                            )
+                elif item is not None:
+                    stack.append(item)
+            stack.append(node.value)
         elif isinstance(node, ast.Constant):
             value = node.value
             if isinstance(value, bool) or not isinstance(value, int | float):

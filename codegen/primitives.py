@@ -46,11 +46,66 @@ ARITY: dict[str, int] = {
     "broadcast_like": 2,
 }
 
-#: functions a user may call, by the name they call them
-USER_FUNCTIONS: dict[str, str] = {
-    name: name
-    for name in ("exp log sqrt sin cos tan tanh sigmoid relu abs max min".split())
+ARITY.update(
+    {
+        # arrays: linear algebra, reductions, layout, indexing
+        "matmul": 2,  # matrix @ matrix
+        "matvec": 2,  # matrix @ vector
+        "vecmat": 2,  # vector @ matrix
+        "dot": 2,  # vector @ vector
+        "outer": 2,
+        "sum": 1,
+        "mean": 1,
+        "amax": 1,
+        "amin": 1,
+        "logsumexp": 1,
+        "transpose": 1,
+        "reshape": VARIADIC,  # reshape(a, N, 1)
+        "reshape_like": 2,  # a.reshape(like.shape): the adjoint of reshape
+        "expand": 2,  # broadcast a reduced gradient back like arg 2: the adjoint of sum
+        "expand_dims": 1,
+        "count": 1,  # how many elements a reduction over ``axis`` combines
+        "gather": VARIADIC,  # a[i, j] with integer arrays
+        "scatter_add": VARIADIC,  # backward of gather and slice
+        "where": 3,
+        "ge": 2,
+        "le": 2,
+        "ne": 2,
+        "arange": 1,
+        "dim": 1,  # a.shape[k]
+    }
+)
+
+#: primitives whose meaning involves shapes: checked by finite differences and the
+#: dot-product test on generated code rather than by ``sympy.diff``
+ARRAY_PRIMITIVES = frozenset(
+    "matmul matvec vecmat dot outer sum mean amax amin logsumexp transpose reshape "
+    "reshape_like "
+    "expand expand_dims count gather scatter_add where arange dim".split()
+)
+
+#: functions a user may call: (fewest args, most args or None, keywords allowed)
+FUNCTIONS: dict[str, tuple[int, int | None, frozenset[str]]] = {
+    **{
+        name: (1, 1, frozenset())
+        for name in "exp log sqrt sin cos tan tanh sigmoid relu abs".split()
+    },
+    "max": (1, None, frozenset({"axis", "keepdims"})),
+    "min": (1, None, frozenset({"axis", "keepdims"})),
+    "maximum": (2, 2, frozenset()),
+    "minimum": (2, 2, frozenset()),
+    "sum": (1, 1, frozenset({"axis", "keepdims"})),
+    "mean": (1, 1, frozenset({"axis", "keepdims"})),
+    "logsumexp": (1, 1, frozenset({"axis", "keepdims"})),
+    "softmax": (1, 1, frozenset({"axis"})),
+    "log_softmax": (1, 1, frozenset({"axis"})),
+    "transpose": (1, 1, frozenset()),
+    "reshape": (2, None, frozenset()),
+    "arange": (1, 1, frozenset()),
+    "where": (3, 3, frozenset()),
 }
+
+USER_FUNCTIONS: dict[str, str] = {name: name for name in FUNCTIONS}
 
 
 def _piecewise(cond: sympy.Basic) -> sympy.Expr:
@@ -80,6 +135,10 @@ SYMPY: dict[str, Callable[..., sympy.Expr]] = {
     "lt": lambda a, b: _piecewise(sympy.StrictLessThan(a, b)),
     "eq": lambda a, b: _piecewise(sympy.Eq(a, b)),
     "sign": sympy.sign,
+    "ge": lambda a, b: _piecewise(sympy.GreaterThan(a, b)),
+    "le": lambda a, b: _piecewise(sympy.LessThan(a, b)),
+    "ne": lambda a, b: _piecewise(sympy.Ne(a, b)),
+    "where": lambda c, a, b: sympy.Piecewise((a, sympy.Ne(c, 0)), (b, True)),
     "zeros_like": lambda a: sympy.Integer(0),
     "broadcast_like": lambda a, b: a,
 }

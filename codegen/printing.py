@@ -28,10 +28,33 @@ _BINARY = {
     "sub": ("-", ADD),
     "mul": ("*", MUL),
     "div": ("/", MUL),
+    "matmul": ("@", MUL),
+    "matvec": ("@", MUL),
+    "vecmat": ("@", MUL),
+    "dot": ("@", MUL),
     "gt": (">", CMP),
     "lt": ("<", CMP),
     "eq": ("==", CMP),
+    "ge": (">=", CMP),
+    "le": ("<=", CMP),
+    "ne": ("!=", CMP),
 }
+
+_METHODS = {"sum": "sum", "mean": "mean", "amax": "max", "amin": "min"}
+
+
+def _axis_text(axis: object) -> str:
+    return repr(axis)
+
+
+def _reduce_args(params: dict) -> str:
+    parts = []
+    if params.get("axis") is not None:
+        parts.append(f"axis={_axis_text(params['axis'])}")
+    if params.get("keepdims"):
+        parts.append("keepdims=True")
+    return ", ".join(parts)
+
 
 _CALLS = {
     "numpy": {
@@ -62,6 +85,8 @@ _CALLS = {
 }
 
 _PI = {"numpy": "np.pi", "math": "math.pi", "source": "pi"}
+
+_ARRAY_SOURCE = frozenset({"transpose", "gather", "sum", "mean", "amax", "amin"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,11 +158,20 @@ class Printer:
             return _Text(f"({a} > 0) - ({a} < 0)", ADD)
         if prim == "sigmoid":
             return self._sigmoid(args[0])
+        if prim == "where" and b == "math":
+            cond, yes, no = (self._print(a) for a in args)
+            text = f"{_wrap(yes, yes.prec <= COND)} if {_wrap(cond, cond.prec <= COND)}"
+            return _Text(f"{text} else {_wrap(no, no.prec < COND)}", COND)
+        if b != "source" or prim in _ARRAY_SOURCE:
+            array = self._array(op)
+            if array is not None:
+                return array
         if prim == "relu":
-            name = {"numpy": "np.maximum", "math": "max"}.get(b, "relu")
             if b == "source":
                 return self._call("relu", *args)
-            return self._call(name, args[0], Const(0.0, "0.0"))
+            if b == "numpy":
+                return self._call("np.maximum", Const(0, "0"), args[0])
+            return self._call("max", Const(0.0, "0.0"), args[0])
         if prim in ("max", "min"):
             if b == "numpy":
                 name = "np.maximum" if prim == "max" else "np.minimum"
@@ -157,7 +191,62 @@ class Printer:
             if b == "numpy":
                 return _Text(f"np.full_like({like}, {g}, dtype=float)", ATOM)
             return _Text(g, ATOM, True)
+        if b == "source":
+            options = [f"{k}={v!r}" for k, v in op.params]
+            inner = ", ".join([self._print(a).text for a in args] + options)
+            return _Text(f"{prim}({inner})", ATOM)
         raise MissingRuleError(f"no printer for primitive '{prim}' ({b} backend)")
+
+    def _receiver(self, node: Expr) -> str:
+        part = self._print(node)
+        return _wrap(part, part.prec < ATOM or part.text.startswith("-"))
+
+    def _array(self, op: Op) -> _Text | None:
+        prim, args, params = op.prim, op.args, dict(op.params)
+        if prim in _METHODS:
+            inner = _reduce_args(params)
+            return _Text(f"{self._receiver(args[0])}.{_METHODS[prim]}({inner})", ATOM)
+        if prim == "logsumexp":
+            # a stable reduction: log(exp(a) + exp(b)) pairwise, no overflow
+            inner = ", ".join([self.expr(args[0]), _reduce_args(params)]).rstrip(", ")
+            return _Text(f"np.logaddexp.reduce({inner})", ATOM)
+        if prim == "reshape":
+            dims = ", ".join(self.expr(a) for a in args[1:])
+            return _Text(f"{self._receiver(args[0])}.reshape({dims})", ATOM)
+        if prim == "reshape_like":
+            like = self._receiver(args[1])
+            return _Text(f"{self._receiver(args[0])}.reshape({like}.shape)", ATOM)
+        if prim == "transpose":
+            return _Text(f"{self._receiver(args[0])}.T", ATOM)
+        if prim == "outer":
+            return self._call("np.outer", *args)
+        if prim == "expand":
+            g, like = self.expr(args[0]), self._receiver(args[1])
+            axis = params.get("axis")
+            if axis is not None and not params.get("keepdims"):
+                g = f"np.expand_dims({g}, {_axis_text(axis)})"
+            return _Text(f"np.broadcast_to({g}, {like}.shape)", ATOM)
+        if prim == "expand_dims":
+            inner = self.expr(args[0])
+            return _Text(f"np.expand_dims({inner}, {_axis_text(params['axis'])})", ATOM)
+        if prim == "count":
+            a = self._receiver(args[0])
+            axis = params.get("axis")
+            if axis is None:
+                return _Text(f"{a}.size", ATOM)
+            axes = axis if isinstance(axis, tuple) else (axis,)
+            text = " * ".join(f"{a}.shape[{k}]" for k in axes)
+            return _Text(text, ATOM if len(axes) == 1 else MUL)
+        if prim == "dim":
+            return _Text(f"{self._receiver(args[0])}.shape[{params['axis']}]", ATOM)
+        if prim == "arange":
+            return self._call("np.arange", *args)
+        if prim == "where":
+            return self._call("np.where", *args)
+        if prim == "gather":
+            index = ", ".join(self.expr(a) for a in args[1:])
+            return _Text(f"{self._receiver(args[0])}[{index}]", ATOM)
+        return None
 
     def _sigmoid(self, arg: Expr) -> _Text:
         minus = self._print(Op("neg", (arg,))).text
@@ -175,7 +264,19 @@ class Printer:
         return self._call("sigmoid", arg)
 
     def statement(self, stmt: Stmt) -> str:
-        value = self._print(stmt.expr)
+        expr = stmt.expr
+        if isinstance(expr, Op) and expr.prim == "scatter_add":
+            # two lines: a fresh zero array, then the scatter-add into it
+            like, *index, value = expr.args
+            where = ", ".join(self.expr(a) for a in index)
+            if len(index) > 1:
+                where = f"({where})"
+            target = stmt.target
+            return (
+                f"{target} = np.zeros_like({self.expr(like)})\n"
+                f"np.add.at({target}, {where}, {self.expr(value)})"
+            )
+        value = self._print(expr)
         if stmt.accumulate:
             rhs = _wrap(value, value.prec <= ADD)
             return f"{stmt.target} = {stmt.target} + {rhs}"

@@ -11,10 +11,25 @@ output depends on a ``wrt`` input and the program's output depends on it.
 from __future__ import annotations
 
 from codegen.errors import OptionError
-from codegen.ir import Const, Op, Program, Stmt, Var, names_in
+from codegen.ir import Const, Expr, Op, Program, Stmt, Var, call, names_in
 from codegen.naming import Namer
 from codegen.printing import source_statement
 from codegen.rules import rule_for
+from codegen.shapes import ELEMENTWISE, SCALAR, Type, unbroadcast_axes
+
+
+def _unbroadcast(contribution: Expr, result: Type, arg: Type) -> Expr:
+    """Sum a gradient shaped like an elementwise result back to its argument's shape."""
+    if result.shape == arg.shape:
+        return contribution
+    leading, kept = unbroadcast_axes(result.shape, arg.shape)
+    if leading:
+        axis = leading[0] if len(leading) == 1 else leading
+        contribution = call("sum", contribution, axis=axis, keepdims=False)
+    if kept:
+        axis = kept[0] if len(kept) == 1 else kept
+        contribution = call("sum", contribution, axis=axis, keepdims=True)
+    return contribution
 
 
 def _all_names(program: Program) -> list[str]:
@@ -29,19 +44,31 @@ def reverse(
     program: Program,
     wrt: tuple[str, ...] | None = None,
     broadcast_upstream: bool = False,
-) -> tuple[Program, str]:
-    """Return ``(program, upstream)``: the reverse-mode program and the name of the
-    upstream-gradient input (``d<output>``), which it takes as its last input.
+) -> tuple[Program, str, tuple[str, ...]]:
+    """Return ``(program, upstream, wrt)``: the reverse-mode program, the name of the
+    upstream-gradient input (``d<output>``), which it takes as its last input, and the
+    inputs differentiated (default: every float input).
 
     The result's outputs are the primal output followed by the gradients of ``wrt``
     (default: every input) in that order.
     """
     (output,) = program.outputs
-    wrt = program.inputs if wrt is None else wrt
+    types = program.types
+
+    def type_of(name: str) -> Type:
+        return types.get(name, SCALAR)
+
+    if wrt is None:
+        wrt = tuple(n for n in program.inputs if type_of(n).differentiable)
     for name in wrt:
         if name not in program.inputs:
             raise OptionError(
                 f"'{name}' is not an input (inputs: {', '.join(program.inputs) or 'none'})",
+                "--wrt",
+            )
+        if not type_of(name).differentiable:
+            raise OptionError(
+                f"'{name}' is an {type_of(name).dtype} input: it has no gradient",
                 "--wrt",
             )
     if len(set(wrt)) != len(wrt):
@@ -50,7 +77,9 @@ def reverse(
     # which values depend on a wrt input, and which the output depends on
     active: set[str] = set(wrt)
     for stmt in program.stmts:
-        if any(n in active for n in names_in(stmt.expr)):
+        if type_of(stmt.target).differentiable and any(
+            n in active for n in names_in(stmt.expr)
+        ):
             active.add(stmt.target)
     live: set[str] = {output}
     for stmt in reversed(program.stmts):
@@ -61,6 +90,7 @@ def reverse(
     namer = Namer(_all_names(program))
     upstream = namer.grad(output)
     backward: list[Stmt] = []
+    grad_types: dict[str, Type] = {}
     if broadcast_upstream and output in needed:
         backward.append(
             Stmt(
@@ -86,8 +116,15 @@ def reverse(
             assert isinstance(expr, Op)
             rule = rule_for(expr.prim)
             args = expr.args
-            contributions = rule.fn(g, Var(target), args)
+            contributions = rule.fn(g, Var(target), args, **dict(expr.params))
             gate = rule.gate
+            if types and expr.prim in ELEMENTWISE:
+                contributions = tuple(
+                    None
+                    if c is None or not isinstance(a, Var)
+                    else _unbroadcast(c, type_of(target), type_of(a.name))
+                    for a, c in zip(args, contributions, strict=True)
+                )
         comment = source_statement(stmt) + (f"  ({gate})" if gate else "")
         for arg, contribution in zip(args, contributions, strict=True):
             if not isinstance(arg, Var) or arg.name not in needed:
@@ -95,7 +132,19 @@ def reverse(
             if contribution is None:
                 continue
             name = namer.grad(arg.name)
+            grad_types[name] = type_of(arg.name)
             accumulate = arg.name in has_grad
+            if (
+                accumulate
+                and isinstance(contribution, Op)
+                and (contribution.prim == "scatter_add")
+            ):
+                # a scatter-add writes into a fresh array: give it its own name
+                part = namer.fresh(f"{name}_part")
+                grad_types[part] = type_of(arg.name)
+                backward.append(Stmt(part, contribution, comment=comment))
+                comment = ""
+                contribution = Var(part)
             backward.append(
                 Stmt(
                     name,
@@ -124,10 +173,16 @@ def reverse(
 
     forward_count = len(program.stmts)
     stmts = program.stmts + tuple(backward)
+    all_types = dict(types)
+    all_types.update(grad_types)
+    all_types[upstream] = type_of(output)
+    for name in wrt:
+        all_types[namer.grad(name)] = type_of(name)
     result = Program(
         inputs=program.inputs + (upstream,),
         stmts=stmts,
         outputs=(output, *grads),
         sections=(("forward", forward_count), ("backward", len(backward))),
+        types=all_types,
     )
-    return result, upstream
+    return result, upstream, wrt

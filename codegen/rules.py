@@ -101,8 +101,7 @@ def _sigmoid(g, out, args):
 
 
 def _relu(g, out, args):
-    (a,) = args
-    return (g * call("gt", a, Const.of(0)),)
+    return (call("where", call("gt", out, Const.of(0)), g, Const.of(0.0)),)
 
 
 def _abs(g, out, args):
@@ -135,6 +134,112 @@ def _broadcast_like(g, out, args):
     return g, None
 
 
+# --- arrays: linear algebra ----------------------------------------------------------
+
+
+def _matmul(g, out, args):
+    a, b = args  # (N, D) @ (D, M)
+    return call("matmul", g, call("transpose", b)), call(
+        "matmul", call("transpose", a), g
+    )
+
+
+def _matvec(g, out, args):
+    a, v = args  # (N, D) @ (D,)
+    return call("outer", g, v), call("matvec", call("transpose", a), g)
+
+
+def _vecmat(g, out, args):
+    v, b = args  # (D,) @ (D, M)
+    return call("matvec", b, g), call("outer", v, g)
+
+
+def _dot(g, out, args):
+    a, b = args  # (D,) @ (D,)
+    return g * b, g * a
+
+
+def _outer(g, out, args):
+    a, b = args
+    return call("matvec", g, b), call("vecmat", a, g)
+
+
+def _transpose(g, out, args):
+    return (call("transpose", g),)
+
+
+# --- arrays: reductions (``expand`` broadcasts a reduced gradient back) ---------------
+
+
+def _restore(x, axis, keepdims):
+    """A reduced value with its reduced axes put back as size 1, for broadcasting."""
+    if keepdims or axis is None:
+        return x
+    return call("expand_dims", x, axis=axis)
+
+
+def _sum(g, out, args, axis=None, keepdims=False):
+    (a,) = args
+    return (call("expand", g, a, axis=axis, keepdims=keepdims),)
+
+
+def _mean(g, out, args, axis=None, keepdims=False):
+    (a,) = args
+    share = g / call("count", a, axis=axis)
+    return (call("expand", share, a, axis=axis, keepdims=keepdims),)
+
+
+def _amax(g, out, args, axis=None, keepdims=False):
+    (a,) = args
+    hit = call("eq", a, _restore(out, axis, keepdims))
+    ties = call("sum", hit, axis=axis, keepdims=True)
+    return (_restore(g, axis, keepdims) * hit / ties,)
+
+
+def _logsumexp(g, out, args, axis=None, keepdims=False):
+    (a,) = args  # d lse / d a = softmax(a) = exp(a - lse)
+    return (
+        _restore(g, axis, keepdims) * call("exp", a - _restore(out, axis, keepdims)),
+    )
+
+
+def _expand(g, out, args, axis=None, keepdims=False):
+    return call("sum", g, axis=axis, keepdims=keepdims), None
+
+
+def _expand_dims(g, out, args, axis=None):
+    return (call("sum", g, axis=axis),)
+
+
+def _reshape(g, out, args):
+    a, *dims = args
+    return (call("reshape_like", g, a), *(None for _ in dims))
+
+
+def _reshape_like(g, out, args):
+    a, like = args
+    return call("reshape_like", g, a), None
+
+
+# --- arrays: indexing and selection ------------------------------------------------
+
+
+def _gather(g, out, args):
+    a, *index = args
+    return (call("scatter_add", a, *index, g), *(None for _ in index))
+
+
+def _scatter_add(g, out, args):
+    a, *index, value = args
+    return (None, *(None for _ in index), call("gather", g, *index))
+
+
+def _where(g, out, args):
+    cond, a, b = args
+    zero = Const.of(0.0)
+    return None, call("where", cond, g, zero), call("where", cond, zero, g)
+
+
 RULES: dict[str, Rule] = {
     "add": Rule(_add, "add gate: distributes the gradient"),
     "sub": Rule(_sub, "sub gate: distributes the gradient, negated for the right side"),
@@ -150,7 +255,7 @@ RULES: dict[str, Rule] = {
     "tan": Rule(_tan, "tan' = 1 + output**2"),
     "tanh": Rule(_tanh, "tanh' = 1 - output**2"),
     "sigmoid": Rule(_sigmoid, "sigmoid' = output * (1 - output)"),
-    "relu": Rule(_relu, "relu gate: passes the gradient where the input is > 0"),
+    "relu": Rule(_relu, "relu gate: passes the gradient where the output is > 0"),
     "abs": Rule(_abs, "abs' = sign(input), 0 at 0"),
     "max": Rule(_extremum("gt"), "max gate: routes the gradient to the larger input"),
     "min": Rule(_extremum("lt"), "min gate: routes the gradient to the smaller input"),
@@ -158,8 +263,32 @@ RULES: dict[str, Rule] = {
     "lt": Rule(_flat),
     "eq": Rule(_flat),
     "sign": Rule(_flat),
+    "ge": Rule(_flat),
+    "le": Rule(_flat),
+    "ne": Rule(_flat),
     "zeros_like": Rule(_flat),
     "broadcast_like": Rule(_broadcast_like),
+    "matmul": Rule(_matmul, "matmul: dA = dOut @ B.T, dB = A.T @ dOut"),
+    "matvec": Rule(_matvec, "matrix @ vector: dA = outer(dOut, v), dv = A.T @ dOut"),
+    "vecmat": Rule(_vecmat, "vector @ matrix: dv = B @ dOut, dB = outer(v, dOut)"),
+    "dot": Rule(_dot, "dot product: swaps the inputs"),
+    "outer": Rule(_outer),
+    "transpose": Rule(_transpose),
+    "sum": Rule(_sum, "sum: copies the gradient back over the summed axes"),
+    "mean": Rule(_mean, "mean: shares the gradient evenly over the averaged axes"),
+    "amax": Rule(_amax, "max: routes the gradient to the maximum (ties split evenly)"),
+    "amin": Rule(_amax, "min: routes the gradient to the minimum (ties split evenly)"),
+    "logsumexp": Rule(_logsumexp, "logsumexp' = softmax = exp(input - output)"),
+    "expand": Rule(_expand),
+    "expand_dims": Rule(_expand_dims),
+    "reshape": Rule(_reshape),
+    "reshape_like": Rule(_reshape_like),
+    "gather": Rule(_gather, "gather: scatter-adds the gradient back"),
+    "scatter_add": Rule(_scatter_add),
+    "where": Rule(_where, "where: routes the gradient to the chosen side"),
+    "arange": Rule(_flat),
+    "dim": Rule(_flat),
+    "count": Rule(_flat),
 }
 
 
