@@ -140,13 +140,8 @@ def build_view(
         backend_line,
         *conventions,
     ]
-    imports = (
-        ("from collections import namedtuple", "", "import numpy as np")
-        if backend == "numpy"
-        else ("import math", "from collections import namedtuple")
-    )
-    fwd_count = reverse.sections[0][1]
     types = reverse.types
+    fwd_count = reverse.sections[0][1]
     out_type = types.get(output)
     scalar_default = "" if out_type is not None and out_type.rank else "=1.0"
     fb_lines = ["# forward", *_lines(printer, reverse.stmts[:fwd_count], types)]
@@ -155,9 +150,16 @@ def build_view(
     fb_doc = f"Return ({output}, Grads({grads})); {upstream} is the upstream gradient."
     if len(fb_doc) > WIDTH - 10:
         fb_doc = f"Return ({output}, Grads in WRT order); {upstream} is the upstream gradient."
+    forward_lines = _lines(printer, forward.stmts, types)
+    body = "\n".join(forward_lines + fb_lines)
+    imports = ["from collections import namedtuple"]
+    if backend == "numpy" and "np." in body:
+        imports += ["", "import numpy as np"]
+    if backend == "math" and "math." in body:
+        imports.insert(0, "import math")
     return ModuleView(
         docstring="\n".join(doc),
-        imports=imports,
+        imports=tuple(imports),
         inputs=_tuple(forward.inputs),
         output=f'"{output}"',
         wrt=_tuple(wrt),
@@ -165,7 +167,7 @@ def build_view(
         params_upstream=", ".join((*forward.inputs, upstream + scalar_default)),
         forward_doc=f"Return {output}.",
         forward_backward_doc=fb_doc,
-        forward_lines=tuple(_lines(printer, forward.stmts, types)),
+        forward_lines=tuple(forward_lines),
         forward_backward_lines=tuple(fb_lines),
         output_name=output,
         grads=grads,
