@@ -265,13 +265,70 @@ class _Builder:
         self.stmts.append(Stmt(name, op))
         return Var(name)
 
+    def _slice(
+        self, node: ast.Subscript, base: Atom, items: list[ast.expr], target: str | None
+    ) -> Atom:
+        kind = self.type_of(base)
+        if len(items) > kind.rank:
+            raise self._error(
+                f"too many indices ({len(items)}) for shape {show(kind.shape)}", node
+            )
+        shape: list[Dim] = []
+        texts: list[str] = []
+        for axis, item in enumerate(items):
+            dim = kind.shape[axis]
+            if not isinstance(item, ast.Slice):
+                k = int(_literal_value(item))  # type: ignore[call-overload]
+                if isinstance(dim, int) and not -dim <= k < dim:
+                    raise self._error(
+                        f"index {k} is out of range for axis {axis} of size {dim}", node
+                    )
+                texts.append(str(k))
+                continue
+            lo, hi, step = (
+                None if part is None else int(_literal_value(part))  # type: ignore[call-overload]
+                for part in (item.lower, item.upper, item.step)
+            )
+            if step == 0:
+                raise self._error("slice step cannot be zero", node)
+            texts.append(
+                (f"{'' if lo is None else lo}:{'' if hi is None else hi}")
+                + ("" if step is None else f":{step}")
+            )
+            if isinstance(dim, int):
+                shape.append(len(range(dim)[slice(lo, hi, step)]))
+            elif lo is None and hi is None and step in (None, 1):
+                shape.append(dim)
+            elif hi is not None and hi >= 0 and (lo or 0) >= 0 and (step or 1) > 0:
+                shape.append(max(0, -(-(hi - (lo or 0)) // (step or 1))))
+            else:
+                raise self._error(
+                    f"cannot slice symbolic dimension {dim} with negative or open "
+                    "bounds; give a non-negative upper bound",
+                    node,
+                )
+        shape.extend(kind.shape[len(items) :])
+        index = ", ".join(texts)
+        op = Op("slice", (base,), (("index", index),))
+        name = target if target is not None else self.namer.temp()
+        self.types[name] = Type(kind.dtype, tuple(shape))
+        self.stmts.append(Stmt(name, op))
+        return Var(name)
+
     def _subscript(
         self, node: ast.Subscript, base: Atom, index: list[Atom], target: str | None
     ) -> Atom:
         items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
         kind = self.type_of(base)
+        static = [isinstance(i, ast.Slice) or _is_int_literal(i) for i in items]
+        if all(static):
+            return self._slice(node, base, items, target)
         if any(isinstance(item, ast.Slice) for item in items):
-            raise self._error("slicing is not supported yet; index with arrays", node)
+            raise self._error(
+                "mixing slices with index arrays is not supported; "
+                "index with arrays only, or with slices and integers only",
+                node,
+            )
         if len(index) > kind.rank:
             raise self._error(
                 f"too many indices ({len(index)}) for shape {show(kind.shape)}", node
@@ -361,6 +418,12 @@ def _size(shape: tuple[Dim, ...]) -> tuple[int, tuple[str, ...]]:
     return count, tuple(sorted(symbols))
 
 
+def _is_int_literal(node: ast.expr) -> bool:
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        node = node.operand
+    return isinstance(node, ast.Constant) and type(node.value) is int
+
+
 def _children(node: ast.expr) -> list[ast.expr]:
     if isinstance(node, ast.BinOp):
         return [node.left, node.right]
@@ -372,6 +435,8 @@ def _children(node: ast.expr) -> list[ast.expr]:
         return [node.value]
     if isinstance(node, ast.Subscript):
         items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        if all(isinstance(i, ast.Slice) or _is_int_literal(i) for i in items):
+            return [node.value]
         return [node.value, *(i for i in items if not isinstance(i, ast.Slice))]
     assert isinstance(node, ast.Call)
     return list(node.args)

@@ -66,7 +66,9 @@ ARITY.update(
         "expand_dims": 1,
         "count": 1,  # how many elements a reduction over ``axis`` combines
         "gather": VARIADIC,  # a[i, j] with integer arrays
-        "scatter_add": VARIADIC,  # backward of gather and slice
+        "scatter_add": VARIADIC,  # backward of gather
+        "slice": 1,  # a[1:3, 0]: static basic indexing (params: index text)
+        "unslice": 2,  # zeros like arg 1 with arg 2 written at the index: slice's adjoint
         "where": 3,
         "ge": 2,
         "le": 2,
@@ -81,7 +83,7 @@ ARITY.update(
 ARRAY_PRIMITIVES = frozenset(
     "matmul matvec vecmat dot outer sum mean amax amin logsumexp transpose reshape "
     "reshape_like "
-    "expand expand_dims count gather scatter_add where arange dim".split()
+    "expand expand_dims count gather scatter_add slice unslice where arange dim".split()
 )
 
 #: functions a user may call: (fewest args, most args or None, keywords allowed)

@@ -86,7 +86,9 @@ _CALLS = {
 
 _PI = {"numpy": "np.pi", "math": "math.pi", "source": "pi"}
 
-_ARRAY_SOURCE = frozenset({"transpose", "gather", "sum", "mean", "amax", "amin"})
+_ARRAY_SOURCE = frozenset(
+    {"transpose", "gather", "slice", "sum", "mean", "amax", "amin"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +245,8 @@ class Printer:
             return self._call("np.arange", *args)
         if prim == "where":
             return self._call("np.where", *args)
+        if prim == "slice":
+            return _Text(f"{self._receiver(args[0])}[{params['index']}]", ATOM)
         if prim == "gather":
             index = ", ".join(self.expr(a) for a in args[1:])
             return _Text(f"{self._receiver(args[0])}[{index}]", ATOM)
@@ -275,6 +279,13 @@ class Printer:
             return (
                 f"{target} = np.zeros_like({self.expr(like)})\n"
                 f"np.add.at({target}, {where}, {self.expr(value)})"
+            )
+        if isinstance(expr, Op) and expr.prim == "unslice":
+            like, value = expr.args
+            target = stmt.target
+            return (
+                f"{target} = np.zeros_like({self.expr(like)})\n"
+                f"{target}[{expr.param('index')}] = {self.expr(value)}"
             )
         value = self._print(expr)
         if stmt.accumulate:

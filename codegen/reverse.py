@@ -137,7 +137,7 @@ def reverse(
             if (
                 accumulate
                 and isinstance(contribution, Op)
-                and (contribution.prim == "scatter_add")
+                and contribution.prim in ("scatter_add", "unslice")
             ):
                 # a scatter-add writes into a fresh array: give it its own name
                 part = namer.fresh(f"{name}_part")

@@ -234,6 +234,15 @@ def _scatter_add(g, out, args):
     return (None, *(None for _ in index), call("gather", g, *index))
 
 
+def _slice(g, out, args, index=""):
+    (a,) = args
+    return (call("unslice", a, g, index=index),)
+
+
+def _unslice(g, out, args, index=""):
+    return None, call("slice", g, index=index)
+
+
 def _where(g, out, args):
     cond, a, b = args
     zero = Const.of(0.0)
@@ -285,6 +294,8 @@ RULES: dict[str, Rule] = {
     "reshape_like": Rule(_reshape_like),
     "gather": Rule(_gather, "gather: scatter-adds the gradient back"),
     "scatter_add": Rule(_scatter_add),
+    "slice": Rule(_slice, "slice: the gradient goes back into the sliced places"),
+    "unslice": Rule(_unslice),
     "where": Rule(_where, "where: routes the gradient to the chosen side"),
     "arange": Rule(_flat),
     "dim": Rule(_flat),
