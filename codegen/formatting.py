@@ -39,7 +39,10 @@ def format_black(text: str) -> str:
 
 
 def format_fast(text: str) -> str:
-    """Black only the lines longer than the limit (each is one simple statement)."""
+    """Black only the lines longer than the limit, one statement at a time.
+
+    Every such line is a simple statement or a ``def`` header (given a stand-in body).
+    """
     out: list[str] = []
     for line in text.split("\n"):
         if len(line) <= LINE_LENGTH or line.lstrip().startswith("#"):
@@ -47,12 +50,12 @@ def format_fast(text: str) -> str:
             continue
         body = line.lstrip(" ")
         indent = line[: len(line) - len(body)]
-        formatted = black.format_str(
-            body + "\n", mode=black_mode(LINE_LENGTH - len(indent))
-        )
-        out.extend(
-            indent + part if part else part for part in formatted.split("\n")[:-1]
-        )
+        header = body.endswith(":")
+        snippet = body + ("\n    pass\n" if header else "\n")
+        mode = black_mode(LINE_LENGTH - len(indent))
+        parts = black.format_str(snippet, mode=mode).split("\n")
+        parts = parts[: -2 if header else -1]
+        out.extend(indent + part if part else part for part in parts)
     return "\n".join(out)
 
 
