@@ -289,6 +289,11 @@ class Printer:
             )
         value = self._print(expr)
         if stmt.accumulate:
+            if isinstance(expr, Op) and expr.prim == "neg":
+                inner = self._print(expr.args[0])
+                return (
+                    f"{stmt.target} = {stmt.target} - {_wrap(inner, inner.prec <= ADD)}"
+                )
             rhs = _wrap(value, value.prec <= ADD)
             return f"{stmt.target} = {stmt.target} + {rhs}"
         return f"{stmt.target} = {value.text}"

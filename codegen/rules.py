@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from codegen.errors import MissingRuleError
-from codegen.ir import Const, Expr, Var, call
+from codegen.ir import Const, Expr, Op, Var, call
 
 Contribution = Expr | None
 RuleFn = Callable[[Expr, Var, tuple[Expr, ...]], tuple[Contribution, ...]]
@@ -117,9 +117,11 @@ def _extremum(strict: str) -> RuleFn:
             a, b = args
             tie = 0.5 * call("eq", a, b)
             return g * (call(strict, a, b) + tie), g * (call(strict, b, a) + tie)
+        # count the tied arguments as a float: 0.0 + (a == m) + (b == m) + ...
+        # (a plain sum of NumPy booleans would be a logical or)
         ties: Expr = Const.of(0.0)
         for arg in args:
-            ties = ties + call("eq", arg, out)
+            ties = Op("add", (ties, call("eq", arg, out)))
         return tuple(g * call("eq", arg, out) / ties for arg in args)
 
     return rule
