@@ -17,18 +17,9 @@ import sympy
 from codegen.errors import InputError, OptionError
 from codegen.ir import Atom, Const, Op, Program, Stmt, Var
 from codegen.naming import Namer
-from codegen.parse import _COMPARE, Decl, Parsed
+from codegen.parse import BINOPS, COMPARE, Decl, Parsed
 from codegen.primitives import SYMPY, USER_FUNCTIONS, const_to_sympy
 from codegen.shapes import SCALAR, Dim, Type, broadcast, infer, show
-
-_BINOPS: dict[type, str] = {
-    ast.Add: "add",
-    ast.Sub: "sub",
-    ast.Mult: "mul",
-    ast.Div: "div",
-    ast.Pow: "pow",
-    ast.MatMult: "matmul",
-}
 
 MAX_FOLD_EXPONENT = 1024
 
@@ -372,7 +363,7 @@ class _Builder:
                 stack.extend((child, False) for child in reversed(_children(node)))
             elif isinstance(node, ast.BinOp):
                 args = (values.pop(id(node.left)), values.pop(id(node.right)))
-                prim = _BINOPS[type(node.op)]
+                prim = BINOPS[type(node.op)]
                 values[id(node)] = self._emit(prim, args, out)
             elif isinstance(node, ast.UnaryOp):
                 operand = values.pop(id(node.operand))
@@ -384,7 +375,7 @@ class _Builder:
                     values[id(node)] = self._emit("neg", (operand,), out)
             elif isinstance(node, ast.Compare):
                 args = (values.pop(id(node.left)), values.pop(id(node.comparators[0])))
-                prim = _COMPARE[type(node.ops[0])]
+                prim = COMPARE[type(node.ops[0])]
                 values[id(node)] = self._emit(prim, args, out)
             elif isinstance(node, ast.Attribute):
                 values[id(node)] = self._emit(

@@ -24,32 +24,19 @@ import tokenize
 from dataclasses import dataclass
 
 from codegen.errors import InputError
+from codegen.naming import MODULE_NAMES
 from codegen.primitives import FUNCTIONS, USER_FUNCTIONS
 
 #: past this many tokens the input is refused at once rather than parsed slowly
 MAX_TOKENS = 2_000_000
 
 #: names a program may not use: the generated module needs them
-RESERVED = frozenset(
-    {
-        "math",
-        "np",
-        "numpy",
-        "namedtuple",
-        "Grads",
-        "INPUTS",
-        "OUTPUT",
-        "WRT",
-        "forward",
-        "forward_backward",
-        "pi",
-    }
-)
+RESERVED = MODULE_NAMES | {"pi"}
 
 SCALAR_TYPES = frozenset({"float", "scalar"})
 ARRAY_TYPES = {"array": "float", "int": "int"}
 
-_COMPARE: dict[type, str] = {
+COMPARE: dict[type, str] = {
     ast.Gt: "gt",
     ast.Lt: "lt",
     ast.Eq: "eq",
@@ -58,7 +45,7 @@ _COMPARE: dict[type, str] = {
     ast.NotEq: "ne",
 }
 
-_BINOPS: dict[type, str] = {
+BINOPS: dict[type, str] = {
     ast.Add: "add",
     ast.Sub: "sub",
     ast.Mult: "mul",
@@ -67,7 +54,7 @@ _BINOPS: dict[type, str] = {
     ast.MatMult: "matmul",
 }
 
-_UNSUPPORTED_BINOPS: dict[type, str] = {
+_UNSUPPORTEDBINOPS: dict[type, str] = {
     ast.FloorDiv: "'//'",
     ast.Mod: "'%'",
     ast.LShift: "'<<'",
@@ -364,8 +351,8 @@ def _check_expr(root: ast.expr, where: str) -> None:
         node = stack.pop()
         if isinstance(node, ast.BinOp):
             op = type(node.op)
-            if op not in _BINOPS:
-                what = _UNSUPPORTED_BINOPS.get(op, f"'{op.__name__}'")
+            if op not in BINOPS:
+                what = _UNSUPPORTEDBINOPS.get(op, f"'{op.__name__}'")
                 raise _err(f"unsupported operator {what}", node, where)
             stack.append(node.right)
             stack.append(node.left)
@@ -435,7 +422,7 @@ def _check_expr(root: ast.expr, where: str) -> None:
             if node.id != "pi":
                 _check_name(node.id, node, where)
         elif isinstance(node, ast.Compare):
-            if len(node.ops) != 1 or type(node.ops[0]) not in _COMPARE:
+            if len(node.ops) != 1 or type(node.ops[0]) not in COMPARE:
                 raise _err(
                     "only single comparisons (a > b, a == b, ...) are supported",
                     node,
