@@ -54,7 +54,7 @@ BINOPS: dict[type, str] = {
     ast.MatMult: "matmul",
 }
 
-_UNSUPPORTEDBINOPS: dict[type, str] = {
+_UNSUPPORTED_BINOPS: dict[type, str] = {
     ast.FloorDiv: "'//'",
     ast.Mod: "'%'",
     ast.LShift: "'<<'",
@@ -352,7 +352,7 @@ def _check_expr(root: ast.expr, where: str) -> None:
         if isinstance(node, ast.BinOp):
             op = type(node.op)
             if op not in BINOPS:
-                what = _UNSUPPORTEDBINOPS.get(op, f"'{op.__name__}'")
+                what = _UNSUPPORTED_BINOPS.get(op, f"'{op.__name__}'")
                 raise _err(f"unsupported operator {what}", node, where)
             stack.append(node.right)
             stack.append(node.left)
