@@ -44,7 +44,13 @@ def format_fast(text: str) -> str:
     Every such line is a simple statement or a ``def`` header (given a stand-in body).
     """
     out: list[str] = []
+    in_docstring = False
     for line in text.split("\n"):
+        quotes = line.count('"""')
+        if in_docstring or (quotes == 1 and line.lstrip().startswith('"""')):
+            in_docstring = (quotes == 1) != in_docstring
+            out.append(line)  # docstring text: black leaves it as it is
+            continue
         if len(line) <= LINE_LENGTH or line.lstrip().startswith("#"):
             out.append(line)
             continue

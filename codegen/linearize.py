@@ -495,7 +495,8 @@ def linearize(parsed: Parsed, inputs: tuple[str, ...] | None = None) -> Program:
     if inputs is not None:
         order = _check_listed(inputs, used, targets, "--inputs")
     elif parsed.declared:
-        order = _check_listed(parsed.declared, used, targets, "declared inputs")
+        # declared inputs first, in declaration order; undeclared ones are scalars
+        order = parsed.declared + tuple(n for n in used if n not in parsed.declared)
     else:
         order = used
     types = {name: builder.types.get(name, SCALAR) for name in order}

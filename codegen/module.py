@@ -129,7 +129,7 @@ def build_view(
         else "Backend: math (plain floats, standard library only)."
     )
     doc = [
-        title,
+        *_wrap_words(title, WIDTH - 3),
         "",
         "Source:",
         "",

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import io
 import keyword
+import re
 import sys
 import threading
 import tokenize
@@ -146,19 +147,19 @@ def _deep_parse(text: str, filename: str) -> ast.Module:
     return result[0]
 
 
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
 def _count_tokens(text: str, where: str) -> None:
+    """Refuse input past :data:`MAX_TOKENS` at once (a C-speed over-estimate)."""
     count = 0
-    try:
-        for _ in tokenize.generate_tokens(io.StringIO(text).readline):
-            count += 1
-            if count > MAX_TOKENS:
-                raise InputError(
-                    f"input too large: more than {MAX_TOKENS:,} tokens "
-                    "(split it into a program of smaller statements)",
-                    where,
-                )
-    except (tokenize.TokenError, SyntaxError, IndentationError):
-        return  # ast.parse reports it with a position
+    for count, _ in enumerate(_TOKEN.finditer(text), start=1):
+        if count > MAX_TOKENS:
+            raise InputError(
+                f"input too large: more than {MAX_TOKENS:,} tokens "
+                "(split it into a program of smaller statements)",
+                where,
+            )
 
 
 def _keyword_in(text: str) -> tuple[str, int, int] | None:
@@ -347,6 +348,7 @@ def _literal_option(node: ast.expr) -> bool:
 def _check_expr(root: ast.expr, where: str) -> None:
     """Whitelist every node below ``root`` (iterative: sums may be 100,000 deep)."""
     stack: list[ast.AST] = [root]
+    conditions: set[int] = set()  # where()'s first arguments: comparisons allowed
     while stack:
         node = stack.pop()
         if isinstance(node, ast.BinOp):
@@ -408,6 +410,8 @@ def _check_expr(root: ast.expr, where: str) -> None:
                         )
                 stack.append(node.args[0])
                 continue
+            if func.id == "where":
+                conditions.add(id(node.args[0]))
             for arg in reversed(node.args):
                 if isinstance(arg, ast.Starred):
                     raise _err("starred arguments are not supported", arg, where)
@@ -422,6 +426,13 @@ def _check_expr(root: ast.expr, where: str) -> None:
             if node.id != "pi":
                 _check_name(node.id, node, where)
         elif isinstance(node, ast.Compare):
+            if id(node) not in conditions:
+                raise _err(
+                    "unsupported syntax: comparison (comparisons are only allowed as "
+                    "the condition of where(cond, a, b))",
+                    node,
+                    where,
+                )
             if len(node.ops) != 1 or type(node.ops[0]) not in COMPARE:
                 raise _err(
                     "only single comparisons (a > b, a == b, ...) are supported",

@@ -43,6 +43,7 @@ ARITY: dict[str, int] = {
     "eq": 2,
     "sign": 1,
     "zeros_like": 1,
+    "copy": 1,  # a fresh array with the same values
     "broadcast_like": 2,
 }
 
@@ -142,6 +143,7 @@ SYMPY: dict[str, Callable[..., sympy.Expr]] = {
     "ne": lambda a, b: _piecewise(sympy.Ne(a, b)),
     "where": lambda c, a, b: sympy.Piecewise((a, sympy.Ne(c, 0)), (b, True)),
     "zeros_like": lambda a: sympy.Integer(0),
+    "copy": lambda a: a,
     "broadcast_like": lambda a, b: a,
 }
 

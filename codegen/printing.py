@@ -182,6 +182,8 @@ class Printer:
                     text = f"{name}({text}, {self._print(arg).text})"
                 return _Text(text, ATOM)
             return self._call(prim, *args)
+        if prim == "copy" and b != "numpy":
+            return self._print(args[0])
         if prim == "zeros_like":
             if b == "numpy":
                 return _Text(f"np.zeros_like({self.expr(args[0])}, dtype=float)", ATOM)
@@ -209,9 +211,13 @@ class Printer:
             inner = _reduce_args(params)
             return _Text(f"{self._receiver(args[0])}.{_METHODS[prim]}({inner})", ATOM)
         if prim == "logsumexp":
-            # a stable reduction: log(exp(a) + exp(b)) pairwise, no overflow
-            inner = ", ".join([self.expr(args[0]), _reduce_args(params)]).rstrip(", ")
-            return _Text(f"np.logaddexp.reduce({inner})", ATOM)
+            # a stable reduction: log(exp(a) + exp(b)) pairwise, no overflow;
+            # the axis is always written: logaddexp.reduce's default is axis 0
+            axis = f"axis={_axis_text(params.get('axis'))}"
+            keep = ", keepdims=True" if params.get("keepdims") else ""
+            return _Text(
+                f"np.logaddexp.reduce({self.expr(args[0])}, {axis}{keep})", ATOM
+            )
         if prim == "reshape":
             dims = ", ".join(self.expr(a) for a in args[1:])
             return _Text(f"{self._receiver(args[0])}.reshape({dims})", ATOM)
@@ -223,11 +229,14 @@ class Printer:
         if prim == "outer":
             return self._call("np.outer", *args)
         if prim == "expand":
-            g, like = self.expr(args[0]), self._receiver(args[1])
+            # a new array shaped like ``like``, filled with g (broadcast)
+            g, like = self.expr(args[0]), self.expr(args[1])
             axis = params.get("axis")
             if axis is not None and not params.get("keepdims"):
                 g = f"np.expand_dims({g}, {_axis_text(axis)})"
-            return _Text(f"np.broadcast_to({g}, {like}.shape)", ATOM)
+            return _Text(f"np.full_like({like}, {g})", ATOM)
+        if prim == "copy":
+            return self._call("np.copy", *args)
         if prim == "expand_dims":
             inner = self.expr(args[0])
             return _Text(f"np.expand_dims({inner}, {_axis_text(params['axis'])})", ATOM)

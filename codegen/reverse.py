@@ -18,6 +18,61 @@ from codegen.rules import rule_for
 from codegen.shapes import ELEMENTWISE, SCALAR, Type, unbroadcast_axes
 
 
+def _reuse(expr: Expr, known: dict[Expr, str]) -> Expr:
+    """Replace subtrees already computed into a named gradient by that name."""
+    if expr in known:
+        return Var(known[expr])
+    if isinstance(expr, Op):
+        args = tuple(_reuse(a, known) for a in expr.args)
+        if args != expr.args:
+            return Op(expr.prim, args, expr.params)
+    return expr
+
+
+def _unalias(
+    backward: list[Stmt], grads: list[str], upstream: str, fresh_upstream: bool
+) -> list[Stmt]:
+    """Copy returned gradients that alias the upstream array or each other."""
+    copies: dict[str, str] = {}  # name -> the name it is a plain copy of
+    defining: dict[str, int] = {}
+    for index, stmt in enumerate(backward):
+        defining[stmt.target] = index
+        if isinstance(stmt.expr, Var) and not stmt.accumulate:
+            copies[stmt.target] = stmt.expr.name
+        else:
+            copies.pop(stmt.target, None)
+
+    def root(name: str) -> str:
+        while name in copies:
+            name = copies[name]
+        return name
+
+    claimed: set[str] = set()
+    if not fresh_upstream:
+        claimed.add(upstream)  # the caller's array: never hand it back
+    out = list(backward)
+    for grad in grads:
+        if grad not in copies:
+            claimed.add(grad)
+            continue
+        origin = root(grad)
+        if origin in claimed:
+            stmt = out[defining[grad]]
+            out[defining[grad]] = Stmt(
+                stmt.target,
+                Op("copy", (stmt.expr,)),
+                comment=stmt.comment,
+                note=(
+                    f"a copy: {origin} is the caller's array"
+                    if origin == upstream and not fresh_upstream
+                    else "a copy: returned gradients never share an array"
+                ),
+            )
+        else:
+            claimed.add(origin)
+    return out
+
+
 def _unbroadcast(contribution: Expr, result: Type, arg: Type) -> Expr:
     """Sum a gradient shaped like an elementwise result back to its argument's shape."""
     if result.shape == arg.shape:
@@ -44,13 +99,16 @@ def reverse(
     program: Program,
     wrt: tuple[str, ...] | None = None,
     broadcast_upstream: bool = False,
+    copy_aliases: bool = False,
 ) -> tuple[Program, str, tuple[str, ...]]:
     """Return ``(program, upstream, wrt)``: the reverse-mode program, the name of the
     upstream-gradient input (``d<output>``), which it takes as its last input, and the
     inputs differentiated (default: every float input).
 
     The result's outputs are the primal output followed by the gradients of ``wrt``
-    (default: every input) in that order.
+    (default: every input) in that order.  With ``copy_aliases`` (mutable arrays), a
+    returned gradient that would be the caller's upstream array, or the same array as
+    another returned gradient, is copied, so updating one in place changes nothing else.
     """
     (output,) = program.outputs
     types = program.types
@@ -126,12 +184,16 @@ def reverse(
                     for a, c in zip(args, contributions, strict=True)
                 )
         comment = source_statement(stmt) + (f"  ({gate})" if gate else "")
+        defined_here: dict[Expr, str] = {}  # contribution -> the gradient it defined
         for arg, contribution in zip(args, contributions, strict=True):
             if not isinstance(arg, Var) or arg.name not in needed:
                 continue
             if contribution is None:
                 continue
             name = namer.grad(arg.name)
+            reuse = {e: n for e, n in defined_here.items() if n != name}
+            if reuse:  # x / y: dy = -dx * out reuses dx = dz / y
+                contribution = _reuse(contribution, reuse)
             grad_types[name] = type_of(arg.name)
             accumulate = arg.name in has_grad
             if (
@@ -155,6 +217,8 @@ def reverse(
                 )
             )
             comment = ""
+            if not accumulate and isinstance(contribution, Op):
+                defined_here[contribution] = name
             has_grad.add(arg.name)
 
     grads: list[str] = []
@@ -170,6 +234,8 @@ def reverse(
             )
             has_grad.add(name)
         grads.append(grad)
+    if copy_aliases:
+        backward = _unalias(backward, grads, upstream, broadcast_upstream)
 
     forward_count = len(program.stmts)
     stmts = program.stmts + tuple(backward)

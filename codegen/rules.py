@@ -53,7 +53,7 @@ def _mul(g, out, args):
 
 def _div(g, out, args):
     a, b = args
-    return g / b, -g * out / b
+    return g / b, -(g / b) * out  # reverse reuses the first for the second
 
 
 def _pow(g, out, args):
@@ -245,6 +245,10 @@ def _unslice(g, out, args, index=""):
     return None, call("slice", g, index=index)
 
 
+def _copy(g, out, args):
+    return (g,)
+
+
 def _where(g, out, args):
     cond, a, b = args
     zero = Const.of(0.0)
@@ -302,6 +306,7 @@ RULES: dict[str, Rule] = {
     "arange": Rule(_flat),
     "dim": Rule(_flat),
     "count": Rule(_flat),
+    "copy": Rule(_copy),
 }
 
 

@@ -37,5 +37,5 @@ def forward_backward(x, y, df=1.0):
     df = np.full_like(f, df, dtype=float)
     # f = x + y  (add gate: distributes the gradient)
     dx = df
-    dy = df
+    dy = np.copy(df)  # a copy: returned gradients never share an array
     return f, Grads(dx, dy)

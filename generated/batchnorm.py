@@ -69,20 +69,20 @@ def forward_backward(x, gamma, beta, dout):
     dxhat = dt3 * gamma  # (N, D)
     # xhat = xc / std
     dxc = dxhat / std  # (N, D)
-    dstd = (-dxhat * xhat / std).sum(axis=0)  # (D,)
+    dstd = (-dxc * xhat).sum(axis=0)  # (D,)
     # std = sqrt(t2)  (sqrt' = 0.5 / output)
     dt2 = dstd * 0.5 / std  # (D,)
     # t2 = var + 1e-5  (add gate: distributes the gradient)
     dvar = dt2  # (D,)
     # var = t1.mean(axis=0)  (mean: shares the gradient evenly over the averaged axes)
-    dt1 = np.broadcast_to(np.expand_dims(dvar / t1.shape[0], 0), t1.shape)  # (N, D)
+    dt1 = np.full_like(t1, np.expand_dims(dvar / t1.shape[0], 0))  # (N, D)
     # t1 = xc**2
     dxc = dxc + dt1 * 2 * xc  # fan-out: gradients add up; (N, D)
     # xc = x - mu  (sub gate: distributes the gradient, negated for the right side)
     dx = dxc  # (N, D)
     dmu = (-dxc).sum(axis=0)  # (D,)
     # mu = x.mean(axis=0)  (mean: shares the gradient evenly over the averaged axes)
-    dx = dx + np.broadcast_to(
-        np.expand_dims(dmu / x.shape[0], 0), x.shape
+    dx = dx + np.full_like(
+        x, np.expand_dims(dmu / x.shape[0], 0)
     )  # fan-out: gradients add up; (N, D)
     return out, Grads(dx, dgamma, dbeta)

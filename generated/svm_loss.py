@@ -62,7 +62,7 @@ def forward_backward(W, x, y, dloss=1.0):
 
     # backward
     # loss = t6.sum()  (sum: copies the gradient back over the summed axes)
-    dt6 = np.broadcast_to(dloss, t6.shape)  # (C,)
+    dt6 = np.full_like(t6, dloss)  # (C,)
     # t6 = where(t5, 0, margins)  (where: routes the gradient to the chosen side)
     dmargins = np.where(t5, 0.0, dt6)  # (C,)
     # margins = relu(t3)  (relu gate: passes the gradient where the output is > 0)

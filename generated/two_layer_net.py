@@ -65,7 +65,7 @@ def forward_backward(X, W1, b1, W2, b2, y, dloss=1.0):
 
     # backward
     # loss = t7.mean()  (mean: shares the gradient evenly over the averaged axes)
-    dt7 = np.broadcast_to(dloss / t7.size, t7.shape)  # (N,)
+    dt7 = np.full_like(t7, dloss / t7.size)  # (N,)
     # t7 = t4 - t6  (sub gate: distributes the gradient, negated for the right side)
     dt4 = dt7  # (N,)
     dt6 = -dt7  # (N,)
