@@ -193,17 +193,8 @@ class _Builder:
                 (x,) = [a for a, z in zip(args, zero, strict=True) if not z]
                 return self._emit("relu", (x,), target)
             return self._emit("max" if name == "maximum" else "min", args, target)
-        if name in ("softmax", "log_softmax"):
-            # softmax = exp(a - logsumexp(a, keepdims=True)): its gradient then comes
-            # from the saved probabilities through the rules of exp, sub and logsumexp
-            axis = options.get("axis", -1)
-            lse = self._emit(
-                "logsumexp", args, None, (("axis", axis), ("keepdims", True))
-            )
-            if name == "log_softmax":
-                return self._emit("sub", (args[0], lse), target)
-            shifted = self._emit("sub", (args[0], lse), None)
-            return self._emit("exp", (shifted,), target)
+        if name in ("softmax", "log_softmax", "logsumexp"):
+            return self._stable(name, args[0], options, target)
         if name == "arange":
             (n,) = args
             if isinstance(n, Const) and isinstance(n.value, int) and n.value >= 1:
@@ -228,6 +219,32 @@ class _Builder:
         if options and name not in ("sum", "mean", "logsumexp"):
             raise self._error(f"{name}() takes no keyword arguments", node)
         return self._emit(USER_FUNCTIONS[name], args, target, params)
+
+    def _stable(self, name: str, a: Atom, options: dict, target: str | None) -> Atom:
+        """logsumexp / softmax / log_softmax, max-shifted and written out:
+
+            m = a.max(axis, keepdims=True)   # the shift: no gradient (it cancels)
+            e = exp(a - m);  z = e.sum(axis, keepdims=True)
+            softmax = e / z;  log_softmax = (a - m) - log(z);  logsumexp = log(z) + m
+
+        Their gradients then come from the saved ``e`` and ``z`` through the rules of
+        exp, sum, div and log.
+        """
+        axis = options.get("axis", None if name == "logsumexp" else -1)
+        keep = (("axis", axis), ("keepdims", True))
+        shift = self._emit("shift", (a,), None, (("axis", axis),))
+        centered = self._emit("sub", (a, shift), None)
+        e = self._emit("exp", (centered,), None)
+        z = self._emit("sum", (e,), None, keep)
+        if name == "softmax":
+            return self._emit("div", (e, z), target)
+        log_z = self._emit("log", (z,), None)
+        if name == "log_softmax":
+            return self._emit("sub", (centered, log_z), target)
+        if options.get("keepdims"):
+            return self._emit("add", (log_z, shift), target)
+        total = self._emit("add", (log_z, shift), None)
+        return self._emit("squeeze", (total,), target, (("axis", axis),))
 
     def _reshape(
         self, node: ast.Call, args: tuple[Atom, ...], target: str | None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from codegen.ir import Program, Stmt
+from codegen.ir import Op, Program, Stmt
 from codegen.printing import Printer
 from codegen.render import ModuleView
 from codegen.rules import CONVENTIONS
@@ -72,6 +72,8 @@ def _lines(
         out.extend(_comment_lines(stmt, indent))
         lines = printer.statement(stmt).split("\n")
         notes = [stmt.note] if stmt.note else []
+        if isinstance(stmt.expr, Op) and stmt.expr.prim == "shift":
+            notes.append("max-shift for stability; no gradient")
         kind = types.get(stmt.target)
         if kind is not None and kind.rank:
             notes.append(show(kind.shape))

@@ -59,7 +59,8 @@ ARITY.update(
         "mean": 1,
         "amax": 1,
         "amin": 1,
-        "logsumexp": 1,
+        "shift": 1,  # a.max(axis, keepdims=True) as a stability shift: no gradient
+        "squeeze": 1,
         "transpose": 1,
         "reshape": VARIADIC,  # reshape(a, N, 1)
         "reshape_like": 2,  # a.reshape(like.shape): the adjoint of reshape
@@ -82,7 +83,8 @@ ARITY.update(
 #: primitives whose meaning involves shapes: checked by finite differences and the
 #: dot-product test on generated code rather than by ``sympy.diff``
 ARRAY_PRIMITIVES = frozenset(
-    "matmul matvec vecmat dot outer sum mean amax amin logsumexp transpose reshape "
+    "matmul matvec vecmat dot outer sum mean amax amin shift squeeze "
+    "transpose reshape "
     "reshape_like "
     "expand expand_dims count gather scatter_add slice unslice where arange dim".split()
 )

@@ -210,14 +210,15 @@ class Printer:
         if prim in _METHODS:
             inner = _reduce_args(params)
             return _Text(f"{self._receiver(args[0])}.{_METHODS[prim]}({inner})", ATOM)
-        if prim == "logsumexp":
-            # a stable reduction: log(exp(a) + exp(b)) pairwise, no overflow;
-            # the axis is always written: logaddexp.reduce's default is axis 0
-            axis = f"axis={_axis_text(params.get('axis'))}"
-            keep = ", keepdims=True" if params.get("keepdims") else ""
-            return _Text(
-                f"np.logaddexp.reduce({self.expr(args[0])}, {axis}{keep})", ATOM
-            )
+        if prim == "shift":
+            keep = dict(params, keepdims=True)
+            return _Text(f"{self._receiver(args[0])}.max({_reduce_args(keep)})", ATOM)
+        if prim == "squeeze":
+            axis = params.get("axis")
+            inner = self.expr(args[0])
+            if axis is None:
+                return _Text(f"np.squeeze({inner})", ATOM)
+            return _Text(f"np.squeeze({inner}, axis={_axis_text(axis)})", ATOM)
         if prim == "reshape":
             dims = ", ".join(self.expr(a) for a in args[1:])
             return _Text(f"{self._receiver(args[0])}.reshape({dims})", ATOM)

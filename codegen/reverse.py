@@ -14,7 +14,7 @@ from codegen.errors import OptionError
 from codegen.ir import Const, Expr, Op, Program, Stmt, Var, call, names_in
 from codegen.naming import Namer
 from codegen.printing import source_statement
-from codegen.rules import rule_for
+from codegen.rules import NO_GRADIENT, rule_for
 from codegen.shapes import ELEMENTWISE, SCALAR, Type, unbroadcast_axes
 
 
@@ -135,8 +135,11 @@ def reverse(
     # which values depend on a wrt input, and which the output depends on
     active: set[str] = set(wrt)
     for stmt in program.stmts:
-        if type_of(stmt.target).differentiable and any(
-            n in active for n in names_in(stmt.expr)
+        stops = isinstance(stmt.expr, Op) and stmt.expr.prim in NO_GRADIENT
+        if (
+            not stops
+            and type_of(stmt.target).differentiable
+            and any(n in active for n in names_in(stmt.expr))
         ):
             active.add(stmt.target)
     live: set[str] = {output}

@@ -127,7 +127,7 @@ def _extremum(strict: str) -> RuleFn:
     return rule
 
 
-def _flat(g, out, args):
+def _flat(g, out, args, **params):
     """Piecewise-constant primitives: zero gradient everywhere it exists."""
     return tuple(None for _ in args)
 
@@ -198,11 +198,8 @@ def _amax(g, out, args, axis=None, keepdims=False):
     return (_restore(g, axis, keepdims) * hit / ties,)
 
 
-def _logsumexp(g, out, args, axis=None, keepdims=False):
-    (a,) = args  # d lse / d a = softmax(a) = exp(a - lse)
-    return (
-        _restore(g, axis, keepdims) * call("exp", a - _restore(out, axis, keepdims)),
-    )
+def _squeeze(g, out, args, axis=None):
+    return (_restore(g, axis, False) if axis is not None else g,)
 
 
 def _expand(g, out, args, axis=None, keepdims=False):
@@ -293,7 +290,8 @@ RULES: dict[str, Rule] = {
     "mean": Rule(_mean, "mean: shares the gradient evenly over the averaged axes"),
     "amax": Rule(_amax, "max: routes the gradient to the maximum (ties split evenly)"),
     "amin": Rule(_amax, "min: routes the gradient to the minimum (ties split evenly)"),
-    "logsumexp": Rule(_logsumexp, "logsumexp' = softmax = exp(input - output)"),
+    "shift": Rule(_flat),  # the max-shift of a stable logsumexp: its gradient cancels
+    "squeeze": Rule(_squeeze),
     "expand": Rule(_expand),
     "expand_dims": Rule(_expand_dims),
     "reshape": Rule(_reshape),
@@ -308,6 +306,11 @@ RULES: dict[str, Rule] = {
     "count": Rule(_flat),
     "copy": Rule(_copy),
 }
+
+
+#: primitives whose output carries no gradient back to their inputs (zero almost
+#: everywhere, or a stability shift whose gradient cancels): reverse mode skips them
+NO_GRADIENT = frozenset(name for name, rule in RULES.items() if rule.fn is _flat)
 
 
 def rule_for(prim: str) -> Rule:

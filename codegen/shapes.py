@@ -95,9 +95,7 @@ ELEMENTWISE = frozenset(
     "gt lt eq ge le ne where".split()
 )
 COMPARISONS = frozenset("gt lt eq ge le ne".split())
-_FLOAT_ONLY = frozenset(
-    "div exp log sqrt sin cos tan tanh sigmoid logsumexp mean".split()
-)
+_FLOAT_ONLY = frozenset("div exp log sqrt sin cos tan tanh sigmoid mean".split())
 
 
 def _dtype(prim: str, types: list[Type]) -> str:
@@ -142,11 +140,19 @@ def infer(prim: str, types: list[Type], params: dict, what: str, where: str) -> 
             )
         shape = a.shape[:-1] + b.shape[1:]
         return Type(_dtype("mul", types), shape)
-    if prim in ("sum", "mean", "amax", "amin", "logsumexp"):
+    if prim in ("sum", "mean", "amax", "amin"):
         (a,) = types
         axes = _axes(params.get("axis"), a.rank, what, where)
         keep = bool(params.get("keepdims", False))
         return Type(_dtype(prim, types), reduce_shape(a.shape, axes, keep))
+    if prim == "shift":
+        (a,) = types
+        axes = _axes(params.get("axis"), a.rank, what, where)
+        return Type(a.dtype, reduce_shape(a.shape, axes, True))
+    if prim == "squeeze":
+        (a,) = types
+        axes = _axes(params.get("axis"), a.rank, what, where)
+        return Type(a.dtype, reduce_shape(a.shape, axes, False))
     if prim == "transpose":
         (a,) = types
         return Type(a.dtype, tuple(reversed(a.shape)))

@@ -1,0 +1,237 @@
+"""Bad input: exit status 2, one line on stderr naming what and where, no traceback,
+no file written or overwritten.  And the happy paths of the CLI's plumbing."""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+import cli
+from codegen import __version__
+from codegen.generate import Options, generate
+
+PREFIX = "backpropgen: error: "
+
+
+@dataclass(frozen=True)
+class Bad:
+    id: str
+    argv: tuple[str, ...]
+    place: str  # must appear in the error line
+    syntax: bool = False  # syntax errors add the source line and a caret line
+    what: str = ""  # a word the message must contain
+
+
+CASES = [
+    Bad("syntax", ("x +* 2",), "<expr>:1:4", syntax=True, what="syntax"),
+    Bad("syntax-program", ("a = x\nb = (a +\nf = b",), "<expr>:2:", syntax=True),
+    Bad("unknown-function", ("x + foo(y)",), "<expr>:1:5", what="foo"),
+    Bad("floordiv", ("x // y",), "<expr>:1:1", what="//"),
+    Bad("mod", ("x % y",), "<expr>:1:1", what="%"),
+    Bad("compare", ("x < y",), "<expr>:1:1", what="comparison"),
+    Bad("attribute", ("x.y + 1",), "<expr>:1:1", what="attribute"),
+    Bad("call-other", ("x(1)",), "<expr>:1:1", what="'x'"),
+    Bad("lambda", ("lambda x: x",), "<expr>:1:1", what="lambda"),
+    Bad("empty", ("",), "<expr>", what="empty"),
+    Bad("blank", ("   \n  ",), "<expr>", what="empty"),
+    Bad("comment-only", ("# nothing\n",), "<expr>", what="empty"),
+    Bad("keyword", ("x + class",), "<expr>:1:5", syntax=True, what="class"),
+    Bad("assigned-twice", ("a = x\na = y\nf = a",), "<expr>:2:", what="twice"),
+    Bad("used-before", ("b = a * 2\na = x + 1\nf = b",), "<expr>:1:5", what="before"),
+    Bad("arity-exp", ("exp(x, y)",), "<expr>:1:1", what="exp"),
+    Bad("arity-max", ("max(x)",), "<expr>:1:1", what="max"),
+    Bad("unknown-wrt", ("x*y", "--wrt", "z"), "--wrt", what="z"),
+    Bad("inputs-missing", ("x*y", "--inputs", "x"), "--inputs", what="y"),
+    Bad("at-missing-value", ("x*y", "--at", "x=1"), "--at", what="y"),
+    Bad("at-empty-value", ("x*y", "--at", "x=", "y=2"), "--at", what="number"),
+    Bad("at-not-pair", ("x*y", "--at", "x", "y=2"), "--at"),
+    Bad("at-unknown-name", ("x*y", "--at", "x=1", "y=2", "z=3"), "--at", what="z"),
+    Bad("source-and-file", ("x", "-f", "prog.bp"), "backpropgen"),
+]
+
+
+def _run(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str, str]:
+    status = cli.main(argv)
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+LOCATION = re.compile(r":(\d+):(\d+): ")
+
+
+def _assert_one_error(
+    err: str, place: str, syntax: bool, what: str = "", source: str = ""
+) -> None:
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert lines, "nothing on stderr"
+    assert lines[0].startswith(PREFIX), lines[0]
+    assert place in lines[0], (place, lines[0])
+    assert what.lower() in lines[0].lower(), (what, lines[0])
+    if not syntax:
+        assert len(lines) == 1, lines
+        return
+    # the source line, then a caret under the column the first line names
+    assert len(lines) == 3, lines
+    found = LOCATION.search(lines[0])
+    assert found, lines[0]
+    line, column = int(found.group(1)), int(found.group(2))
+    text = source.splitlines()[line - 1].rstrip()
+    assert lines[1].endswith(text) and lines[1].strip() == text.strip()
+    prefix = len(lines[1]) - len(text)
+    assert lines[2] == " " * (prefix + column - 1) + "^"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input_exits_2_with_one_line(
+    case: Bad, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = _run(capsys, list(case.argv))
+    assert status == 2
+    assert out == ""
+    assert "Traceback" not in out
+    _assert_one_error(err, case.place, case.syntax, case.what, case.argv[0])
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new", "existing"])
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_output_file_untouched_on_error(
+    case: Bad, existing: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "out.py"
+    if existing:
+        target.write_text("keep me\n", encoding="utf-8")
+    status, out, err = _run(capsys, [*case.argv, "-o", str(target)])
+    assert status == 2
+    assert "Traceback" not in err
+    if existing:
+        assert target.read_text(encoding="utf-8") == "keep me\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == (
+        ["out.py"] if existing else []
+    )
+
+
+def test_unreadable_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nope.bp"
+    status, out, err = _run(capsys, ["-f", str(missing)])
+    assert status == 2 and out == ""
+    _assert_one_error(err, str(missing), syntax=False)
+    status, out, err = _run(capsys, ["-f", str(tmp_path)])  # a directory
+    assert status == 2 and out == ""
+    _assert_one_error(err, str(tmp_path), syntax=False)
+    binary = tmp_path / "bin.bp"
+    binary.write_bytes(b"\xff\xfe x = 1")
+    status, out, err = _run(capsys, ["-f", str(binary)])
+    assert status == 2 and out == ""
+    _assert_one_error(err, str(binary), syntax=False)
+
+
+def test_errors_in_a_file_name_the_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    program = tmp_path / "prog.bp"
+    program.write_text("a = x * 2\nb = a // 3\nf = b\n", encoding="utf-8")
+    status, _, err = _run(capsys, ["-f", str(program)])
+    assert status == 2
+    _assert_one_error(err, f"{program}:2:5", syntax=False, what="//")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["x +* 2"], ["x // y"], ["-f", "/nonexistent/dir/prog.bp"], ["x*y", "--wrt", "q"]],
+    ids=["syntax", "operator", "unreadable", "wrt"],
+)
+def test_real_process_has_no_traceback(argv: list[str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "cli.py", *argv],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith(PREFIX)
+
+
+# --- the happy paths of the plumbing ------------------------------------------------------
+
+
+def test_output_file_holds_exactly_what_stdout_prints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "grad.py"
+    # -o's name is part of the regenerate command, so compare with the same -o
+    status, printed, _ = _run(capsys, ["sin(x) * y", "--wrt", "y"])
+    assert status == 0
+    status, out, _ = _run(capsys, ["sin(x) * y", "--wrt", "y", "-o", str(target)])
+    assert status == 0 and out == ""
+    written = target.read_text(encoding="utf-8")
+    assert written.replace(f" -o {target.name}", "") == printed
+    # overwriting an existing file works and leaves no temporary files behind
+    status, _, _ = _run(capsys, ["x * 2", "-o", str(target)])
+    assert status == 0
+    assert "x * 2" in target.read_text(encoding="utf-8")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grad.py"]
+
+
+def test_output_file_is_exactly_stdout_with_the_same_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    status, _, _ = _run(capsys, ["x + y*z", "-o", "grad.py"])
+    assert status == 0
+    written = (tmp_path / "grad.py").read_text(encoding="utf-8")
+    assert "-o grad.py" in written
+    want = generate("x + y*z", Options(regenerate="backpropgen 'x + y*z' -o grad.py"))
+    assert written == want
+
+
+def test_stdin(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    program = "q = y*z\nf = x + q\n"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(program))
+    status, from_stdin, err = _run(capsys, ["-f", "-"])
+    assert status == 0 and err == ""
+    status, inline, _ = _run(capsys, [program])
+    assert status == 0
+    body = from_stdin.split('"""', 2)[2]
+    assert body == inline.split('"""', 2)[2]
+    assert "def forward_backward(y, z, x, df=1.0):" in from_stdin
+
+
+def test_stdin_errors_name_stdin(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("f = x % 2\n"))
+    status, out, err = _run(capsys, ["-f", "-"])
+    assert status == 2 and out == ""
+    _assert_one_error(err, "<stdin>:1:5", syntax=False, what="%")
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--version"])
+    assert exit_info.value.code == 0
+    out, _ = capsys.readouterr()
+    assert out.strip() == f"backpropgen {__version__}"
+
+
+def test_help_mentions_examples(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--help"])
+    assert exit_info.value.code == 0
+    out, _ = capsys.readouterr()
+    assert "examples:" in out
+    assert 'backpropgen "x + y*z"' in out
+    assert "--at" in out and "--regen" in out and "--check" in out

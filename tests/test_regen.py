@@ -1,0 +1,198 @@
+"""The manifest: ``--regen`` writes generated/, ``--check`` guards it (like black --check)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+import cli
+from codegen.regen import FIX, MARKER, load_manifest, regen
+
+PYPROJECT = """\
+[project]
+name = "demo"
+
+[tool.backpropgen]
+directory = "gen"
+
+[tool.backpropgen.modules.lecture]
+source = "x + y*z"
+
+[tool.backpropgen.modules.named]
+source = "q = y*z; f = x + q"
+inputs = ["x", "y", "z"]
+
+[tool.backpropgen.modules.chain]
+file = "src/chain.bp"
+backend = "math"
+
+[tool.backpropgen.modules.partial]
+source = "x * sin(y) + z"
+wrt = ["z", "x"]
+"""
+
+CHAIN = "a = x + 1\nb = a * 2\nc = -b\nf = sigmoid(c)\n"
+MODULES = ("chain", "lecture", "named", "partial")
+BAD_ENTRY = '\n[tool.backpropgen.modules.broken]\nsource = "x +* 2"\n'
+
+Run = tuple[int, str, str]
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "pyproject.toml").write_text(PYPROJECT, encoding="utf-8")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "chain.bp").write_text(CHAIN, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> Run:
+    status = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return status, out, err
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture
+def fresh(project: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    status, _, _ = _run(capsys, "--regen")
+    assert status == 0
+    return project
+
+
+def test_regen_writes_every_module(fresh: Path) -> None:
+    gen = fresh / "gen"
+    assert sorted(p.stem for p in gen.glob("*.py")) == sorted(MODULES)
+    for name in MODULES:
+        text = (gen / f"{name}.py").read_text(encoding="utf-8")
+        assert MARKER in text
+        assert FIX in text
+    assert "import math" in (gen / "chain.py").read_text(encoding="utf-8")
+    assert 'WRT = ("z", "x")' in (gen / "partial.py").read_text(encoding="utf-8")
+    assert 'INPUTS = ("x", "y", "z")' in (gen / "named.py").read_text(encoding="utf-8")
+
+
+def test_check_passes_when_fresh(
+    fresh: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = _run(capsys, "--check")
+    assert status == 0
+    assert out == ""
+    before = _snapshot(fresh)
+    assert _run(capsys, "--regen")[0] == 0  # nothing to do: nothing changes
+    assert _snapshot(fresh) == before
+
+
+def test_check_finds_a_stale_file(
+    fresh: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = fresh / "gen" / "lecture.py"
+    good = path.read_text(encoding="utf-8")
+    path.write_text(good.replace("dx = df", "dx = 2 * df"), encoding="utf-8")
+    before = _snapshot(fresh)
+    status, out, err = _run(capsys, "--check")
+    assert status == 1
+    assert "--- gen/lecture.py" in out and "+++ gen/lecture.py" in out
+    assert "-    dx = 2 * df" in out and "+    dx = df" in out
+    assert "gen/lecture.py" in err and "stale" in err and FIX in err
+    assert _snapshot(fresh) == before  # --check writes nothing
+
+
+def test_check_finds_a_missing_file(
+    fresh: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (fresh / "gen" / "named.py").unlink()
+    status, out, err = _run(capsys, "--check")
+    assert status == 1
+    assert "+++ gen/named.py" in out and "+def forward_backward(" in out
+    assert "gen/named.py" in err and "missing" in err and FIX in err
+    assert not (fresh / "gen" / "named.py").exists()
+
+
+def test_check_finds_an_orphan(fresh: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    orphan = fresh / "gen" / "old.py"
+    orphan.write_text((fresh / "gen" / "lecture.py").read_text(encoding="utf-8"))
+    status, out, err = _run(capsys, "--check")
+    assert status == 1
+    assert "gen/old.py" in out
+    assert "gen/old.py" in err and "orphan" in err and FIX in err
+    assert orphan.exists()
+
+
+def test_regen_fixes_stale_missing_and_orphaned(
+    fresh: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gen = fresh / "gen"
+    want = _snapshot(fresh)
+    (gen / "lecture.py").write_text("# stale\n" + MARKER + "\n", encoding="utf-8")
+    (gen / "named.py").unlink()
+    (gen / "old.py").write_text(f'"""{MARKER}"""\nx = 1\n', encoding="utf-8")
+    status, _, err = _run(capsys, "--check")
+    assert status == 1
+    assert all(kind in err for kind in ("stale", "missing", "orphan"))
+    status, _, err = _run(capsys, "--regen")
+    assert status == 0
+    assert "gen/lecture.py" in err and "gen/named.py" in err and "gen/old.py" in err
+    assert _snapshot(fresh) == want
+    assert _run(capsys, "--check")[0] == 0
+
+
+def test_files_without_the_marker_are_left_alone(
+    fresh: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    helper = fresh / "gen" / "helper.py"
+    helper.write_text("# hand-written, not ours\nx = 1\n", encoding="utf-8")
+    assert _run(capsys, "--check")[0] == 0
+    assert _run(capsys, "--regen")[0] == 0
+    assert helper.read_text(encoding="utf-8") == "# hand-written, not ours\nx = 1\n"
+
+
+@pytest.mark.parametrize("mode", ["--regen", "--check"])
+def test_a_bad_source_exits_2_and_writes_nothing(
+    project: Path, capsys: pytest.CaptureFixture[str], mode: str
+) -> None:
+    assert _run(capsys, "--regen")[0] == 0
+    gen = project / "gen"
+    (gen / "lecture.py").write_text("# stale " + MARKER + "\n", encoding="utf-8")
+    (gen / "named.py").unlink()
+    orphan = gen / "old.py"
+    orphan.write_text(f'"""{MARKER}"""\n', encoding="utf-8")
+    with (project / "pyproject.toml").open("a", encoding="utf-8") as handle:
+        handle.write(BAD_ENTRY)
+    before = _snapshot(project)
+    status, out, err = _run(capsys, mode)
+    assert status == 2
+    lines = err.splitlines()
+    assert lines[0].startswith("backpropgen: error: ")
+    assert "broken" in lines[0]
+    assert out == ""
+    assert _snapshot(project) == before
+
+
+def test_regen_from_a_subdirectory(
+    fresh: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (fresh / "gen" / "chain.py").unlink()
+    sub = fresh / "src"
+    monkeypatch.chdir(sub)
+    assert _run(capsys, "--check")[0] == 1
+    assert _run(capsys, "--regen")[0] == 0
+    assert (fresh / "gen" / "chain.py").exists()
+    assert not (sub / "gen").exists()
+
+
+def test_the_repository_gallery_is_fresh() -> None:
+    manifest = load_manifest(REPO / "pyproject.toml")
+    assert len(manifest.entries) >= 6
+    assert regen(manifest, check=True) == []
