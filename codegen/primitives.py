@@ -13,7 +13,7 @@ from fractions import Fraction
 
 import sympy
 
-from codegen.ir import Const, Expr, Op, Program, Var
+from codegen.ir import Const, Expr, Program, Var
 
 VARIADIC = -1
 
@@ -86,7 +86,7 @@ ARRAY_PRIMITIVES = frozenset(
     "matmul matvec vecmat dot outer sum mean amax amin shift squeeze "
     "transpose reshape "
     "reshape_like "
-    "expand expand_dims count gather scatter_add slice unslice where arange dim".split()
+    "expand expand_dims count gather scatter_add slice unslice arange dim".split()
 )
 
 #: functions a user may call: (fewest args, most args or None, keywords allowed)
@@ -191,7 +191,3 @@ def to_sympy(
         value = expr_to_sympy(stmt.expr, env)
         env[stmt.target] = env[stmt.target] + value if stmt.accumulate else value
     return env
-
-
-def is_op(expr: Expr, prim: str) -> bool:
-    return isinstance(expr, Op) and expr.prim == prim

@@ -11,7 +11,7 @@ import sympy
 from conftest import BACKENDS, grads_tuple, load, options
 
 from codegen.ir import Var
-from codegen.primitives import ARITY, SYMPY, VARIADIC, expr_to_sympy
+from codegen.primitives import ARITY, ARRAY_PRIMITIVES, SYMPY, VARIADIC, expr_to_sympy
 from codegen.rules import RULES
 
 POINTS_PER_RULE = 6
@@ -89,6 +89,13 @@ def test_scalar_primitives_have_a_meaning_and_a_rule() -> None:
     assert set(SCALAR_PRIMITIVES) <= set(SYMPY)
     assert set(SCALAR_PRIMITIVES) <= set(ARITY)
     assert set(SYMPY) <= set(ARITY)
+
+
+def test_every_primitive_is_checked_by_an_oracle() -> None:
+    """Scalar meanings are checked here against sympy.diff; the shape primitives by
+    finite differences and the dot-product test in tests/test_arrays_*.py."""
+    assert set(ARITY) == set(SYMPY) | ARRAY_PRIMITIVES
+    assert not set(SYMPY) & ARRAY_PRIMITIVES
 
 
 def test_max_and_min_take_two_or_more_arguments() -> None:
