@@ -18,6 +18,21 @@ from codegen.rules import NO_GRADIENT, rule_for
 from codegen.shapes import ELEMENTWISE, SCALAR, Type, unbroadcast_axes
 
 
+def _require_flat(program: Program) -> None:
+    """Reverse mode reads each statement as one primitive over names and constants,
+    assigned once; anything else would silently lose gradients."""
+    seen = set(program.inputs)
+    for stmt in program.stmts:
+        expr = stmt.expr
+        nested = isinstance(expr, Op) and any(isinstance(a, Op) for a in expr.args)
+        if nested or stmt.accumulate or stmt.target in seen:
+            raise ValueError(
+                f"reverse() needs a flat, single-assignment program; "
+                f"'{stmt.target}' is not (use codegen.transforms.prepare first)"
+            )
+        seen.add(stmt.target)
+
+
 def _reuse(expr: Expr, known: dict[Expr, str]) -> Expr:
     """Replace subtrees already computed into a named gradient by that name."""
     if expr in known:
@@ -112,6 +127,7 @@ def reverse(
     """
     (output,) = program.outputs
     types = program.types
+    _require_flat(program)
 
     def type_of(name: str) -> Type:
         return types.get(name, SCALAR)
@@ -163,7 +179,7 @@ def reverse(
     has_grad: set[str] = {output}
     for stmt in reversed(program.stmts):
         target = stmt.target
-        if target not in needed:
+        if target not in needed or target not in has_grad:
             continue
         g = Var(namer.grad(target))
         expr = stmt.expr

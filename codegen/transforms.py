@@ -1,0 +1,100 @@
+"""Small program -> program transforms that make any program reverse-mode ready.
+
+:func:`codegen.reverse.reverse` needs a *flat, single-assignment* program: one primitive
+over atoms per statement, each name assigned once.  The forward programs built by
+:mod:`codegen.linearize` are already like that; the programs reverse mode *produces* are
+not (backward statements are small trees, and fan-out accumulates with ``dx = dx + ...``).
+``prepare = flatten . ssa`` turns them back into that form, so a reverse-mode program can
+be differentiated again: that is how second order is built.
+"""
+
+from __future__ import annotations
+
+from codegen.ir import Atom, Const, Expr, Op, Program, Stmt, Var, names_in
+from codegen.naming import Namer
+
+
+def _all_names(program: Program) -> list[str]:
+    names = list(program.inputs)
+    for stmt in program.stmts:
+        names.append(stmt.target)
+        names.extend(names_in(stmt.expr))
+    return names
+
+
+def _rename(expr: Expr, current: dict[str, str]) -> Expr:
+    if isinstance(expr, Var):
+        return Var(current.get(expr.name, expr.name))
+    if isinstance(expr, Op):
+        return Op(expr.prim, tuple(_rename(a, current) for a in expr.args), expr.params)
+    return expr
+
+
+def ssa(program: Program) -> Program:
+    """Give every assignment its own name (``dx = dx + e`` becomes ``dx_2 = dx + e``)."""
+    namer = Namer(_all_names(program))
+    current = {name: name for name in program.inputs}
+    types = dict(program.types)
+    stmts: list[Stmt] = []
+    for stmt in program.stmts:
+        expr = _rename(stmt.expr, current)
+        if stmt.accumulate:
+            expr = Op("add", (Var(current[stmt.target]), expr))
+        name = stmt.target
+        if name in current:
+            name = namer.fresh(stmt.target)
+            if stmt.target in types:
+                types[name] = types[stmt.target]
+        current[stmt.target] = name
+        stmts.append(Stmt(name, expr, comment=stmt.comment, note=stmt.note))
+    outputs = tuple(current.get(name, name) for name in program.outputs)
+    return Program(program.inputs, tuple(stmts), outputs, types=types)
+
+
+def flatten(program: Program) -> Program:
+    """One primitive over atoms per statement: inner trees get fresh temporaries."""
+    namer = Namer(_all_names(program))
+    stmts: list[Stmt] = []
+    types = dict(program.types)
+    for stmt in program.stmts:
+        if not isinstance(stmt.expr, Op):
+            stmts.append(stmt)
+            continue
+        # post-order without recursion: every inner Op becomes a statement
+        done: dict[int, Atom] = {}
+        stack: list[tuple[Expr, bool]] = [(stmt.expr, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if not isinstance(node, Op):
+                assert isinstance(node, Var | Const)
+                done[id(node)] = node
+            elif not expanded:
+                stack.append((node, True))
+                stack.extend((a, False) for a in reversed(node.args))
+            elif node is stmt.expr:
+                args = tuple(done[id(a)] for a in node.args)
+                stmts.append(
+                    Stmt(
+                        stmt.target,
+                        Op(node.prim, args, node.params),
+                        stmt.accumulate,
+                        stmt.comment,
+                        stmt.note,
+                    )
+                )
+            else:
+                name = namer.temp()
+                args = tuple(done[id(a)] for a in node.args)
+                stmts.append(Stmt(name, Op(node.prim, args, node.params)))
+                done[id(node)] = Var(name)
+    return Program(program.inputs, tuple(stmts), program.outputs, types=types)
+
+
+def prepare(program: Program) -> Program:
+    """Flat and single-assignment: what :func:`codegen.reverse.reverse` accepts."""
+    return flatten(ssa(program))
+
+
+def select(program: Program, output: str) -> Program:
+    """The same program with one of its values as its single output."""
+    return Program(program.inputs, program.stmts, (output,), types=program.types)
