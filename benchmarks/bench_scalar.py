@@ -23,6 +23,7 @@ Sections:
 from __future__ import annotations
 
 import argparse
+import ast
 import gc
 import math
 import os
@@ -42,17 +43,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
-from black import format_str  # noqa: E402
 
 from codegen.evaluate import load_module  # noqa: E402
 from codegen.formatting import (  # noqa: E402
-    LINE_LENGTH,
-    black_mode,
     check_syntax,
     format_black,
     format_fast,
 )
-from codegen.generate import Compiled, Options, _live  # noqa: E402
+from codegen.generate import (  # noqa: E402
+    Compiled,
+    Options,
+    _live,
+    _no_cycle_collection,  # noqa: E402
+)
 from codegen.ir import Op, Program, count_ops  # noqa: E402
 from codegen.linearize import linearize  # noqa: E402
 from codegen.module import build_view  # noqa: E402
@@ -109,14 +112,18 @@ def table(header: list[str], rows: list[list[str]]) -> None:
 
 
 def timed(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
-    """Median wall time of ``fn()`` over ``repeats`` calls, and its last result."""
+    """Median wall time of ``fn()`` over ``repeats`` calls, and its last result.
+
+    The cyclic collector is paused during each call, as ``codegen.generate`` pauses
+    it while generating."""
     times: list[float] = []
     result: object = None
     for _ in range(repeats):
         gc.collect()
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
+        with _no_cycle_collection():
+            start = time.perf_counter()
+            result = fn()
+            times.append(time.perf_counter() - start)
     return statistics.median(times), result
 
 
@@ -282,35 +289,10 @@ def long_expression(n_terms: int, seed: int = 1, n_vars: int = 300) -> str:
 def reverse_program(
     forward: Program, wrt: tuple[str, ...] | None, numpy_backend: bool
 ) -> tuple[Program, str, tuple[str, ...]]:
-    """``codegen.reverse.reverse``, whichever of its two signatures is installed
-    (``(program, upstream)`` or ``(program, upstream, wrt)``)."""
-    result = reverse(forward, wrt, broadcast_upstream=numpy_backend)
-    if len(result) == 3:
-        return result
-    program, upstream = result
-    return program, upstream, forward.inputs if wrt is None else wrt
-
-
-def format_fast_fixed(text: str) -> str:
-    """The proposed fix for ``format_fast`` (NOT what backpropgen ships): a long line
-    that opens a block (``def forward(x0, ..., x40):``) is not a statement black can
-    parse alone, so it is formatted with a ``pass`` body that is then dropped."""
-    out: list[str] = []
-    for line in text.split("\n"):
-        if len(line) <= LINE_LENGTH or line.lstrip().startswith("#"):
-            out.append(line)
-            continue
-        body = line.lstrip(" ")
-        indent = line[: len(line) - len(body)]
-        header = body.rstrip().endswith(":")
-        source = body + "\n" + ("    pass\n" if header else "")
-        formatted = format_str(source, mode=black_mode(LINE_LENGTH - len(indent)))
-        parts = formatted.split("\n")[:-1]
-        if header:
-            assert parts[-1] == "    pass"
-            parts = parts[:-1]
-        out.extend(indent + part if part else part for part in parts)
-    return "\n".join(out)
+    """``codegen.reverse.reverse`` for one backend."""
+    return reverse(
+        forward, wrt, broadcast_upstream=numpy_backend, copy_aliases=numpy_backend
+    )
 
 
 STAGES = ("parse", "linearize", "reverse", "print", "render")
@@ -347,6 +329,25 @@ def pipeline(source: str, options: Options, repeats: int) -> Run:
     t, run.text = timed(lambda: render(view), repeats)
     run.times["render"] = t
     return run
+
+
+def elementary_ops(text: str, function: str) -> int:
+    """Elementary operations a generated function executes, read off its syntax tree:
+    every operator, comparison and call (``np.exp``, ``np.full_like``...) except the
+    final ``Grads(...)``.  Sigmoid counts 4 here (``np.exp(-np.logaddexp(0.0, -e))``),
+    as CasADi counts its expansion; the IR count above counts it as 1."""
+    tree = ast.parse(text)
+    (body,) = (
+        n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == function
+    )
+    count = 0
+    for node in ast.walk(body):
+        if isinstance(node, ast.BinOp | ast.UnaryOp | ast.Compare):
+            count += 1
+        elif isinstance(node, ast.Call):
+            name = node.func.id if isinstance(node.func, ast.Name) else ""
+            count += name != "Grads"
+    return count
 
 
 def op_counts(compiled: Compiled) -> tuple[int, int]:
@@ -463,13 +464,14 @@ class Case:
     check: float = 0.0
     fast: float | None = None
     fast_error: str = ""
-    fast_fixed: float | None = None
     black: float | None = None
     black_error: str = ""
     fast_equals_black: bool | None = None
     load: float | None = None
     fwd_ops: int = 0
     fb_ops: int = 0
+    fwd_elementary: int = 0
+    fb_elementary: int = 0
     t_forward: float = float("nan")
     t_fb: float = float("nan")
     t_forward_np: float = float("nan")
@@ -497,15 +499,16 @@ def measure_case(
     except Exception as exc:  # noqa: BLE001 - reported, and the run goes on
         case.fast_error = _short(exc)
         case.problems.append(f"format_fast raised {case.fast_error}")
-    case.fast_fixed, fixed = timed(lambda: format_fast_fixed(run.text), 1)
     if with_black:
         try:
             case.black, formatted = timed(lambda: format_black(run.text), 1)
-            case.fast_equals_black = formatted == (fast if fast is not None else fixed)
+            case.fast_equals_black = formatted == fast
         except Exception as exc:  # noqa: BLE001 - reported
             case.black_error = _short(exc)
             case.problems.append(f"format_black raised {case.black_error}")
-    text = fast if fast is not None else fixed
+    text = fast if fast is not None else run.text
+    case.fwd_elementary = elementary_ops(text, "forward")
+    case.fb_elementary = elementary_ops(text, "forward_backward")
     try:
         case.load, module = timed(lambda: load_module(text, "bench_numpy"), 1)
     except Exception as exc:  # noqa: BLE001 - reported
@@ -582,7 +585,6 @@ def report_cases(cases: list[Case]) -> None:
                 f"{c.run.text.count(chr(10)):,}",
                 fmt_s(c.check),
                 "FAILED" if c.fast_error else fmt_s(c.fast),
-                fmt_s(c.fast_fixed),
                 c.black_error and "FAILED" or fmt_s(c.black),
                 {None: "-", True: "yes", False: "NO"}[c.fast_equals_black],
                 fmt_s(c.load) if c.load is not None else "FAILED",
@@ -594,7 +596,6 @@ def report_cases(cases: list[Case]) -> None:
             "lines",
             "ast check",
             "format_fast",
-            "fast (fixed)",
             "format_black",
             "fast==black",
             "compile+import",
@@ -602,9 +603,7 @@ def report_cases(cases: list[Case]) -> None:
         rows,
     )
     out(
-        "(ast check = the ast.parse that format_module runs first; 'fast (fixed)' is"
-        " a stand-in-body variant of format_fast defined in this script (format_fast"
-        " failed on long def headers until 977f485), kept as a cross-check; black is"
+        "(ast check = the ast.parse that format_module runs first; black is"
         " skipped past 10,000 ops unless --full)"
     )
     out()
@@ -619,6 +618,8 @@ def report_cases(cases: list[Case]) -> None:
                 f"{c.fwd_ops:,}",
                 f"{c.fb_ops:,}",
                 f"{ratio:.2f}{flag}",
+                f"{c.fwd_elementary:,} -> {c.fb_elementary:,}",
+                f"{c.fb_elementary / max(c.fwd_elementary, 1):.2f}",
                 fmt_s(c.t_forward),
                 fmt_s(c.t_fb),
                 f"{c.t_fb / c.t_forward:.2f}",
@@ -633,6 +634,8 @@ def report_cases(cases: list[Case]) -> None:
             "fwd ops",
             "fwd+bwd ops",
             "ops ratio",
+            "elementary ops",
+            "ratio",
             "math fwd",
             "math fb",
             "fb/fwd",
@@ -645,8 +648,9 @@ def report_cases(cases: list[Case]) -> None:
     out(
         f"(ops = count_ops over the statements as printed: +1 per accumulation, "
         f"'dx = dx - e' for an accumulated negation; target ratio <= {TARGET_RATIO}, CasADi and hand-written flat code reach "
-        f"{CASADI_RATIO}.  math = --backend math on floats; numpy = the default backend "
-        "called with floats)"
+        f"{CASADI_RATIO}; elementary ops = operators and calls in the generated numpy "
+        "code, sigmoid = 4 as CasADi counts it.  math = --backend math on floats; "
+        "numpy = the default backend called with floats)"
     )
     for c in cases:
         status = "; ".join(c.problems) if c.problems else "ok"

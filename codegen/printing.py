@@ -263,19 +263,17 @@ class Printer:
         return None
 
     def _sigmoid(self, arg: Expr) -> _Text:
-        minus = self._print(Op("neg", (arg,))).text
+        """exp(min(x, 0)) / (1 + exp(-|x|)): 1 / (1 + exp(-x)) for x >= 0 and
+        exp(x) / (1 + exp(x)) below, in one expression; no exp of a positive number,
+        so no overflow or warning at +-1000, and accurate to a few ulp everywhere."""
+        x = self.expr(arg)
         if self.backend == "numpy":
-            # exp(-log(1 + exp(-x))): no overflow at +-1000, no warning
-            return _Text(f"np.exp(-np.logaddexp(0.0, {minus}))", ATOM)
-        if self.backend == "math":
-            a = self._print(arg)
-            x = _wrap(a, a.prec < ATOM)
-            plus = f"math.exp({a.text})"
-            return _Text(
-                f"1 / (1 + math.exp({minus})) if {x} >= 0 else {plus} / (1 + {plus})",
-                COND,
-            )
-        return self._call("sigmoid", arg)
+            text = f"np.exp(np.minimum({x}, 0)) / (1 + np.exp(-np.abs({x})))"
+        elif self.backend == "math":
+            text = f"math.exp(min({x}, 0)) / (1 + math.exp(-abs({x})))"
+        else:
+            return self._call("sigmoid", arg)
+        return _Text(text, MUL)
 
     def statement(self, stmt: Stmt) -> str:
         expr = stmt.expr

@@ -35,7 +35,7 @@ def forward(x):
     c = -b
     d = c + 1
     e = d * 2
-    f = 1 / (1 + math.exp(-e)) if e >= 0 else math.exp(e) / (1 + math.exp(e))
+    f = math.exp(min(e, 0)) / (1 + math.exp(-abs(e)))
     return f
 
 
@@ -47,7 +47,7 @@ def forward_backward(x, df=1.0):
     c = -b
     d = c + 1
     e = d * 2
-    f = 1 / (1 + math.exp(-e)) if e >= 0 else math.exp(e) / (1 + math.exp(e))
+    f = math.exp(min(e, 0)) / (1 + math.exp(-abs(e)))
 
     # backward
     # f = sigmoid(e)  (sigmoid' = output * (1 - output))
