@@ -72,6 +72,8 @@ def _names(text: str | None, option: str) -> tuple[str, ...] | None:
     if text is None:
         return None
     names = tuple(part.strip() for part in text.split(",") if part.strip())
+    if not names:
+        raise OptionError("no names given", option)
     for name in names:
         if not name.isidentifier():
             raise OptionError(f"'{name}' is not a valid name", option)
@@ -101,19 +103,27 @@ def _regenerate_command(args: argparse.Namespace) -> str:
 
 def _read_source(args: argparse.Namespace) -> tuple[str, str]:
     if args.file is not None and args.source is not None:
-        raise OptionError("give an expression or -f FILE, not both", "backpropgen")
-    if args.file == "-":
-        return sys.stdin.read(), "<stdin>"
+        raise OptionError("give an expression or -f FILE, not both")
     if args.file is not None:
+        where = "<stdin>" if args.file == "-" else args.file
         try:
-            return Path(args.file).read_text(encoding="utf-8"), args.file
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or str(exc)
-            raise OptionError(f"cannot read file: {reason}", args.file) from None
+            if args.file == "-" and not hasattr(sys.stdin, "buffer"):
+                return sys.stdin.read(), where  # already text (an embedding caller)
+            if args.file == "-":
+                data = sys.stdin.buffer.read()
+            else:
+                data = Path(args.file).read_bytes()
+            return data.decode("utf-8-sig"), where
+        except UnicodeDecodeError as exc:
+            raise OptionError(
+                f"not UTF-8 text (byte {exc.start}: {exc.reason})", where
+            ) from None
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise OptionError(f"cannot read file: {reason}", where) from None
     if args.source is None:
         raise OptionError(
-            "nothing to do: give an expression, -f FILE, --regen or --check",
-            "backpropgen",
+            "nothing to do: give an expression, -f FILE, --regen or --check"
         )
     return args.source, "<expr>"
 
@@ -177,10 +187,12 @@ def run(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.regen or args.check:
         if args.regen and args.check:
-            raise OptionError("give --regen or --check, not both", "backpropgen")
+            raise OptionError("give --regen or --check, not both")
         return _regen(check=args.check)
     source, where = _read_source(args)
     if args.at:
+        if args.output:
+            raise OptionError("--at prints values and writes no file: drop -o")
         return _at(args, source, where)
     from codegen.generate import generate
 
@@ -188,7 +200,14 @@ def run(argv: list[str] | None = None) -> int:
     if args.output:
         from codegen.regen import write_atomic
 
-        write_atomic(Path(args.output), text)
+        target = Path(args.output)
+        if not target.parent.is_dir():
+            raise OptionError("no such directory", f"-o {args.output}")
+        try:
+            write_atomic(target, text)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise OptionError(f"cannot write: {reason}", f"-o {args.output}") from None
     else:
         sys.stdout.write(text)
     return 0

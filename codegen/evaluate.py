@@ -23,6 +23,13 @@ def evaluate_at(
 ) -> tuple[list[tuple[str, float]], str]:
     compiled = compile_source(source, options, where)
     inputs = compiled.forward.inputs
+    arrays = [n for n, t in compiled.forward.types.items() if t.rank]
+    if arrays:
+        raise OptionError(
+            f"only scalar programs can be evaluated here; '{arrays[0]}' is an array "
+            "(import the generated module and call forward_backward instead)",
+            "--at",
+        )
     unknown = [name for name in point if name not in inputs]
     if unknown:
         raise OptionError(
@@ -35,7 +42,7 @@ def evaluate_at(
     module = load_module(generate(source, options, where))
     try:
         value, grads = module.forward_backward(*(point[name] for name in inputs))
-    except (ArithmeticError, ValueError) as exc:
+    except (ArithmeticError, ValueError, TypeError) as exc:
         raise OptionError(f"evaluation failed: {exc}", "--at") from None
     (output,) = compiled.forward.outputs
     rows = [(output, float(value))]

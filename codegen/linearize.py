@@ -175,6 +175,8 @@ class _Builder:
         name = node.func.id
         options = {kw.arg: _literal_value(kw.value) for kw in node.keywords}
         params = tuple(sorted(options.items()))
+        if name in ("sum", "mean", "transpose", "softmax", "log_softmax", "logsumexp"):
+            self._need_array(name, args[0], node)
         if name in ("max", "min") and len(args) == 1:
             prim = "amax" if name == "max" else "amin"
             if self.type_of(args[0]).rank == 0:
@@ -219,6 +221,15 @@ class _Builder:
         if options and name not in ("sum", "mean", "logsumexp"):
             raise self._error(f"{name}() takes no keyword arguments", node)
         return self._emit(USER_FUNCTIONS[name], args, target, params)
+
+    def _need_array(self, name: str, arg: Atom, node: ast.AST) -> None:
+        if self.type_of(arg).rank == 0:
+            what = f"'{name}'" if name.startswith(".") else f"{name}()"
+            raise self._error(
+                f"{what} works on arrays, but its argument is a scalar "
+                "(declare array inputs, e.g. 'x: array[N]')",
+                node,
+            )
 
     def _stable(self, name: str, a: Atom, options: dict, target: str | None) -> Atom:
         """logsumexp / softmax / log_softmax, max-shifted and written out:
@@ -305,15 +316,11 @@ class _Builder:
             )
             if isinstance(dim, int):
                 shape.append(len(range(dim)[slice(lo, hi, step)]))
-            elif lo is None and hi is None and step in (None, 1):
-                shape.append(dim)
-            elif hi is not None and hi >= 0 and (lo or 0) >= 0 and (step or 1) > 0:
-                shape.append(max(0, -(-(hi - (lo or 0)) // (step or 1))))
+            elif step in (None, 1):
+                shape.append(_symbolic_length(dim, lo, hi, self._error, node))
             else:
                 raise self._error(
-                    f"cannot slice symbolic dimension {dim} with negative or open "
-                    "bounds; give a non-negative upper bound",
-                    node,
+                    f"cannot slice symbolic dimension {dim} with a step", node
                 )
         shape.extend(kind.shape[len(items) :])
         index = ", ".join(texts)
@@ -395,9 +402,9 @@ class _Builder:
                 prim = COMPARE[type(node.ops[0])]
                 values[id(node)] = self._emit(prim, args, out)
             elif isinstance(node, ast.Attribute):
-                values[id(node)] = self._emit(
-                    "transpose", (values.pop(id(node.value)),), out
-                )
+                operand = values.pop(id(node.value))
+                self._need_array(".T", operand, node)
+                values[id(node)] = self._emit("transpose", (operand,), out)
             elif isinstance(node, ast.Subscript):
                 base = values.pop(id(node.value))
                 index = [values.pop(id(c)) for c in _children(node)[1:]]
@@ -424,6 +431,24 @@ def _size(shape: tuple[Dim, ...]) -> tuple[int, tuple[str, ...]]:
         else:
             symbols.append(dim)
     return count, tuple(sorted(symbols))
+
+
+def _symbolic_length(dim: str, lo: int | None, hi: int | None, error, node) -> Dim:
+    """Length of ``a[lo:hi]`` along a symbolic axis N: an int, N, or ``N-1``-style."""
+
+    def bound(value: int | None, default: tuple[int, int]) -> tuple[int, int]:
+        if value is None:
+            return default
+        return (1, value) if value < 0 else (0, value)
+
+    end = bound(hi, (1, 0))
+    start = bound(lo, (0, 0))
+    coeff, const = end[0] - start[0], end[1] - start[1]
+    if coeff == 0:
+        return max(const, 0)
+    if coeff == 1:
+        return dim if const == 0 else f"{dim}{const:+d}"
+    raise error(f"cannot tell the length of this slice of dimension {dim}", node)
 
 
 def _is_int_literal(node: ast.expr) -> bool:
@@ -489,10 +514,12 @@ def linearize(parsed: Parsed, inputs: tuple[str, ...] | None = None) -> Program:
         if st.target is None:
             continue
         if st.target in targets:
+            first = targets[st.target]
+            lines = f"on line {first}" if first == st.line else f"on lines {first} and"
+            lines = lines if first == st.line else f"{lines} {st.line}"
             raise InputError(
-                f"'{st.target}' is assigned twice (lines {targets[st.target]} and "
-                f"{st.line}); assign each name once",
-                f"{parsed.where}:{st.line}:1",
+                f"'{st.target}' is assigned twice {lines}; assign each name once",
+                f"{parsed.where}:{st.line}",
             )
         targets[st.target] = st.line
     namer = Namer(_all_names(parsed) + list(inputs or ()))

@@ -59,9 +59,17 @@ def source_block(source: str) -> list[str]:
 
 
 def _comment_lines(stmt: Stmt, indent: int) -> list[str]:
+    """The comment above a backward block; a long one loses its gate description,
+    then words from its end (never a cut word)."""
     if not stmt.comment:
         return []
-    return [_fit("# " + stmt.comment, WIDTH - indent)]
+    width = WIDTH - indent
+    text = "# " + stmt.comment
+    if len(text) > width and "  (" in text:
+        text = text[: text.index("  (")]
+    if len(text) > width:
+        text = text[: width - 4].rsplit(" ", 1)[0] + " ..."
+    return [text]
 
 
 def _lines(
@@ -73,12 +81,16 @@ def _lines(
         lines = printer.statement(stmt).split("\n")
         notes = [stmt.note] if stmt.note else []
         if isinstance(stmt.expr, Op) and stmt.expr.prim == "shift":
-            notes.append("max-shift for stability; no gradient")
+            notes.append("shift for stability, no gradient")
         kind = types.get(stmt.target)
         if kind is not None and kind.rank:
             notes.append(show(kind.shape))
         if notes:
-            lines[0] = f"{lines[0]}  # {'; '.join(notes)}"
+            note = f"  # {'; '.join(notes)}"
+            if indent + len(lines[0]) + len(note) <= WIDTH:
+                lines[0] += note
+            else:  # a trailing comment would make black split the statement
+                out.append(note.strip())
         out.extend(lines)
     return out
 
@@ -149,7 +161,10 @@ def build_view(
     fb_lines = ["# forward", *_lines(printer, reverse.stmts[:fwd_count], types)]
     fb_lines += ["", "# backward", *_lines(printer, reverse.stmts[fwd_count:], types)]
     grads = ", ".join(reverse.outputs[1:])
-    fb_doc = f"Return ({output}, Grads({grads})); {upstream} is the upstream gradient."
+    fields = ", ".join(
+        f"{n}={g}" for n, g in zip(wrt, reverse.outputs[1:], strict=True)
+    )
+    fb_doc = f"Return ({output}, Grads({fields})); {upstream} is the upstream gradient."
     if len(fb_doc) > WIDTH - 10:
         fb_doc = f"Return ({output}, Grads in WRT order); {upstream} is the upstream gradient."
     forward_lines = _lines(printer, forward.stmts, types)

@@ -193,7 +193,7 @@ class Printer:
         if prim == "broadcast_like":
             g, like = (self.expr(a) for a in args)
             if b == "numpy":
-                return _Text(f"np.full_like({like}, {g}, dtype=float)", ATOM)
+                return _Text(f"{g} + np.zeros_like({like})", ADD)
             return _Text(g, ATOM, True)
         if b == "source":
             options = [f"{k}={v!r}" for k, v in op.params]
@@ -235,9 +235,9 @@ class Printer:
             axis = params.get("axis")
             if axis is not None and not params.get("keepdims"):
                 g = f"np.expand_dims({g}, {_axis_text(axis)})"
-            return _Text(f"np.full_like({like}, {g})", ATOM)
+            return _Text(f"np.full_like({like}, {g}, dtype=float)", ATOM)
         if prim == "copy":
-            return self._call("np.copy", *args)
+            return _Text(f"{self._receiver(args[0])}.copy()", ATOM)
         if prim == "expand_dims":
             inner = self.expr(args[0])
             return _Text(f"np.expand_dims({inner}, {_axis_text(params['axis'])})", ATOM)
@@ -285,14 +285,14 @@ class Printer:
                 where = f"({where})"
             target = stmt.target
             return (
-                f"{target} = np.zeros_like({self.expr(like)})\n"
+                f"{target} = np.zeros_like({self.expr(like)}, dtype=float)\n"
                 f"np.add.at({target}, {where}, {self.expr(value)})"
             )
         if isinstance(expr, Op) and expr.prim == "unslice":
             like, value = expr.args
             target = stmt.target
             return (
-                f"{target} = np.zeros_like({self.expr(like)})\n"
+                f"{target} = np.zeros_like({self.expr(like)}, dtype=float)\n"
                 f"{target}[{expr.param('index')}] = {self.expr(value)}"
             )
         value = self._print(expr)

@@ -8,13 +8,15 @@ the CLI (``--regen``, ``--check``) and the tests.
     file = "examples/sigmoid_chain.bp" # or: source = "x + y*z"
     backend = "math"                   # optional: backend, wrt, inputs
 
-A file in the directory that carries backpropgen's header but is not in the manifest is
-an orphan: ``--regen`` removes it and ``--check`` reports it.  Other files are left alone.
+A file in the directory that ``--regen`` wrote (its header says so) but that is no longer
+in the manifest is an orphan: ``--regen`` removes it and ``--check`` reports it.  Other
+files, modules written with ``-o`` among them, are left alone.
 """
 
 from __future__ import annotations
 
 import difflib
+import keyword
 import os
 import tempfile
 import tomllib
@@ -35,6 +37,7 @@ class Entry:
     source: str
     where: str
     options: Options
+    table: str = ""  # where the entry stands in pyproject.toml, for errors
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,10 @@ def load_manifest(pyproject: Path) -> Manifest:
     if not isinstance(config, dict):
         raise OptionError("no [tool.backpropgen] table", where)
     root = pyproject.parent
-    directory = root / str(config.get("directory", "generated"))
+    folder = config.get("directory", "generated")
+    if not isinstance(folder, str) or not folder.strip():
+        raise OptionError("'directory' must be a folder name (a string)", where)
+    directory = root / folder
     modules = config.get("modules", {})
     if not isinstance(modules, dict):
         raise OptionError("[tool.backpropgen.modules] must be a table", where)
@@ -78,8 +84,10 @@ def load_manifest(pyproject: Path) -> Manifest:
     for name in sorted(modules):
         spec = modules[name]
         here = f"{where}: [tool.backpropgen.modules.{name}]"
-        if not name.isidentifier():
-            raise OptionError(f"'{name}' is not a valid module name", here)
+        if not name.isidentifier() or keyword.iskeyword(name):
+            raise OptionError(
+                f"'{name}' is not a valid module name (it must be importable)", here
+            )
         if not isinstance(spec, dict):
             spec = {"source": spec}
         unknown = sorted(set(spec) - _KEYS)
@@ -97,24 +105,37 @@ def load_manifest(pyproject: Path) -> Manifest:
                 ) from None
             src_where = str(spec["file"])
         else:
-            source, src_where = str(spec["source"]), f"{name}.source"
+            if not isinstance(spec["source"], str):
+                raise OptionError("'source' must be a string", here)
+            source, src_where = spec["source"], f"{name}.source"
+        for key in ("backend",):
+            if key in spec and not isinstance(spec[key], str):
+                raise OptionError(f"'{key}' must be a string", here)
         options = Options(
             backend=str(spec.get("backend", "numpy")),
             wrt=_names(spec["wrt"], "wrt", here) if "wrt" in spec else None,
             inputs=_names(spec["inputs"], "inputs", here) if "inputs" in spec else None,
             regenerate=FIX,
         )
-        entries.append(Entry(name, source, src_where, options))
+        entries.append(Entry(name, source, src_where, options, here))
     return Manifest(root, directory, tuple(entries))
 
 
 def write_atomic(path: Path, text: str) -> None:
     """Write all of ``text`` or nothing: a temporary file renamed over the target."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise IsADirectoryError(21, "is a directory", str(path))
+    try:
+        mode = path.stat().st_mode & 0o777  # keep an existing file's mode
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -130,12 +151,14 @@ class Problem:
 
 
 def _is_ours(path: Path) -> bool:
+    """Written by ``--regen``: the header names backpropgen and the regen command
+    (a module written with ``-o`` names its own command and is left alone)."""
     try:
         with path.open(encoding="utf-8") as handle:
-            head = handle.read(400)
+            head = handle.read(6000)
     except (OSError, UnicodeDecodeError):
         return False
-    return MARKER in head
+    return MARKER in head and f"Regenerate with: {FIX}\n" in head
 
 
 def regen(manifest: Manifest, check: bool) -> list[Problem]:
@@ -146,9 +169,13 @@ def regen(manifest: Manifest, check: bool) -> list[Problem]:
     """
     wanted: dict[Path, str] = {}
     for entry in manifest.entries:
-        wanted[manifest.directory / f"{entry.name}.py"] = generate(
-            entry.source, entry.options, entry.where
-        )
+        try:
+            text = generate(entry.source, entry.options, entry.where)
+        except OptionError as exc:  # a manifest key, not a command-line option
+            key = exc.where.lstrip("-").split()[0] if exc.where else ""
+            where = f"{entry.table} {key}".rstrip()
+            raise OptionError(exc.message, where) from None
+        wanted[manifest.directory / f"{entry.name}.py"] = text
     problems: list[Problem] = []
     for path, text in wanted.items():
         rel = path.relative_to(manifest.root).as_posix()
@@ -172,6 +199,7 @@ def regen(manifest: Manifest, check: bool) -> list[Problem]:
                 rel = path.relative_to(manifest.root).as_posix()
                 problems.append(Problem("orphan", path, f"--- {rel}\n+++ /dev/null\n"))
     if not check:
+        manifest.directory.mkdir(parents=True, exist_ok=True)
         for problem in problems:
             if problem.kind == "orphan":
                 problem.path.unlink()

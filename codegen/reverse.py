@@ -92,6 +92,9 @@ def _unbroadcast(contribution: Expr, result: Type, arg: Type) -> Expr:
     """Sum a gradient shaped like an elementwise result back to its argument's shape."""
     if result.shape == arg.shape:
         return contribution
+    if isinstance(contribution, Op) and contribution.prim == "neg":
+        # sum first, negate the (smaller) sum: -(dt.sum(axis=0))
+        return Op("neg", (_unbroadcast(contribution.args[0], result, arg),))
     leading, kept = unbroadcast_axes(result.shape, arg.shape)
     if leading:
         axis = leading[0] if len(leading) == 1 else leading
@@ -254,7 +257,11 @@ def reverse(
             has_grad.add(name)
         grads.append(grad)
     if copy_aliases:
-        backward = _unalias(backward, grads, upstream, broadcast_upstream)
+        typed = any(t.rank for t in types.values())
+        mutable = [
+            g for g, n in zip(grads, wrt, strict=True) if not typed or type_of(n).rank
+        ]
+        backward = _unalias(backward, mutable, upstream, broadcast_upstream)
 
     forward_count = len(program.stmts)
     stmts = program.stmts + tuple(backward)

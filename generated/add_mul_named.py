@@ -29,14 +29,14 @@ def forward(x, y, z):
 
 
 def forward_backward(x, y, z, df=1.0):
-    """Return (f, Grads(dx, dy, dz)); df is the upstream gradient."""
+    """Return (f, Grads(x=dx, y=dy, z=dz)); df is the upstream gradient."""
     # forward
     q = y * z
     f = x + q
 
     # backward
     # the upstream gradient df, shaped like f
-    df = np.full_like(f, df, dtype=float)
+    df = df + np.zeros_like(f)
     # f = x + q  (add gate: distributes the gradient)
     dx = df
     dq = df

@@ -37,7 +37,7 @@ def forward(X, W, b):
 
 
 def forward_backward(X, W, b, dout):
-    """Return (out, Grads(dX, dW, db)); dout is the upstream gradient."""
+    """Return (out, Grads(X=dX, W=dW, b=db)); dout is the upstream gradient."""
     # forward
     t1 = X @ W  # (N, M)
     t2 = t1 + b  # (N, M)

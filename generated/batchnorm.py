@@ -48,7 +48,7 @@ def forward(x, gamma, beta):
 
 
 def forward_backward(x, gamma, beta, dout):
-    """Return (out, Grads(dx, dgamma, dbeta)); dout is the upstream gradient."""
+    """Return (out, Grads in WRT order); dout is the upstream gradient."""
     # forward
     mu = x.mean(axis=0)  # (D,)
     xc = x - mu  # (N, D)
@@ -75,14 +75,13 @@ def forward_backward(x, gamma, beta, dout):
     # t2 = var + 1e-5  (add gate: distributes the gradient)
     dvar = dt2  # (D,)
     # var = t1.mean(axis=0)  (mean: shares the gradient evenly over the averaged axes)
-    dt1 = np.full_like(t1, np.expand_dims(dvar / t1.shape[0], 0))  # (N, D)
+    dt1 = np.full_like(t1, np.expand_dims(dvar / t1.shape[0], 0), dtype=float)  # (N, D)
     # t1 = xc**2
     dxc = dxc + dt1 * 2 * xc  # fan-out: gradients add up; (N, D)
     # xc = x - mu  (sub gate: distributes the gradient, negated for the right side)
     dx = dxc  # (N, D)
-    dmu = (-dxc).sum(axis=0)  # (D,)
+    dmu = -dxc.sum(axis=0)  # (D,)
     # mu = x.mean(axis=0)  (mean: shares the gradient evenly over the averaged axes)
-    dx = dx + np.full_like(
-        x, np.expand_dims(dmu / x.shape[0], 0)
-    )  # fan-out: gradients add up; (N, D)
+    # fan-out: gradients add up; (N, D)
+    dx = dx + np.full_like(x, np.expand_dims(dmu / x.shape[0], 0), dtype=float)
     return out, Grads(dx, dgamma, dbeta)

@@ -29,14 +29,14 @@ def forward(x, y):
 
 
 def forward_backward(x, y, df=1.0):
-    """Return (f, Grads(dx, dy)); df is the upstream gradient."""
+    """Return (f, Grads(x=dx, y=dy)); df is the upstream gradient."""
     # forward
     t1 = x * y
     f = t1 + x
 
     # backward
     # the upstream gradient df, shaped like f
-    df = np.full_like(f, df, dtype=float)
+    df = df + np.zeros_like(f)
     # f = t1 + x  (add gate: distributes the gradient)
     dt1 = df
     dx = df

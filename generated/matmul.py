@@ -34,7 +34,7 @@ def forward(X, W):
 
 
 def forward_backward(X, W, dY):
-    """Return (Y, Grads(dX, dW)); dY is the upstream gradient."""
+    """Return (Y, Grads(X=dX, W=dW)); dY is the upstream gradient."""
     # forward
     Y = X @ W  # (N, M)
 

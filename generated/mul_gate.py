@@ -28,13 +28,13 @@ def forward(x, y):
 
 
 def forward_backward(x, y, df=1.0):
-    """Return (f, Grads(dx, dy)); df is the upstream gradient."""
+    """Return (f, Grads(x=dx, y=dy)); df is the upstream gradient."""
     # forward
     f = x * y
 
     # backward
     # the upstream gradient df, shaped like f
-    df = np.full_like(f, df, dtype=float)
+    df = df + np.zeros_like(f)
     # f = x * y  (mul gate: swaps the inputs)
     dx = df * y
     dy = df * x

@@ -35,7 +35,7 @@ def forward(x):
 
 
 def forward_backward(x, dy):
-    """Return (y, Grads(dx)); dy is the upstream gradient."""
+    """Return (y, Grads(x=dx)); dy is the upstream gradient."""
     # forward
     y = np.maximum(0, x)  # (N,)
 

@@ -41,7 +41,7 @@ def forward(x):
 
 
 def forward_backward(x, df=1.0):
-    """Return (f, Grads(dx)); df is the upstream gradient."""
+    """Return (f, Grads(x=dx)); df is the upstream gradient."""
     # forward
     a = x + 1
     b = a * 2
@@ -52,7 +52,7 @@ def forward_backward(x, df=1.0):
 
     # backward
     # the upstream gradient df, shaped like f
-    df = np.full_like(f, df, dtype=float)
+    df = df + np.zeros_like(f)
     # f = sigmoid(e)  (sigmoid' = output * (1 - output))
     de = df * f * (1 - f)
     # e = d * 2  (mul gate: swaps the inputs)

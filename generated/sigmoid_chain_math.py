@@ -40,7 +40,7 @@ def forward(x):
 
 
 def forward_backward(x, df=1.0):
-    """Return (f, Grads(dx)); df is the upstream gradient."""
+    """Return (f, Grads(x=dx)); df is the upstream gradient."""
     # forward
     a = x + 1
     b = a * 2

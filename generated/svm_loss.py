@@ -47,7 +47,7 @@ def forward(W, x, y):
 
 
 def forward_backward(W, x, y, dloss=1.0):
-    """Return (loss, Grads(dW, dx)); dloss is the upstream gradient."""
+    """Return (loss, Grads(W=dW, x=dx)); dloss is the upstream gradient."""
     # forward
     scores = W @ x  # (C,)
     t1 = scores[y]
@@ -62,7 +62,7 @@ def forward_backward(W, x, y, dloss=1.0):
 
     # backward
     # loss = t6.sum()  (sum: copies the gradient back over the summed axes)
-    dt6 = np.full_like(t6, dloss)  # (C,)
+    dt6 = np.full_like(t6, dloss, dtype=float)  # (C,)
     # t6 = where(t5, 0, margins)  (where: routes the gradient to the chosen side)
     dmargins = np.where(t5, 0.0, dt6)  # (C,)
     # margins = relu(t3)  (relu gate: passes the gradient where the output is > 0)
@@ -71,9 +71,9 @@ def forward_backward(W, x, y, dloss=1.0):
     dt2 = dt3  # (C,)
     # t2 = scores - t1  (sub gate: distributes the gradient, negated for the right side)
     dscores = dt2  # (C,)
-    dt1 = (-dt2).sum(axis=0)
+    dt1 = -dt2.sum(axis=0)
     # t1 = scores[y]  (gather: scatter-adds the gradient back)
-    dscores_part = np.zeros_like(scores)  # (C,)
+    dscores_part = np.zeros_like(scores, dtype=float)  # (C,)
     np.add.at(dscores_part, y, dt1)
     dscores = dscores + dscores_part  # fan-out: gradients add up; (C,)
     # scores = W @ x  (matrix @ vector: dA = outer(dOut, v), dv = A.T @ dOut)

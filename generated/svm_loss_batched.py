@@ -51,7 +51,7 @@ def forward(X, W, y):
 
 
 def forward_backward(X, W, y, dloss=1.0):
-    """Return (loss, Grads(dX, dW)); dloss is the upstream gradient."""
+    """Return (loss, Grads(X=dX, W=dW)); dloss is the upstream gradient."""
     # forward
     scores = X @ W  # (N, C)
     N = X.shape[0]
@@ -73,20 +73,20 @@ def forward_backward(X, W, y, dloss=1.0):
     # loss = t9 / N
     dt9 = dloss / N
     # t9 = t8.sum()  (sum: copies the gradient back over the summed axes)
-    dt8 = np.full_like(t8, dt9)  # (N, C)
+    dt8 = np.full_like(t8, dt9, dtype=float)  # (N, C)
     # t8 = where(t7, 0, margins)  (where: routes the gradient to the chosen side)
     dmargins = np.where(t7, 0.0, dt8)  # (N, C)
     # margins = relu(t4)  (relu gate: passes the gradient where the output is > 0)
     dt4 = np.where(margins > 0, dmargins, 0.0)  # (N, C)
     # t4 = t3 + 1  (add gate: distributes the gradient)
     dt3 = dt4  # (N, C)
-    # t3 = scores - correct  (sub gate: distributes the gradient, negated for the ri ...
+    # t3 = scores - correct
     dscores = dt3  # (N, C)
-    dcorrect = (-dt3).sum(axis=1, keepdims=True)  # (N, 1)
+    dcorrect = -dt3.sum(axis=1, keepdims=True)  # (N, 1)
     # correct = reshape(t2, N, 1)
     dt2 = dcorrect.reshape(t2.shape)  # (N,)
     # t2 = scores[t1, y]  (gather: scatter-adds the gradient back)
-    dscores_part = np.zeros_like(scores)  # (N, C)
+    dscores_part = np.zeros_like(scores, dtype=float)  # (N, C)
     np.add.at(dscores_part, (t1, y), dt2)
     dscores = dscores + dscores_part  # fan-out: gradients add up; (N, C)
     # scores = X @ W  (matmul: dA = dOut @ B.T, dB = A.T @ dOut)

@@ -39,9 +39,7 @@ def forward(X, W1, b1, W2, b2, y):
     hidden = np.maximum(0, t2)  # (N, H)
     t3 = hidden @ W2  # (N, C)
     scores = t3 + b2  # (N, C)
-    t4 = scores.max(
-        axis=1, keepdims=True
-    )  # max-shift for stability; no gradient; (N, 1)
+    t4 = scores.max(axis=1, keepdims=True)  # shift for stability, no gradient; (N, 1)
     t5 = scores - t4  # (N, C)
     t6 = np.exp(t5)  # (N, C)
     t7 = t6.sum(axis=1, keepdims=True)  # (N, 1)
@@ -57,16 +55,14 @@ def forward(X, W1, b1, W2, b2, y):
 
 
 def forward_backward(X, W1, b1, W2, b2, y, dloss=1.0):
-    """Return (loss, Grads(dX, dW1, db1, dW2, db2)); dloss is the upstream gradient."""
+    """Return (loss, Grads in WRT order); dloss is the upstream gradient."""
     # forward
     t1 = X @ W1  # (N, H)
     t2 = t1 + b1  # (N, H)
     hidden = np.maximum(0, t2)  # (N, H)
     t3 = hidden @ W2  # (N, C)
     scores = t3 + b2  # (N, C)
-    t4 = scores.max(
-        axis=1, keepdims=True
-    )  # max-shift for stability; no gradient; (N, 1)
+    t4 = scores.max(axis=1, keepdims=True)  # shift for stability, no gradient; (N, 1)
     t5 = scores - t4  # (N, C)
     t6 = np.exp(t5)  # (N, C)
     t7 = t6.sum(axis=1, keepdims=True)  # (N, 1)
@@ -81,12 +77,12 @@ def forward_backward(X, W1, b1, W2, b2, y, dloss=1.0):
 
     # backward
     # loss = t13.mean()  (mean: shares the gradient evenly over the averaged axes)
-    dt13 = np.full_like(t13, dloss / t13.size)  # (N,)
+    dt13 = np.full_like(t13, dloss / t13.size, dtype=float)  # (N,)
     # t13 = t10 - t12  (sub gate: distributes the gradient, negated for the right side)
     dt10 = dt13  # (N,)
     dt12 = -dt13  # (N,)
     # t12 = scores[t11, y]  (gather: scatter-adds the gradient back)
-    dscores = np.zeros_like(scores)  # (N, C)
+    dscores = np.zeros_like(scores, dtype=float)  # (N, C)
     np.add.at(dscores, (t11, y), dt12)
     # t10 = squeeze(t9, axis=1)
     dt9 = np.expand_dims(dt10, 1)  # (N, 1)
@@ -94,8 +90,8 @@ def forward_backward(X, W1, b1, W2, b2, y, dloss=1.0):
     dt8 = dt9  # (N, 1)
     # t8 = log(t7)
     dt7 = dt8 / t7  # (N, 1)
-    # t7 = t6.sum(axis=1, keepdims=True)  (sum: copies the gradient back over the su ...
-    dt6 = np.full_like(t6, dt7)  # (N, C)
+    # t7 = t6.sum(axis=1, keepdims=True)
+    dt6 = np.full_like(t6, dt7, dtype=float)  # (N, C)
     # t6 = exp(t5)  (exp' reuses the output)
     dt5 = dt6 * t6  # (N, C)
     # t5 = scores - t4  (sub gate: distributes the gradient, negated for the right side)

@@ -54,6 +54,13 @@ CASES = [
     Bad("at-not-pair", ("x*y", "--at", "x", "y=2"), "--at"),
     Bad("at-unknown-name", ("x*y", "--at", "x=1", "y=2", "z=3"), "--at", what="z"),
     Bad("source-and-file", ("x", "-f", "prog.bp"), "backpropgen"),
+    Bad("sum-of-scalar", ("sum(x)",), "<expr>:1:1", what="scalar"),
+    Bad("transpose-of-scalar", ("x.T + 1",), "<expr>:1:1", what="scalar"),
+    Bad("empty-wrt", ("x*y", "--wrt", ""), "--wrt", what="no names"),
+    Bad("at-with-output", ("x*y", "--at", "x=1", "y=2", "-o", "o.py"), "-o"),
+    Bad(
+        "output-no-such-dir", ("x*y", "-o", "no/such/dir/o.py"), "-o", what="directory"
+    ),
 ]
 
 

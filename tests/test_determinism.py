@@ -69,6 +69,7 @@ def test_cli_output_is_identical_across_hash_seeds(tmp_path: Path) -> None:
     outputs = []
     for seed in SEEDS:
         target = tmp_path / f"seed_{seed}" / "out.py"  # the name shows in the header
+        target.parent.mkdir()
         env = {**os.environ, "PYTHONHASHSEED": seed}
         result = subprocess.run(
             [
@@ -134,6 +135,7 @@ def test_cli_with_absolute_paths_writes_no_paths(
     program.parent.mkdir(parents=True)
     program.write_text("a = x * y\nf = sin(a)\n", encoding="utf-8")
     target = tmp_path / "elsewhere" / "grad.py"
+    target.parent.mkdir()
     assert cli.main(["-f", str(program), "-o", str(target)]) == 0
     text = target.read_text(encoding="utf-8")
     _assert_portable(text, str(tmp_path), str(program.parent))

@@ -10,6 +10,9 @@ from conftest import REPO
 import cli
 from codegen.regen import FIX, MARKER, load_manifest, regen
 
+#: the header of a module that --regen wrote
+REGEN_HEADER = f'"""{MARKER}\n\nRegenerate with: {FIX}\n"""\n'
+
 PYPROJECT = """\
 [project]
 name = "demo"
@@ -137,7 +140,7 @@ def test_regen_fixes_stale_missing_and_orphaned(
     want = _snapshot(fresh)
     (gen / "lecture.py").write_text("# stale\n" + MARKER + "\n", encoding="utf-8")
     (gen / "named.py").unlink()
-    (gen / "old.py").write_text(f'"""{MARKER}"""\nx = 1\n', encoding="utf-8")
+    (gen / "old.py").write_text(REGEN_HEADER + "x = 1\n", encoding="utf-8")
     status, _, err = _run(capsys, "--check")
     assert status == 1
     assert all(kind in err for kind in ("stale", "missing", "orphan"))
@@ -146,6 +149,18 @@ def test_regen_fixes_stale_missing_and_orphaned(
     assert "gen/lecture.py" in err and "gen/named.py" in err and "gen/old.py" in err
     assert _snapshot(fresh) == want
     assert _run(capsys, "--check")[0] == 0
+
+
+def test_modules_written_with_dash_o_are_left_alone(
+    fresh: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    adhoc = fresh / "gen" / "adhoc.py"
+    assert cli.main(["x*2", "-o", str(adhoc)]) == 0
+    text = adhoc.read_text(encoding="utf-8")
+    assert MARKER in text
+    assert _run(capsys, "--check")[0] == 0
+    assert _run(capsys, "--regen")[0] == 0
+    assert adhoc.read_text(encoding="utf-8") == text
 
 
 def test_files_without_the_marker_are_left_alone(
@@ -167,7 +182,7 @@ def test_a_bad_source_exits_2_and_writes_nothing(
     (gen / "lecture.py").write_text("# stale " + MARKER + "\n", encoding="utf-8")
     (gen / "named.py").unlink()
     orphan = gen / "old.py"
-    orphan.write_text(f'"""{MARKER}"""\n', encoding="utf-8")
+    orphan.write_text(REGEN_HEADER, encoding="utf-8")
     with (project / "pyproject.toml").open("a", encoding="utf-8") as handle:
         handle.write(BAD_ENTRY)
     before = _snapshot(project)

@@ -1,0 +1,178 @@
+"""Files in and out: encodings, modes, directories, array programs with --at, and
+manifest errors that name the manifest entry (not a command-line option)."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import REPO
+
+import cli
+from codegen.evaluate import load_module
+from codegen.generate import Options, generate
+
+PREFIX = "backpropgen: error: "
+
+
+def _one_error_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(PREFIX) and "Traceback" not in err
+    return lines[0]
+
+
+def test_int_arrays_get_float_gradients() -> None:
+    for source, upstream in (
+        ("x: array[N]\nf = mean(x)\n", {}),
+        ("x: array[N]\nf = sum(x)\n", {"df": 0.5}),
+        ("A: array[N, D]\ni: int[K]\nf = sum(A[i] ** 2)\n", {}),
+        ("A: array[N, D]\nf = sum(A[1:, 0])\n", {}),
+    ):
+        module = load_module(generate(source, Options()))
+        args = (
+            {"x": np.arange(4)} if "x:" in source else {"A": np.arange(6).reshape(3, 2)}
+        )
+        if "i:" in source:
+            args["i"] = np.array([0, 2, 2])
+        value, grads = module.forward_backward(**args, **upstream)
+        grad = grads[0]
+        assert grad.dtype == np.float64
+        expected = {
+            "mean": np.full(4, 0.25),
+            "sum(x)": np.full(4, 0.5),
+            "A[i]": np.array([[0.0, 2.0], [0.0, 0.0], [16.0, 20.0]]),
+            "A[1:": np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 0.0]]),
+        }
+        key = next(k for k in expected if k in source)
+        np.testing.assert_array_equal(grad, expected[key])
+
+
+def test_returned_gradients_are_writable_and_never_shared() -> None:
+    module = load_module(generate("a: array[N]\nb: array[N]\nf = a + b\n", Options()))
+    upstream = np.ones(3)
+    _, grads = module.forward_backward(np.zeros(3), np.zeros(3), upstream)
+    grad_a = grads.a
+    grad_a += 1.0  # in place
+    np.testing.assert_array_equal(grads.b, np.ones(3))
+    np.testing.assert_array_equal(upstream, np.ones(3))
+    module = load_module(generate("W: array[D, M]\nf = sum(W)\n", Options()))
+    _, grads = module.forward_backward(np.ones((2, 3)))
+    grads.W[0, 0] = 5.0  # not a read-only broadcast view
+
+
+def test_scalar_gradients_have_one_type() -> None:
+    module = load_module(generate("x + y*z", Options()))
+    _, grads = module.forward_backward(-2.0, 5.0, -4.0)
+    assert {type(g) for g in grads} == {np.float64}
+    assert tuple(grads) == (1.0, -4.0, 5.0)
+
+
+def test_output_file_mode_follows_umask_and_existing_mode(tmp_path: Path) -> None:
+    new = tmp_path / "new.py"
+    old_umask = os.umask(0o022)
+    try:
+        assert cli.main(["x*y", "-o", str(new)]) == 0
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE(new.stat().st_mode) == 0o644
+    kept = tmp_path / "kept.py"
+    kept.write_text("old\n", encoding="utf-8")
+    kept.chmod(0o640)
+    assert cli.main(["x*y", "-o", str(kept)]) == 0
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o640
+    assert "def forward_backward" in kept.read_text(encoding="utf-8")
+
+
+def test_output_into_a_directory_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["x*y", "-o", str(tmp_path)]) == 2
+    assert "directory" in _one_error_line(capsys.readouterr().err)
+
+
+def test_output_into_a_missing_directory_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "no" / "such" / "o.py"
+    assert cli.main(["x*y", "-o", str(target)]) == 2
+    assert "directory" in _one_error_line(capsys.readouterr().err)
+    assert not (tmp_path / "no").exists()
+
+
+def test_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    program = tmp_path / "bom.bp"
+    program.write_bytes(b"\xef\xbb\xbfa = x * y\nf = a + 1\n")
+    assert cli.main(["-f", str(program), "-o", str(tmp_path / "out.py")]) == 0
+
+
+def test_stdin_that_is_not_utf8_is_an_error() -> None:
+    result = subprocess.run(
+        [sys.executable, "cli.py", "-f", "-"],
+        input=b"\xff\xfe x",
+        capture_output=True,
+        cwd=REPO,
+        check=False,
+    )
+    assert result.returncode == 2
+    line = _one_error_line(result.stderr.decode())
+    assert "<stdin>" in line and "UTF-8" in line
+
+
+def test_at_refuses_array_programs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    program = tmp_path / "vec.bp"
+    program.write_text("x: array[N]\ny = x + 1\n", encoding="utf-8")
+    assert cli.main(["-f", str(program), "--at", "x=1"]) == 2
+    assert "array" in _one_error_line(capsys.readouterr().err)
+
+
+MANIFEST = """\
+[tool.backpropgen]
+directory = "gen"
+
+[tool.backpropgen.modules.lin]
+{entry}
+"""
+
+
+@pytest.mark.parametrize(
+    ("entry", "words"),
+    [
+        ('source = "x*y"\nwrt = ["q"]', ("[tool.backpropgen.modules.lin] wrt", "'q'")),
+        ('source = "x*y"\nbackend = "torch"', ("modules.lin] backend", "torch")),
+        ("source = 42", ("modules.lin]", "'source' must be a string")),
+    ],
+)
+def test_manifest_errors_name_the_entry(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    entry: str,
+    words: tuple[str, ...],
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        MANIFEST.format(entry=entry), encoding="utf-8"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["--regen"]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert all(word in line for word in words), line
+    assert "--" not in line
+    assert not (tmp_path / "gen").exists()
+
+
+def test_manifest_module_names_must_be_importable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = MANIFEST.replace("modules.lin", "modules.class").format(entry='source = "x"')
+    (tmp_path / "pyproject.toml").write_text(text, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["--check"]) == 2
+    assert "importable" in _one_error_line(capsys.readouterr().err)
