@@ -93,6 +93,11 @@ def generate(source: str, options: Options = Options(), where: str = "<expr>") -
 
 
 def _generate(source: str, options: Options, where: str) -> str:
+    return format_module(render_unformatted(source, options, where), options.format)
+
+
+def render_unformatted(source: str, options: Options, where: str = "<expr>") -> str:
+    """The module text before black: what the printer and the template write."""
     compiled = compile_source(source, options, where)
     view = build_view(
         compiled.forward,
@@ -103,4 +108,4 @@ def _generate(source: str, options: Options, where: str) -> str:
         options.backend,
         options.regenerate,
     )
-    return format_module(render(view), options.format)
+    return render(view)

@@ -150,6 +150,15 @@ def count_ops(expr: Expr) -> int:
     return total
 
 
+def all_names(program: Program) -> list[str]:
+    """Every name a program mentions (inputs, targets, names read), with repeats."""
+    names = list(program.inputs)
+    for stmt in program.stmts:
+        names.append(stmt.target)
+        names.extend(names_in(stmt.expr))
+    return names
+
+
 def names_in(expr: Expr) -> list[str]:
     """Variable names read by ``expr``, in first-appearance order, without repeats."""
     seen: dict[str, None] = {}

@@ -11,7 +11,7 @@ output depends on a ``wrt`` input and the program's output depends on it.
 from __future__ import annotations
 
 from codegen.errors import OptionError
-from codegen.ir import Const, Expr, Op, Program, Stmt, Var, call, names_in
+from codegen.ir import Const, Expr, Op, Program, Stmt, Var, all_names, call, names_in
 from codegen.naming import Namer
 from codegen.printing import source_statement
 from codegen.rules import NO_GRADIENT, rule_for
@@ -105,14 +105,6 @@ def _unbroadcast(contribution: Expr, result: Type, arg: Type) -> Expr:
     return contribution
 
 
-def _all_names(program: Program) -> list[str]:
-    names = list(program.inputs)
-    for stmt in program.stmts:
-        names.append(stmt.target)
-        names.extend(names_in(stmt.expr))
-    return names
-
-
 def reverse(
     program: Program,
     wrt: tuple[str, ...] | None = None,
@@ -167,7 +159,7 @@ def reverse(
             live.update(names_in(stmt.expr))
     needed = active & live
 
-    namer = Namer(_all_names(program))
+    namer = Namer(all_names(program))
     upstream = namer.grad(output)
     backward: list[Stmt] = []
     grad_types: dict[str, Type] = {}

@@ -10,16 +10,8 @@ be differentiated again: that is how second order is built.
 
 from __future__ import annotations
 
-from codegen.ir import Atom, Const, Expr, Op, Program, Stmt, Var, names_in
+from codegen.ir import Atom, Const, Expr, Op, Program, Stmt, Var, all_names
 from codegen.naming import Namer
-
-
-def _all_names(program: Program) -> list[str]:
-    names = list(program.inputs)
-    for stmt in program.stmts:
-        names.append(stmt.target)
-        names.extend(names_in(stmt.expr))
-    return names
 
 
 def _rename(expr: Expr, current: dict[str, str]) -> Expr:
@@ -32,7 +24,7 @@ def _rename(expr: Expr, current: dict[str, str]) -> Expr:
 
 def ssa(program: Program) -> Program:
     """Give every assignment its own name (``dx = dx + e`` becomes ``dx_2 = dx + e``)."""
-    namer = Namer(_all_names(program))
+    namer = Namer(all_names(program))
     current = {name: name for name in program.inputs}
     types = dict(program.types)
     stmts: list[Stmt] = []
@@ -53,7 +45,7 @@ def ssa(program: Program) -> Program:
 
 def flatten(program: Program) -> Program:
     """One primitive over atoms per statement: inner trees get fresh temporaries."""
-    namer = Namer(_all_names(program))
+    namer = Namer(all_names(program))
     stmts: list[Stmt] = []
     types = dict(program.types)
     for stmt in program.stmts:

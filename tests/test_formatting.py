@@ -14,26 +14,14 @@ import pytest
 from conftest import GENERATED, REPO, options
 
 from codegen.formatting import LINE_LENGTH, format_black, format_fast
-from codegen.generate import Options, compile_source, generate
-from codegen.module import build_view
+from codegen.generate import Options, generate, render_unformatted
 from codegen.regen import load_manifest
-from codegen.render import render
 
 
 @cache
 def rendered(source: str, opts: Options) -> str:
-    """The module text before formatting (the chain of codegen.generate.generate)."""
-    compiled = compile_source(source, opts)
-    view = build_view(
-        compiled.forward,
-        compiled.reverse,
-        compiled.upstream,
-        compiled.wrt,
-        source,
-        opts.backend,
-        opts.regenerate,
-    )
-    return render(view)
+    """The module text before formatting."""
+    return render_unformatted(source, opts)
 
 
 MANIFEST = load_manifest(REPO / "pyproject.toml")
