@@ -137,11 +137,15 @@ def build_view(
     conventions = _wrap_words(
         f"At non-differentiable points: {CONVENTIONS}.", WIDTH - 4
     )
-    backend_line = (
-        "Backend: numpy (elementwise: call it with arrays to evaluate many points)."
-        if backend == "numpy"
-        else "Backend: math (plain floats, standard library only)."
-    )
+    shape_lines = _shape_lines(forward)
+    if backend == "math":
+        backend_line = "Backend: math (plain floats, standard library only)."
+    elif shape_lines:
+        backend_line = "Backend: numpy (arrays of the shapes above)."
+    else:
+        backend_line = (
+            "Backend: numpy (elementwise: call it with arrays to evaluate many points)."
+        )
     doc = [
         *_wrap_words(title, WIDTH - 3),
         "",
@@ -149,7 +153,7 @@ def build_view(
         "",
         *source_block(source),
         "",
-        *_shape_lines(forward),
+        *shape_lines,
         _fit(f"Regenerate with: {regenerate}", WIDTH),
         backend_line,
         *conventions,

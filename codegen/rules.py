@@ -27,7 +27,7 @@ Contribution = Expr | None
 RuleFn = Callable[[Expr, Var, tuple[Expr, ...]], tuple[Contribution, ...]]
 
 CONVENTIONS = (
-    "relu'(0) = 0; abs'(0) = 0; "
+    "relu'(0) = 0 (relu(x) and maximum(0, x)); abs'(0) = 0; "
     "max/min: ties split the gradient evenly among the tied arguments"
 )
 

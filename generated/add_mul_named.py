@@ -6,8 +6,8 @@ Source:
 
 Regenerate with: backpropgen --regen
 Backend: numpy (elementwise: call it with arrays to evaluate many points).
-At non-differentiable points: relu'(0) = 0; abs'(0) = 0; max/min: ties split the
-gradient evenly among the tied arguments.
+At non-differentiable points: relu'(0) = 0 (relu(x) and maximum(0, x)); abs'(0) = 0;
+max/min: ties split the gradient evenly among the tied arguments.
 """
 
 from collections import namedtuple

@@ -12,9 +12,9 @@ Shapes: X (N, D), W (D, M), b (M,); out (N, M).
 The upstream gradient dout is required: it has out's shape.
 
 Regenerate with: backpropgen --regen
-Backend: numpy (elementwise: call it with arrays to evaluate many points).
-At non-differentiable points: relu'(0) = 0; abs'(0) = 0; max/min: ties split the
-gradient evenly among the tied arguments.
+Backend: numpy (arrays of the shapes above).
+At non-differentiable points: relu'(0) = 0 (relu(x) and maximum(0, x)); abs'(0) = 0;
+max/min: ties split the gradient evenly among the tied arguments.
 """
 
 from collections import namedtuple

@@ -14,8 +14,8 @@ Source:
 
 Regenerate with: backpropgen --regen
 Backend: math (plain floats, standard library only).
-At non-differentiable points: relu'(0) = 0; abs'(0) = 0; max/min: ties split the
-gradient evenly among the tied arguments.
+At non-differentiable points: relu'(0) = 0 (relu(x) and maximum(0, x)); abs'(0) = 0;
+max/min: ties split the gradient evenly among the tied arguments.
 """
 
 import math
