@@ -44,6 +44,26 @@ def _reuse(expr: Expr, known: dict[Expr, str]) -> Expr:
     return expr
 
 
+def _contains(expr: Expr, part: Expr) -> bool:
+    """Whether ``part`` occurs in ``expr`` (rule outputs are a few nodes deep)."""
+    if expr == part:
+        return True
+    return isinstance(expr, Op) and any(_contains(a, part) for a in expr.args)
+
+
+def _negation_outside(expr: Expr) -> Expr:
+    """``-a * b`` and ``a * -b`` as ``-(a * b)`` (and the same for ``/``), so that an
+    accumulating statement reads ``dx = dx - a * b`` rather than ``dx = dx + -a * b``."""
+    if isinstance(expr, Op) and expr.prim in ("mul", "div") and not expr.params:
+        a, b = expr.args
+        a_neg = isinstance(a, Op) and a.prim == "neg"
+        b_neg = isinstance(b, Op) and b.prim == "neg" and expr.prim == "mul"
+        if a_neg != b_neg:
+            inner = (a.args[0], b) if a_neg else (a, b.args[0])  # type: ignore[union-attr]
+            return Op("neg", (_negation_outside(Op(expr.prim, inner)),))
+    return expr
+
+
 def _unalias(
     backward: list[Stmt], grads: list[str], upstream: str, fresh_upstream: bool
 ) -> list[Stmt]:
@@ -199,7 +219,9 @@ def reverse(
                 )
         comment = source_statement(stmt) + (f"  ({gate})" if gate else "")
         defined_here: dict[Expr, str] = {}  # contribution -> the gradient it defined
-        for arg, contribution in zip(args, contributions, strict=True):
+        for index, (arg, contribution) in enumerate(
+            zip(args, contributions, strict=True)
+        ):
             if not isinstance(arg, Var) or arg.name not in needed:
                 continue
             if contribution is None:
@@ -210,6 +232,24 @@ def reverse(
                 contribution = _reuse(contribution, reuse)
             grad_types[name] = type_of(arg.name)
             accumulate = arg.name in has_grad
+            if accumulate:
+                contribution = _negation_outside(contribution)
+            if (
+                accumulate
+                and isinstance(contribution, Op)
+                and any(
+                    _contains(later, contribution)
+                    for later in contributions[index + 1 :]
+                    if later is not None
+                )
+            ):
+                # x / y with dx accumulating: name dz / y once, for dx and for dy
+                part = namer.fresh(f"{name}_part")
+                grad_types[part] = type_of(arg.name)
+                backward.append(Stmt(part, contribution, comment=comment))
+                comment = ""
+                defined_here[contribution] = part
+                contribution = Var(part)
             if (
                 accumulate
                 and isinstance(contribution, Op)

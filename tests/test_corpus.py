@@ -117,6 +117,8 @@ CORPUS: list[Case] = [
         default=(-2.5, 0.5),
     ),
     Case("u = sin(x); v = u * u; w = v + u; f = w * x", default=SYM),
+    Case("c = x / y; d = c * x + x / y * y; f = d - c / x", default=POS),
+    Case("a = x / y; b = y / x; f = a * b - x / (y * x)", default=POS),
     # constants and literals
     Case("1e-3 * x + 2.5", default=SYM),
     Case("x / 2.5e2 - 1e-3 * y ** 2", default=SYM),
@@ -293,6 +295,26 @@ def test_forward_keeps_what_the_user_wrote(backend: str) -> None:
         "c = -b",
         "d = x - y",
         "f = d / c",
+    ]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fan_out_division_names_the_quotient_once(backend: str) -> None:
+    """z = x / y with dx already holding a gradient: dz / y is computed once, for dx
+    and for dy (dy = -dx * z would read the accumulated dx), and the negated
+    contribution accumulates as a subtraction."""
+    text = generate("z = x / y; f = z * x", options(backend))
+    _, backward = split_statements(text, "forward_backward")
+    assert backward[-3:] == [
+        "dx_part = dz / y",
+        "dx = dx + dx_part  # fan-out: gradients add up",
+        "dy = -dx_part * z",
+    ]
+    text = generate("z = x / y; f = z * y", options(backend))
+    _, backward = split_statements(text, "forward_backward")
+    assert backward[-2:] == [
+        "dx = dz / y",
+        "dy = dy - dx * z  # fan-out: gradients add up",
     ]
 
 
