@@ -102,10 +102,10 @@ def _const(const: Const, backend: str) -> _Text:
     if const.text == "pi":
         return _Text(_PI[backend], ATOM, True)
     text = const.text
-    if text.startswith("-"):
-        return _Text(text, UNARY, " " not in text)
-    if " / " in text:
+    if " / " in text:  # a rational, -2 / 3 included: a quotient, not a unary minus
         return _Text(text, MUL)
+    if text.startswith("-"):
+        return _Text(text, UNARY, True)
     return _Text(text, ATOM, True)
 
 

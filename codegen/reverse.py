@@ -53,7 +53,8 @@ def _contains(expr: Expr, part: Expr) -> bool:
 
 def _negation_outside(expr: Expr) -> Expr:
     """``-a * b`` and ``a * -b`` as ``-(a * b)`` (and the same for ``/``), so that an
-    accumulating statement reads ``dx = dx - a * b`` rather than ``dx = dx + -a * b``."""
+    accumulating statement reads ``dx = dx - a * b`` rather than ``dx = dx + -a * b``.
+    """
     if isinstance(expr, Op) and expr.prim in ("mul", "div") and not expr.params:
         a, b = expr.args
         a_neg = isinstance(a, Op) and a.prim == "neg"
@@ -212,9 +213,11 @@ def reverse(
             gate = rule.gate
             if types and expr.prim in ELEMENTWISE:
                 contributions = tuple(
-                    None
-                    if c is None or not isinstance(a, Var)
-                    else _unbroadcast(c, type_of(target), type_of(a.name))
+                    (
+                        None
+                        if c is None or not isinstance(a, Var)
+                        else _unbroadcast(c, type_of(target), type_of(a.name))
+                    )
                     for a, c in zip(args, contributions, strict=True)
                 )
         comment = source_statement(stmt) + (f"  ({gate})" if gate else "")

@@ -216,9 +216,8 @@ def check_point(
     frozen = {n: np.array(v, copy=True) for n, v in point.items()}
     value = built.forward(point)
     declared = concrete(built.types[built.output].shape, bind)
-    assert np.shape(value) == declared, (
-        f"{built.output} has shape {np.shape(value)}, declared {declared}"
-    )
+    shape_note = f"{built.output} has shape {np.shape(value)}, declared {declared}"
+    assert np.shape(value) == declared, shape_note
     c = random_like(value, rng)
     got, grads = built.forward_backward(point, c)
 

@@ -1,5 +1,6 @@
 """A corpus of expressions and programs: generated gradients agree with sympy.diff and
-with central finite differences, on both backends, one point at a time and in batches."""
+with central finite differences, on both backends, one point at a time and in batches.
+"""
 
 from __future__ import annotations
 
@@ -80,6 +81,11 @@ CORPUS: list[Case] = [
     Case("x ** 3", default=SYM),
     Case("x ** -2"),
     Case("x ** 0.5"),
+    # rational exponents: the derivative's exponent is a negative rational
+    Case("x ** (1/3)"),
+    Case("x ** (-1/3)"),
+    Case("(1 + x*x) ** (2/3)", default=SYM),
+    Case("y * x ** (-2/3) + 2 ** (-1/2) * x"),
     Case("2 ** x", default=SYM),
     Case("-x", default=SYM),
     Case("-(x * y)", default=SYM),

@@ -68,6 +68,7 @@ EXTRA = [
     ("max(" + ", ".join(f"x{i}" for i in range(24)) + ")", options("numpy")),
     ("min(" + ", ".join(f"x{i}" for i in range(24)) + ")", options("math")),
     (f"{LONG} * {LONG}_b + exp({LONG}) / (1 + {LONG}_b ** 2)", options("numpy")),
+    ("x ** (1/3) + (1 + y*y) ** (-2/3) * 2 ** (-1/2)", options("math")),
 ]
 PROGRAMS = RANDOM + EXTRA
 
