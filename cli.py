@@ -37,9 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-f", "--file", help="read the program from FILE ('-': stdin)")
     parser.add_argument("-o", "--output", help="write the module to FILE (atomically)")
-    parser.add_argument(
-        "--backend", choices=("numpy", "math"), default="numpy", help="default: numpy"
-    )
+    parser.add_argument("--backend", choices=("numpy", "math"), help="default: numpy")
     parser.add_argument("--wrt", help="gradients for these inputs only: x,y")
     parser.add_argument("--inputs", help="the inputs, in this order: x,y,z")
     parser.add_argument(
@@ -51,7 +49,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--format",
         choices=("auto", "black", "fast"),
-        default="auto",
         help="auto: black for small modules, black on long lines only for large ones",
     )
     parser.add_argument(
@@ -69,15 +66,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _names(text: str | None, option: str) -> tuple[str, ...] | None:
-    if text is None:
-        return None
-    names = tuple(part.strip() for part in text.split(",") if part.strip())
-    if not names:
-        raise OptionError("no names given", option)
-    for name in names:
-        if not name.isidentifier():
-            raise OptionError(f"'{name}' is not a valid name", option)
-    return names
+    from codegen.parse import name_list
+
+    return None if text is None else name_list(text, option)
 
 
 def _regenerate_command(args: argparse.Namespace) -> str:
@@ -136,6 +127,8 @@ def _at(args: argparse.Namespace, source: str, where: str) -> int:
         name, sep, value = item.partition("=")
         if not sep or not name.strip().isidentifier():
             raise OptionError(f"'{item}' is not NAME=VALUE", "--at")
+        if name.strip() in point:
+            raise OptionError(f"'{name.strip()}' is given twice", "--at")
         try:
             point[name.strip()] = float(value)
         except ValueError:
@@ -183,12 +176,36 @@ def _regen(check: bool) -> int:
     return 0
 
 
+def _one_module_options(args: argparse.Namespace) -> list[str]:
+    """The options given that make sense for one module only."""
+    given = [
+        ("an expression", args.source),
+        ("-f", args.file),
+        ("-o", args.output),
+        ("--backend", args.backend),
+        ("--wrt", args.wrt),
+        ("--inputs", args.inputs),
+        ("--at", args.at),
+        ("--format", args.format),
+    ]
+    return [what for what, value in given if value is not None]
+
+
 def run(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.regen or args.check:
+        mode = "--regen" if args.regen else "--check"
         if args.regen and args.check:
             raise OptionError("give --regen or --check, not both")
+        extra = _one_module_options(args)
+        if extra:
+            raise OptionError(
+                f"takes its modules and options from pyproject.toml; drop {extra[0]}",
+                mode,
+            )
         return _regen(check=args.check)
+    args.backend = args.backend or "numpy"
+    args.format = args.format or "auto"
     source, where = _read_source(args)
     if args.at:
         if args.output:

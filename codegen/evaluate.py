@@ -7,6 +7,7 @@ we printed), never the user's text.
 from __future__ import annotations
 
 import types
+import warnings
 
 from codegen.errors import OptionError
 from codegen.generate import Options, compile_source, generate
@@ -41,15 +42,25 @@ def evaluate_at(
         raise OptionError(f"no value for input '{missing[0]}'", "--at")
     module = load_module(generate(source, options, where))
     try:
-        value, grads = module.forward_backward(*(point[name] for name in inputs))
+        with warnings.catch_warnings():  # NumPy's invalid-value warnings: nan shows it
+            warnings.simplefilter("ignore", RuntimeWarning)
+            value, grads = module.forward_backward(*(point[name] for name in inputs))
     except (ArithmeticError, ValueError, TypeError) as exc:
         raise OptionError(f"evaluation failed: {exc}", "--at") from None
     (output,) = compiled.forward.outputs
-    rows = [(output, float(value))]
-    rows += [
-        (f"d{output}/d{name}", float(g))
-        for name, g in zip(compiled.wrt, grads, strict=True)
+    named = [(output, value)]
+    named += [
+        (f"d{output}/d{name}", g) for name, g in zip(compiled.wrt, grads, strict=True)
     ]
+    rows = []
+    for name, number in named:
+        if isinstance(number, complex):
+            raise OptionError(
+                f"evaluation failed: {name} is complex ({number!r}): outside the real "
+                "domain, e.g. a negative number to a fractional power",
+                "--at",
+            )
+        rows.append((name, float(number)))
     return rows, output
 
 

@@ -17,7 +17,7 @@ import sympy
 from codegen.errors import InputError, OptionError
 from codegen.ir import Atom, Const, Op, Program, Stmt, Var
 from codegen.naming import Namer
-from codegen.parse import BINOPS, COMPARE, Decl, Parsed
+from codegen.parse import BINOPS, COMPARE, Decl, Parsed, name_problem
 from codegen.primitives import SYMPY, USER_FUNCTIONS, const_to_sympy
 from codegen.shapes import SCALAR, Dim, Type, broadcast, infer, show
 
@@ -146,6 +146,18 @@ class _Builder:
                 (types[0].rank, types[1].rank), "dot"
             )
         result = infer(prim, types, dict(params), self._what(), self._where(self.node))
+        if prim == "pow" and types[0].rank and types[0].dtype == "int":
+            power = args[1]
+            if (
+                isinstance(power, Const)
+                and type(power.value) is int
+                and power.value < 0
+            ):
+                raise self._error(
+                    f"{self._what()}: NumPy refuses an int array to a negative int "
+                    "power; write the power as a float (** -1.0) or divide",
+                    self.node,
+                )
         if not params and all(isinstance(a, Const) for a in args):
             folded = fold(prim, args)  # type: ignore[arg-type]
             if folded is not None:
@@ -476,7 +488,7 @@ def _children(node: ast.expr) -> list[ast.expr]:
 
 
 def _literal_value(node: ast.expr) -> object:
-    """The value of a whitelisted literal option (see ``parse._literal_option``)."""
+    """The value of a whitelisted literal option (see ``parse._literal_option`` and ``parse._OPTION_CHECKS``)."""
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, ast.UnaryOp):
@@ -507,6 +519,24 @@ def _all_names(parsed: Parsed) -> list[str]:
     return names + list(parsed.declared)
 
 
+def _check_dimensions(
+    parsed: Parsed, dims: dict[str, tuple[str, int]], targets: dict[str, int]
+) -> None:
+    """A dimension name (``N`` in ``X: array[N, D]``) stands for a size: reading it
+    gives ``X.shape[0]``, so it can be neither assigned nor declared as an input."""
+    decls = dict(parsed.decls)
+    for dim, (source, _) in dims.items():
+        line = targets.get(dim)
+        if line is None and dim in decls:
+            line = decls[dim].line
+        if line is not None:
+            raise InputError(
+                f"'{dim}' is a dimension of {source} (line {decls[source].line}); "
+                "give this value another name",
+                f"{parsed.where}:{line}",
+            )
+
+
 def linearize(parsed: Parsed, inputs: tuple[str, ...] | None = None) -> Program:
     """Build the flat forward program; ``inputs`` (from ``--inputs``) fixes input order."""
     targets: dict[str, int] = {}
@@ -524,6 +554,7 @@ def linearize(parsed: Parsed, inputs: tuple[str, ...] | None = None) -> Program:
         targets[st.target] = st.line
     namer = Namer(_all_names(parsed) + list(inputs or ()))
     builder = _Builder(parsed, namer, targets)
+    _check_dimensions(parsed, builder.dims, targets)
     output = ""
     for st in parsed.statements:
         target = st.target if st.target is not None else namer.fresh("f")
@@ -537,7 +568,7 @@ def linearize(parsed: Parsed, inputs: tuple[str, ...] | None = None) -> Program:
                 parsed.where,
             )
     if inputs is not None:
-        order = _check_listed(inputs, used, targets, "--inputs")
+        order = _check_listed(inputs, used, targets, builder.dims, "--inputs")
     elif parsed.declared:
         # declared inputs first, in declaration order; undeclared ones are scalars
         order = parsed.declared + tuple(n for n in used if n not in parsed.declared)
@@ -549,13 +580,23 @@ def linearize(parsed: Parsed, inputs: tuple[str, ...] | None = None) -> Program:
 
 
 def _check_listed(
-    listed: tuple[str, ...], used: tuple[str, ...], targets: dict[str, int], what: str
+    listed: tuple[str, ...],
+    used: tuple[str, ...],
+    targets: dict[str, int],
+    dims: dict[str, tuple[str, int]],
+    what: str,
 ) -> tuple[str, ...]:
     if len(set(listed)) != len(listed):
         raise OptionError(f"an input is listed twice: {', '.join(listed)}", what)
     for name in listed:
-        if not name.isidentifier():
-            raise OptionError(f"'{name}' is not a valid name", what)
+        problem = name_problem(name)
+        if problem is not None:
+            raise OptionError(problem, what)
+        if name in dims:
+            source, _ = dims[name]
+            raise OptionError(
+                f"'{name}' is a dimension of {source}, not an input", what
+            )
         if name in targets:
             raise OptionError(
                 f"'{name}' is assigned in the program, so it is not an input", what

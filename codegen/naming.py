@@ -21,6 +21,7 @@ MODULE_NAMES = frozenset(
         "WRT",
         "forward",
         "forward_backward",
+        "float",  # dtype=float in the numpy backend
     }
 )
 

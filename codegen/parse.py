@@ -24,7 +24,7 @@ import threading
 import tokenize
 from dataclasses import dataclass
 
-from codegen.errors import InputError
+from codegen.errors import InputError, OptionError
 from codegen.naming import MODULE_NAMES
 from codegen.primitives import FUNCTIONS, USER_FUNCTIONS
 
@@ -220,19 +220,48 @@ def _err(message: str, node: ast.AST, where: str) -> InputError:
     return InputError(message, f"{where}:{line}:{col}")
 
 
-def _check_name(name: str, node: ast.AST, where: str) -> None:
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name an input or a value, or None if it can.  One rule for
+    program text, ``--inputs`` and the manifest's ``inputs``."""
+    if not name.isidentifier():
+        return f"'{name}' is not a valid name"
+    if keyword.iskeyword(name):
+        return f"'{name}' is a Python keyword and cannot be used here"
     if name in USER_FUNCTIONS:
-        raise _err(f"'{name}' is a function; call it as {name}(...)", node, where)
+        return f"'{name}' is a function; call it as {name}(...)"
     if name in RESERVED:
-        raise _err(
-            f"'{name}' is reserved in generated code; choose another name", node, where
-        )
+        return f"'{name}' is reserved in generated code; choose another name"
     if name.startswith("_"):
-        raise _err(
-            f"'{name}': names starting with '_' are reserved for generated code",
-            node,
-            where,
-        )
+        return f"'{name}': names starting with '_' are reserved for generated code"
+    return None
+
+
+def name_list(value: object, what: str) -> tuple[str, ...]:
+    """The names of ``--wrt``/``--inputs`` (``"x,y"``) or of the manifest's ``wrt``
+    and ``inputs`` (that string, or a list of names): at least one, none empty, each a
+    valid Python name."""
+    if isinstance(value, str):
+        parts = [part.strip() for part in value.split(",")]
+        if parts == [""]:
+            parts = []
+    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        parts = [v.strip() for v in value]
+    else:
+        raise OptionError("must be a comma-separated string or a list of names", what)
+    if not parts:
+        raise OptionError("no names given", what)
+    if "" in parts:
+        raise OptionError(f"an empty name in {value!r}", what)
+    for name in parts:
+        if not name.isidentifier():
+            raise OptionError(f"'{name}' is not a valid name", what)
+    return tuple(parts)
+
+
+def _check_name(name: str, node: ast.AST, where: str) -> None:
+    problem = name_problem(name)
+    if problem is not None:
+        raise _err(problem, node, where)
 
 
 def _validate(module: ast.Module, where: str, lines: tuple[str, ...]) -> Parsed:
@@ -333,9 +362,9 @@ def _declaration(kind: ast.expr, line: int, where: str) -> Decl:
 
 
 def _literal_option(node: ast.expr) -> bool:
-    """Keyword values and static indices: ints, -ints, None, True/False, tuples of ints."""
+    """Static indices and reshape sizes: ints, -ints, None, tuples of ints."""
     if isinstance(node, ast.Constant):
-        return node.value is None or isinstance(node.value, int)
+        return node.value is None or type(node.value) is int
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         return (
             isinstance(node.operand, ast.Constant) and type(node.operand.value) is int
@@ -343,6 +372,32 @@ def _literal_option(node: ast.expr) -> bool:
     if isinstance(node, ast.Tuple):
         return all(_literal_option(e) for e in node.elts)
     return False
+
+
+def _is_int(node: ast.expr) -> bool:
+    """An int literal, or a negated one (``True`` and ``False`` are not ints here)."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        node = node.operand
+    return isinstance(node, ast.Constant) and type(node.value) is int
+
+
+def _axis_problem(node: ast.expr) -> str:
+    if isinstance(node, ast.Constant) and node.value is None:
+        return ""
+    if _is_int(node):
+        return ""
+    if isinstance(node, ast.Tuple) and node.elts and all(map(_is_int, node.elts)):
+        return ""
+    return "must be an int, a tuple of ints or None"
+
+
+def _keepdims_problem(node: ast.expr) -> str:
+    if isinstance(node, ast.Constant) and type(node.value) is bool:
+        return ""
+    return "must be True or False"
+
+
+_OPTION_CHECKS = {"axis": _axis_problem, "keepdims": _keepdims_problem}
 
 
 def _check_expr(root: ast.expr, where: str) -> None:
@@ -380,17 +435,19 @@ def _check_expr(root: ast.expr, where: str) -> None:
                     where,
                 )
             low, high, keywords = FUNCTIONS[func.id]
+            seen: set[str] = set()
             for kw in node.keywords:
                 if kw.arg not in keywords:
                     what = f"keyword '{kw.arg}'" if kw.arg else "'**' arguments"
                     raise _err(f"{func.id}() takes no {what}", kw.value, where)
-                if not _literal_option(kw.value):
+                if kw.arg in seen:
                     raise _err(
-                        f"{func.id}({kw.arg}=...) must be a literal "
-                        "(an int, a tuple of ints, None, True or False)",
-                        kw.value,
-                        where,
+                        f"{func.id}() is given '{kw.arg}' twice", kw.value, where
                     )
+                seen.add(kw.arg)
+                problem = _OPTION_CHECKS[kw.arg](kw.value)
+                if problem:
+                    raise _err(f"{func.id}({kw.arg}=...) {problem}", kw.value, where)
             n = len(node.args)
             if n < low or (high is not None and n > high):
                 if high is None:

@@ -102,6 +102,36 @@ ERRORS: dict[str, tuple[str, int | None, tuple[str, ...]]] = {
         1,
         ("declaration", "array[N, D]"),
     ),
+    "dimension_assigned": (
+        "A: array[N, D]\nN = sum(A)\nf = N * 2\n",
+        2,
+        ("'N'", "dimension of A", "line 1"),
+    ),
+    "dimension_declared": (
+        "A: array[N, D]\nN: float\nf = sum(A) * N\n",
+        2,
+        ("'N'", "dimension of A"),
+    ),
+    "keepdims_not_bool": (
+        "A: array[N]\nf = sum(A, keepdims=2)\n",
+        2,
+        ("keepdims", "True or False"),
+    ),
+    "axis_bool": (
+        "A: array[N, D]\nf = sum(sum(A, axis=True))\n",
+        2,
+        ("axis", "int"),
+    ),
+    "keyword_twice": (
+        "A: array[N]\nf = sum(A, axis=0, axis=0)\n",
+        2,
+        ("'axis' twice",),
+    ),
+    "int_negative_power": (
+        "y: int[N]\nA: array[N]\nf = sum(A * y ** -1)\n",
+        3,
+        ("negative", "** -1.0"),
+    ),
     "declared_and_assigned": (
         "x: array[N]\nz: array[N]\nx = z * 2\n",
         None,

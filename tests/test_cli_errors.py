@@ -58,6 +58,42 @@ CASES = [
     Bad("transpose-of-scalar", ("x.T + 1",), "<expr>:1:1", what="scalar"),
     Bad("empty-wrt", ("x*y", "--wrt", ""), "--wrt", what="no names"),
     Bad("at-with-output", ("x*y", "--at", "x=1", "y=2", "-o", "o.py"), "-o"),
+    Bad("at-twice", ("x*y", "--at", "x=1", "x=3", "y=2"), "--at", what="twice"),
+    # a real-valued module evaluated outside the real domain
+    Bad(
+        "at-complex-math",
+        ("x**0.5", "--at", "x=-1", "--backend", "math"),
+        "--at",
+        what="complex",
+    ),
+    Bad("at-complex", ("x**y", "--at", "x=-2", "y=0.5"), "--at", what="complex"),
+    # --inputs names obey the same rules as names in the program
+    Bad("inputs-module-name", ("x*y", "--inputs", "np,x,y"), "--inputs", what="'np'"),
+    Bad("inputs-grads", ("x*y", "--inputs", "x,y,Grads"), "--inputs", what="Grads"),
+    Bad("inputs-private", ("x*y", "--inputs", "x,y,_z"), "--inputs", what="'_z'"),
+    Bad("inputs-keyword", ("x*y", "--inputs", "x,y,None"), "--inputs", what="keyword"),
+    Bad("inputs-float", ("x*y", "--inputs", "x,y,float"), "--inputs", what="float"),
+    Bad("inputs-pi", ("x*y", "--inputs", "x,y,pi"), "--inputs", what="'pi'"),
+    Bad("inputs-function", ("x*y", "--inputs", "x,y,exp"), "--inputs", what="exp"),
+    Bad(
+        "inputs-dimension",
+        ("A: array[N]\nf = sum(A)", "--inputs", "N,A"),
+        "--inputs",
+        what="dimension",
+    ),
+    Bad(
+        "float-as-a-name", ("float = x * 2\nf = float + 1",), "<expr>:1:1", what="float"
+    ),
+    Bad("wrt-empty-name", ("x*y", "--wrt", "x,,y"), "--wrt", what="empty"),
+    Bad("wrt-comma-only", ("x*y", "--wrt", ","), "--wrt", what="empty"),
+    Bad("regen-with-source", ("x", "--regen"), "--regen", what="an expression"),
+    Bad("check-with-output", ("--check", "-o", "foo.py"), "--check", what="-o"),
+    Bad(
+        "check-with-backend",
+        ("--check", "--backend", "math"),
+        "--check",
+        what="--backend",
+    ),
 ]
 
 

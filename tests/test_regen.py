@@ -195,6 +195,34 @@ def test_a_bad_source_exits_2_and_writes_nothing(
     assert _snapshot(project) == before
 
 
+BAD_OPTIONS = {
+    "reserved-input": ('inputs = ["np", "x"]', "'np' is reserved"),
+    "private-input": ('inputs = "x, _y"', "'_y'"),
+    "keyword-input": ('inputs = ["x", "if"]', "keyword"),
+    "empty-wrt": ("wrt = []", "no names"),
+    "empty-name": ('wrt = "x,,y"', "empty name"),
+    "not-names": ("wrt = [1]", "list of names"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_OPTIONS))
+def test_bad_manifest_options_exit_2(
+    project: Path, capsys: pytest.CaptureFixture[str], case: str
+) -> None:
+    line, needle = BAD_OPTIONS[case]
+    entry = f'\n[tool.backpropgen.modules.bad]\nsource = "x * y"\n{line}\n'
+    with (project / "pyproject.toml").open("a", encoding="utf-8") as handle:
+        handle.write(entry)
+    before = _snapshot(project)
+    status, out, err = _run(capsys, "--regen")
+    assert status == 2
+    assert out == ""
+    (first,) = err.splitlines()
+    assert first.startswith("backpropgen: error: ")
+    assert "bad" in first and needle in first, first
+    assert _snapshot(project) == before
+
+
 def test_regen_from_a_subdirectory(
     fresh: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
