@@ -119,9 +119,18 @@ def load_manifest(pyproject: Path) -> Manifest:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write all of ``text`` or nothing: a temporary file renamed over the target."""
+    """Write all of ``text`` or nothing: a temporary file renamed over the target.
+
+    A symlink is followed (the file it points to is replaced, the link stays); a
+    device or a FIFO (``/dev/stdout``, a named pipe) is written to directly, never
+    replaced by a file."""
+    path = Path(os.path.realpath(path))
     if path.is_dir():
         raise IsADirectoryError(21, "is a directory", str(path))
+    if path.exists() and not path.is_file():
+        with path.open("w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        return
     try:
         mode = path.stat().st_mode & 0o777  # keep an existing file's mode
     except FileNotFoundError:

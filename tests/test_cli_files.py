@@ -105,6 +105,33 @@ def test_output_into_a_missing_directory_is_an_error(
     assert not (tmp_path / "no").exists()
 
 
+def test_output_through_a_symlink_replaces_its_target(tmp_path: Path) -> None:
+    real = tmp_path / "real.py"
+    real.write_text("old\n", encoding="utf-8")
+    link = tmp_path / "link.py"
+    link.symlink_to("real.py")
+    assert cli.main(["x*y", "-o", str(link)]) == 0
+    assert link.is_symlink() and os.readlink(link) == "real.py"
+    assert real.read_text(encoding="utf-8") == generate("x*y", _options_for(link))
+
+
+def _options_for(target: Path) -> Options:
+    return Options(regenerate=f"backpropgen 'x*y' -o {target.name}")
+
+
+def test_output_to_a_fifo_writes_into_it(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+    try:
+        assert cli.main(["x*y", "-o", str(fifo)]) == 0
+        out, _ = reader.communicate(timeout=30)
+    finally:
+        reader.kill()
+    assert stat.S_ISFIFO(fifo.stat().st_mode), "the FIFO was replaced by a file"
+    assert out.decode() == generate("x*y", _options_for(fifo))
+
+
 def test_byte_order_mark_is_accepted(tmp_path: Path) -> None:
     program = tmp_path / "bom.bp"
     program.write_bytes(b"\xef\xbb\xbfa = x * y\nf = a + 1\n")
