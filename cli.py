@@ -96,22 +96,13 @@ def _read_source(args: argparse.Namespace) -> tuple[str, str]:
     if args.file is not None and args.source is not None:
         raise OptionError("give an expression or -f FILE, not both")
     if args.file is not None:
-        where = "<stdin>" if args.file == "-" else args.file
-        try:
-            if args.file == "-" and not hasattr(sys.stdin, "buffer"):
-                return sys.stdin.read(), where  # already text (an embedding caller)
-            if args.file == "-":
-                data = sys.stdin.buffer.read()
-            else:
-                data = Path(args.file).read_bytes()
-            return data.decode("utf-8-sig"), where
-        except UnicodeDecodeError as exc:
-            raise OptionError(
-                f"not UTF-8 text (byte {exc.start}: {exc.reason})", where
-            ) from None
-        except OSError as exc:
-            reason = exc.strerror or str(exc)
-            raise OptionError(f"cannot read file: {reason}", where) from None
+        from codegen.regen import decode_source, read_source
+
+        if args.file != "-":
+            return read_source(Path(args.file), args.file), args.file
+        if not hasattr(sys.stdin, "buffer"):
+            return sys.stdin.read(), "<stdin>"  # already text (an embedding caller)
+        return decode_source(sys.stdin.buffer.read(), "<stdin>"), "<stdin>"
     if args.source is None:
         raise OptionError(
             "nothing to do: give an expression, -f FILE, --regen or --check"
@@ -168,11 +159,15 @@ def _regen(check: bool) -> int:
             file=sys.stderr,
         )
         return 1
-    if not problems:
-        print(
-            f"backpropgen: {len(manifest.entries)} module(s) up to date",
-            file=sys.stderr,
-        )
+    total = len(manifest.entries)
+    written = sum(problem.kind != "orphan" for problem in problems)
+    removed = len(problems) - written
+    summary = f"{total} module(s) up to date"
+    if written:
+        summary += f" ({written} written)"
+    if removed:
+        summary += f"; {removed} orphan(s) removed"
+    print(f"backpropgen: {summary}", file=sys.stderr)
     return 0
 
 

@@ -63,7 +63,7 @@ def _names(value: object, key: str, where: str) -> tuple[str, ...]:
 def load_manifest(pyproject: Path) -> Manifest:
     where = str(pyproject.name)
     try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_source(pyproject, where))
     except tomllib.TOMLDecodeError as exc:
         raise OptionError(f"invalid TOML: {exc}", where) from None
     config = data.get("tool", {}).get("backpropgen")
@@ -93,14 +93,10 @@ def load_manifest(pyproject: Path) -> Manifest:
         if ("source" in spec) == ("file" in spec):
             raise OptionError("give exactly one of 'source' and 'file'", here)
         if "file" in spec:
-            path = root / str(spec["file"])
-            try:
-                source = path.read_text(encoding="utf-8")
-            except OSError as exc:
-                raise OptionError(
-                    f"cannot read {spec['file']}: {exc.strerror}", here
-                ) from None
-            src_where = str(spec["file"])
+            if not isinstance(spec["file"], str):
+                raise OptionError("'file' must be a string", here)
+            source = read_source(root / spec["file"], f"{here} file {spec['file']}")
+            src_where = spec["file"]
         else:
             if not isinstance(spec["source"], str):
                 raise OptionError("'source' must be a string", here)
@@ -116,6 +112,24 @@ def load_manifest(pyproject: Path) -> Manifest:
         )
         entries.append(Entry(name, source, src_where, options, here))
     return Manifest(root, directory, tuple(entries))
+
+
+def read_source(path: Path, where: str) -> str:
+    """A UTF-8 text file (a byte-order mark is allowed), or an error naming ``where``."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise OptionError(f"cannot read: {exc.strerror or exc}", where) from None
+    return decode_source(data, where)
+
+
+def decode_source(data: bytes, where: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise OptionError(
+            f"not UTF-8 text (byte {exc.start}: {exc.reason})", where
+        ) from None
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -174,6 +188,13 @@ def regen(manifest: Manifest, check: bool) -> list[Problem]:
     leaves the directory as it was.
     """
     wanted: dict[Path, str] = {}
+    entry_tables: dict[Path, str] = {}
+    if manifest.directory.exists() and not manifest.directory.is_dir():
+        rel = manifest.directory.relative_to(manifest.root).as_posix()
+        raise OptionError(
+            f"{rel} is a file; the modules need a folder there",
+            "[tool.backpropgen] directory",
+        )
     for entry in manifest.entries:
         try:
             text = generate(entry.source, entry.options, entry.where)
@@ -182,6 +203,7 @@ def regen(manifest: Manifest, check: bool) -> list[Problem]:
             where = f"{entry.table} {key}".rstrip()
             raise OptionError(exc.message, where) from None
         wanted[manifest.directory / f"{entry.name}.py"] = text
+        entry_tables[manifest.directory / f"{entry.name}.py"] = entry.table
     problems: list[Problem] = []
     for path, text in wanted.items():
         rel = path.relative_to(manifest.root).as_posix()
@@ -191,7 +213,14 @@ def regen(manifest: Manifest, check: bool) -> list[Problem]:
             )
             problems.append(Problem("missing", path, diff))
             continue
-        current = path.read_text(encoding="utf-8")
+        if not path.is_file():
+            rel_dir = manifest.directory.relative_to(manifest.root).as_posix()
+            raise OptionError(
+                f"{rel} is in the way: not a file (a module of {rel_dir}/ goes there)",
+                entry_tables[path],
+            )
+        # a file that is not UTF-8 is stale like any other wrong content
+        current = path.read_bytes().decode("utf-8", errors="replace")
         if current != text:
             diff = "".join(
                 difflib.unified_diff(

@@ -147,6 +147,10 @@ def test_regen_fixes_stale_missing_and_orphaned(
     status, _, err = _run(capsys, "--regen")
     assert status == 0
     assert "gen/lecture.py" in err and "gen/named.py" in err and "gen/old.py" in err
+    assert err.splitlines()[-1] == (
+        f"backpropgen: {len(MODULES)} module(s) up to date (2 written); "
+        "1 orphan(s) removed"
+    )
     assert _snapshot(fresh) == want
     assert _run(capsys, "--check")[0] == 0
 
@@ -239,3 +243,72 @@ def test_the_repository_gallery_is_fresh() -> None:
     manifest = load_manifest(REPO / "pyproject.toml")
     assert len(manifest.entries) >= 6
     assert regen(manifest, check=True) == []
+
+
+def test_a_module_file_that_is_not_utf8_is_stale(
+    fresh: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    want = _snapshot(fresh)
+    (fresh / "gen" / "lecture.py").write_bytes(b"\xff\xfe not text")
+    status, _, err = _run(capsys, "--check")
+    assert status == 1 and "gen/lecture.py is stale" in err
+    assert _run(capsys, "--regen")[0] == 0
+    assert _snapshot(fresh) == want
+
+
+def test_a_folder_where_a_module_goes_is_an_error(
+    fresh: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = fresh / "gen" / "lecture.py"
+    module.unlink()
+    module.mkdir()
+    for mode in ("--check", "--regen"):
+        status, out, err = _run(capsys, mode)
+        assert status == 2 and out == ""
+        (line,) = err.splitlines()
+        assert "modules.lecture" in line and "gen/lecture.py" in line, line
+    assert module.is_dir()
+
+
+def test_a_file_where_the_folder_goes_is_an_error(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "gen").write_text("not a folder\n", encoding="utf-8")
+    status, _, err = _run(capsys, "--regen")
+    assert status == 2
+    (line,) = err.splitlines()
+    assert "directory" in line and "gen is a file" in line, line
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [(b"\xff\xfe x", "not UTF-8"), (None, "cannot read")],
+)
+def test_an_unreadable_source_file_is_an_error(
+    project: Path,
+    capsys: pytest.CaptureFixture[str],
+    content: bytes | None,
+    needle: str,
+) -> None:
+    chain = project / "src" / "chain.bp"
+    chain.unlink()
+    if content is None:
+        chain.mkdir()
+    else:
+        chain.write_bytes(content)
+    status, out, err = _run(capsys, "--regen")
+    assert status == 2 and out == ""
+    (line,) = err.splitlines()
+    assert "modules.chain" in line and "src/chain.bp" in line and needle in line, line
+    assert not (project / "gen").exists()
+
+
+def test_a_source_file_may_start_with_a_byte_order_mark(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chain = project / "src" / "chain.bp"
+    assert _run(capsys, "--regen")[0] == 0
+    want = _snapshot(project / "gen")
+    chain.write_bytes(b"\xef\xbb\xbf" + chain.read_bytes())
+    assert _run(capsys, "--check")[0] == 0
+    assert _snapshot(project / "gen") == want
