@@ -68,6 +68,7 @@ def compile_source(source: str, options: Options, where: str = "<expr>") -> Comp
         forward,
         options.wrt,
         broadcast_upstream=options.backend == "numpy" and not arrays,
+        check_upstream=arrays,
         copy_aliases=options.backend == "numpy",
     )
     return Compiled(forward, program, upstream, wrt)

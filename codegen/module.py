@@ -117,7 +117,8 @@ def _shape_lines(forward: Program) -> list[str]:
     )
     if out.rank:
         lines.append(
-            f"The upstream gradient d{output} is required: it has {output}'s shape."
+            f"The upstream gradient d{output} is required: {output}'s shape, or a "
+            "number (broadcast)."
         )
     return [*lines, ""]
 

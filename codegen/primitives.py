@@ -45,11 +45,13 @@ ARITY: dict[str, int] = {
     "zeros_like": 1,
     "copy": 1,  # a fresh array with the same values
     "broadcast_like": 2,
+    "as_float": 1,  # a number: float(x)
 }
 
 ARITY.update(
     {
         # arrays: linear algebra, reductions, layout, indexing
+        "broadcast_to": 2,  # np.broadcast_to(g, like.shape): g checked against a shape
         "matmul": 2,  # matrix @ matrix
         "matvec": 2,  # matrix @ vector
         "vecmat": 2,  # vector @ matrix
@@ -86,7 +88,8 @@ ARRAY_PRIMITIVES = frozenset(
     "matmul matvec vecmat dot outer sum mean amax amin shift squeeze "
     "transpose reshape "
     "reshape_like "
-    "expand expand_dims count gather scatter_add slice unslice arange dim".split()
+    "expand expand_dims count gather scatter_add slice unslice arange dim "
+    "broadcast_to".split()
 )
 
 #: functions a user may call: (fewest args, most args or None, keywords allowed)
@@ -147,6 +150,7 @@ SYMPY: dict[str, Callable[..., sympy.Expr]] = {
     "zeros_like": lambda a: sympy.Integer(0),
     "copy": lambda a: a,
     "broadcast_like": lambda a, b: a,
+    "as_float": lambda a: a,
 }
 
 

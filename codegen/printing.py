@@ -87,7 +87,7 @@ _CALLS = {
 _PI = {"numpy": "np.pi", "math": "math.pi", "source": "pi"}
 
 _ARRAY_SOURCE = frozenset(
-    {"transpose", "gather", "slice", "sum", "mean", "amax", "amin"}
+    {"transpose", "gather", "slice", "sum", "mean", "amax", "amin", "broadcast_to"}
 )
 
 
@@ -190,6 +190,8 @@ class Printer:
             if b == "math":
                 return _Text("0.0", ATOM, True)
             return self._call("zeros_like", *args)
+        if prim == "as_float":
+            return self._call("float", *args)
         if prim == "broadcast_like":
             g, like = (self.expr(a) for a in args)
             if b == "numpy":
@@ -227,6 +229,9 @@ class Printer:
             return _Text(f"{self._receiver(args[0])}.reshape({like}.shape)", ATOM)
         if prim == "transpose":
             return _Text(f"{self._receiver(args[0])}.T", ATOM)
+        if prim == "broadcast_to":
+            g, like = self.expr(args[0]), self._receiver(args[1])
+            return _Text(f"np.broadcast_to({g}, {like}.shape)", ATOM)
         if prim == "outer":
             return self._call("np.outer", *args)
         if prim == "expand":

@@ -130,6 +130,7 @@ def reverse(
     program: Program,
     wrt: tuple[str, ...] | None = None,
     broadcast_upstream: bool = False,
+    check_upstream: bool = False,
     copy_aliases: bool = False,
 ) -> tuple[Program, str, tuple[str, ...]]:
     """Return ``(program, upstream, wrt)``: the reverse-mode program, the name of the
@@ -137,7 +138,10 @@ def reverse(
     inputs differentiated (default: every float input).
 
     The result's outputs are the primal output followed by the gradients of ``wrt``
-    (default: every input) in that order.  With ``copy_aliases`` (mutable arrays), a
+    (default: every input) in that order.  ``broadcast_upstream`` (batched scalar
+    programs) first shapes the upstream gradient like the output; ``check_upstream``
+    (typed array programs) first checks it: ``float(df)`` for a scalar output,
+    ``np.broadcast_to(df, f.shape)`` for an array.  With ``copy_aliases`` (mutable arrays), a
     returned gradient that would be the caller's upstream array, or the same array as
     another returned gradient, is copied, so updating one in place changes nothing else.
     """
@@ -191,6 +195,17 @@ def reverse(
                 Op("broadcast_like", (Var(upstream), Var(output))),
                 comment=f"the upstream gradient {upstream}, shaped like {output}",
             )
+        )
+    elif check_upstream and output in needed:
+        # typed: the caller's gradient must fit the output (a wrong shape fails here)
+        if type_of(output).rank:
+            check = Op("broadcast_to", (Var(upstream), Var(output)))
+            what = f"{output}'s shape (a number is broadcast)"
+        else:
+            check = Op("as_float", (Var(upstream),))
+            what = f"a number, like {output}"
+        backward.append(
+            Stmt(upstream, check, comment=f"the upstream gradient {upstream}: {what}")
         )
     has_grad: set[str] = {output}
     for stmt in reversed(program.stmts):

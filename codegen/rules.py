@@ -305,6 +305,8 @@ RULES: dict[str, Rule] = {
     "dim": Rule(_flat),
     "count": Rule(_flat),
     "copy": Rule(_copy),
+    "as_float": Rule(_copy),
+    "broadcast_to": Rule(_broadcast_like),  # typed: g already has like's shape
 }
 
 

@@ -9,7 +9,7 @@ Source:
     out = maximum(0, X @ W + b)
 
 Shapes: X (N, D), W (D, M), b (M,); out (N, M).
-The upstream gradient dout is required: it has out's shape.
+The upstream gradient dout is required: out's shape, or a number (broadcast).
 
 Regenerate with: backpropgen --regen
 Backend: numpy (arrays of the shapes above).
@@ -44,6 +44,8 @@ def forward_backward(X, W, b, dout):
     out = np.maximum(0, t2)  # (N, M)
 
     # backward
+    # the upstream gradient dout: out's shape (a number is broadcast)
+    dout = np.broadcast_to(dout, out.shape)  # (N, M)
     # out = relu(t2)  (relu gate: passes the gradient where the output is > 0)
     dt2 = np.where(out > 0, dout, 0.0)  # (N, M)
     # t2 = t1 + b  (add gate: distributes the gradient)

@@ -14,7 +14,7 @@ Source:
     out = gamma * xhat + beta
 
 Shapes: x (N, D), gamma (D,), beta (D,); out (N, D).
-The upstream gradient dout is required: it has out's shape.
+The upstream gradient dout is required: out's shape, or a number (broadcast).
 
 Regenerate with: backpropgen --regen
 Backend: numpy (arrays of the shapes above).
@@ -61,6 +61,8 @@ def forward_backward(x, gamma, beta, dout):
     out = t3 + beta  # (N, D)
 
     # backward
+    # the upstream gradient dout: out's shape (a number is broadcast)
+    dout = np.broadcast_to(dout, out.shape)  # (N, D)
     # out = t3 + beta  (add gate: distributes the gradient)
     dt3 = dout  # (N, D)
     dbeta = dout.sum(axis=0)  # (D,)

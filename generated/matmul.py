@@ -10,7 +10,7 @@ Source:
     (4 lines, 122 characters in all; sha256 4e7a3f92499ee262...)
 
 Shapes: X (N, D), W (D, M); Y (N, M).
-The upstream gradient dY is required: it has Y's shape.
+The upstream gradient dY is required: Y's shape, or a number (broadcast).
 
 Regenerate with: backpropgen --regen
 Backend: numpy (arrays of the shapes above).
@@ -19,6 +19,8 @@ max/min: ties split the gradient evenly among the tied arguments.
 """
 
 from collections import namedtuple
+
+import numpy as np
 
 INPUTS = ("X", "W")
 OUTPUT = "Y"
@@ -39,6 +41,8 @@ def forward_backward(X, W, dY):
     Y = X @ W  # (N, M)
 
     # backward
+    # the upstream gradient dY: Y's shape (a number is broadcast)
+    dY = np.broadcast_to(dY, Y.shape)  # (N, M)
     # Y = X @ W  (matmul: dA = dOut @ B.T, dB = A.T @ dOut)
     dX = dY @ W.T  # (N, D)
     dW = X.T @ dY  # (D, M)

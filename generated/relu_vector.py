@@ -9,7 +9,7 @@ Source:
     (3 lines, 115 characters in all; sha256 20b2628b15285e56...)
 
 Shapes: x (N,); y (N,).
-The upstream gradient dy is required: it has y's shape.
+The upstream gradient dy is required: y's shape, or a number (broadcast).
 
 Regenerate with: backpropgen --regen
 Backend: numpy (arrays of the shapes above).
@@ -40,6 +40,8 @@ def forward_backward(x, dy):
     y = np.maximum(0, x)  # (N,)
 
     # backward
+    # the upstream gradient dy: y's shape (a number is broadcast)
+    dy = np.broadcast_to(dy, y.shape)  # (N,)
     # y = relu(x)  (relu gate: passes the gradient where the output is > 0)
     dx = np.where(y > 0, dy, 0.0)  # (N,)
     return y, Grads(dx)

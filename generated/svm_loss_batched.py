@@ -70,6 +70,8 @@ def forward_backward(X, W, y, dloss=1.0):
     loss = t9 / N
 
     # backward
+    # the upstream gradient dloss: a number, like loss
+    dloss = float(dloss)
     # loss = t9 / N
     dt9 = dloss / N
     # t9 = t8.sum()  (sum: copies the gradient back over the summed axes)

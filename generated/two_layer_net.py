@@ -76,6 +76,8 @@ def forward_backward(X, W1, b1, W2, b2, y, dloss=1.0):
     loss = t13.mean()
 
     # backward
+    # the upstream gradient dloss: a number, like loss
+    dloss = float(dloss)
     # loss = t13.mean()  (mean: shares the gradient evenly over the averaged axes)
     dt13 = np.full_like(t13, dloss / t13.size, dtype=float)  # (N,)
     # t13 = t10 - t12  (sub gate: distributes the gradient, negated for the right side)

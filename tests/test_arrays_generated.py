@@ -59,6 +59,31 @@ def test_relu_vector_upstream_is_required():
         module.forward_backward(np.array([1.0, -2.0]))
 
 
+def test_array_upstream_must_fit_the_output():
+    module = importlib.import_module("generated.matmul")
+    rng = np.random.default_rng(seed_of("upstream-shape"))
+    X, W = rng.normal(size=(3, 4)), rng.normal(size=(4, 2))
+    with pytest.raises(ValueError, match="broadcast"):
+        module.forward_backward(X, W, np.ones((2, 3)))  # Y is (3, 2)
+    # a number is broadcast: the gradient of Y's sum, times that number
+    _, by_number = module.forward_backward(X, W, 2.5)
+    _, by_array = module.forward_backward(X, W, np.full((3, 2), 2.5))
+    for got, want in zip(by_number, by_array, strict=True):
+        np.testing.assert_array_equal(got, want)
+        assert got.flags.writeable
+
+
+def test_scalar_loss_upstream_must_be_a_number():
+    module = importlib.import_module("generated.svm_loss")
+    rng = np.random.default_rng(seed_of("upstream-number"))
+    W, x = rng.normal(size=(3, 4)), rng.normal(size=4)
+    with pytest.raises(TypeError):
+        module.forward_backward(W, x, 1, np.ones((3, 4)))
+    _, twice = module.forward_backward(W, x, 1, 2.0)
+    _, once = module.forward_backward(W, x, 1)
+    np.testing.assert_allclose(twice.W, 2 * once.W, rtol=0, atol=0)
+
+
 # --- section 1: the scalar modules still behave --------------------------------------
 
 
