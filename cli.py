@@ -15,6 +15,8 @@ examples:
   backpropgen "x + y*z"                          print the module to stdout
   backpropgen "q = y*z; f = x + q" -o grad.py     a flat program, written atomically
   backpropgen -f chain.bp --backend math          a program file; plain floats
+  backpropgen -f net.bp -o net_grad.py            arrays: declare 'X: array[N, D]'
+                                                  (numpy backend; --at is for scalars)
   backpropgen "x + y*z" --at x=-2 y=5 z=-4        value and gradients as a table
   backpropgen "x*y + sin(x)" --wrt x              only df/dx
   backpropgen --regen                             rewrite generated/ from pyproject.toml
@@ -44,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
         "--at",
         nargs="+",
         metavar="NAME=VALUE",
-        help="evaluate at a point and print the value and gradients",
+        help="evaluate a scalar program at a point; print the value and gradients",
     )
     parser.add_argument(
         "--format",
@@ -73,13 +75,15 @@ def _names(text: str | None, option: str) -> tuple[str, ...] | None:
 
 def _regenerate_command(args: argparse.Namespace) -> str:
     parts = ["backpropgen"]
-    if args.file is not None:
+    placeholder = False
+    if args.file is not None and args.file != "-":
         path = Path(args.file)
         parts += ["-f", shlex.quote(args.file if not path.is_absolute() else path.name)]
-    elif len(args.source) <= 60 and "\n" not in args.source:
+    elif args.file is None and len(args.source) <= 60 and "\n" not in args.source:
         parts.append(shlex.quote(args.source))
-    else:
+    else:  # stdin, or too long for one line: the header shows the source anyway
         parts.append("SOURCE")
+        placeholder = True
     if args.backend != "numpy":
         parts += ["--backend", args.backend]
     for option in ("wrt", "inputs"):
@@ -89,6 +93,8 @@ def _regenerate_command(args: argparse.Namespace) -> str:
     if args.output:
         out = Path(args.output)
         parts += ["-o", shlex.quote(args.output if not out.is_absolute() else out.name)]
+    if placeholder:
+        parts.append("(SOURCE: the source above)")
     return " ".join(parts)
 
 
@@ -186,8 +192,21 @@ def _one_module_options(args: argparse.Namespace) -> list[str]:
     return [what for what, value in given if value is not None]
 
 
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """argparse, except that an expression starting with '-' ("-x*y") is the source."""
+    parser = _parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        first = unknown[0]
+        if len(unknown) == 1 and args.source is None and first[:2] not in ("--",):
+            args.source = first
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
+
+
 def run(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parse_args(argv)
     if args.regen or args.check:
         mode = "--regen" if args.regen else "--check"
         if args.regen and args.check:

@@ -248,6 +248,24 @@ def test_stdin(
     body = from_stdin.split('"""', 2)[2]
     assert body == inline.split('"""', 2)[2]
     assert "def forward_backward(y, z, x, df=1.0):" in from_stdin
+    # the header's command can't name stdin: it points at the source it shows
+    assert "Regenerate with: backpropgen SOURCE (SOURCE: the source above)\n" in (
+        from_stdin
+    )
+
+
+def test_an_expression_may_start_with_a_minus(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, out, err = _run(capsys, ["-x*y", "--backend", "math"])
+    assert status == 0 and err == ""
+    assert "    t1 = -x\n" in out
+    assert "Regenerate with: backpropgen '-x*y' --backend math\n" in out
+    assert _run(capsys, ["--backend", "math", "-x*y"])[1] == out
+    with pytest.raises(SystemExit) as exit_info:  # argparse's own exit
+        cli.main(["x*y", "--bogus"])
+    assert exit_info.value.code == 2
+    assert "unrecognized arguments: --bogus" in capsys.readouterr().err
 
 
 def test_stdin_errors_name_stdin(
