@@ -57,8 +57,14 @@ def _div(g, out, args):
 
 
 def _pow(g, out, args):
+    """d(a**b)/db = a**b log(a); at a = 0 the log is taken of 1: 0**b is constant in b
+    (b > 0), so its gradient there is 0, as in PyTorch and JAX (not 0 * -inf)."""
     a, b = args
-    return g * b * a ** (b - 1), g * out * call("log", a)
+    if isinstance(a, Const):
+        log_a = call("log", a)
+    else:
+        log_a = call("log", call("where", call("eq", a, Const.of(0)), Const.of(1), a))
+    return g * b * a ** (b - 1), g * out * log_a
 
 
 def _neg(g, out, args):

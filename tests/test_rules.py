@@ -3,6 +3,7 @@ conventions at non-differentiable points hold in generated code."""
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 
@@ -152,6 +153,22 @@ def test_abs_derivative_at_zero_is_zero(backend: str, upstream: float) -> None:
     assert grads_tuple(grads) == (0.0,)
     assert grads_tuple(module.forward_backward(1e-9, upstream)[1]) == (upstream,)
     assert grads_tuple(module.forward_backward(-1e-9, upstream)[1]) == (-upstream,)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("y", [1.0, 2.0, 3.5])
+def test_pow_gradient_in_the_exponent_at_a_zero_base(backend: str, y: float) -> None:
+    """0**y is 0 for every y > 0, so d/dy is 0 there (PyTorch and JAX agree), not
+    0 * log(0); d/dx is y * 0**(y - 1): 1 for y = 1, 0 for y > 1."""
+    module = load("x ** y", options(backend))
+    value, (dx, dy) = module.forward_backward(0.0, y)
+    assert float(value) == 0.0
+    assert float(dy) == 0.0
+    assert float(dx) == (1.0 if y == 1 else 0.0)
+    # next to the base 0 the gradient in y is the usual f * log(x), continuous to 0
+    h = 1e-12
+    _, (_, dy_near) = module.forward_backward(h, y)
+    assert float(dy_near) == pytest.approx(h**y * math.log(h), rel=1e-12)
 
 
 TIES = [
