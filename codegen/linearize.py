@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import math
+import sys
 from fractions import Fraction
 
 import sympy
@@ -53,6 +54,14 @@ def fold(prim: str, args: tuple[Const, ...]) -> Const | None:
     return Const.of(float(result))
 
 
+def _log10(value: int | float | Fraction) -> float:
+    """log10 of a nonzero number's size; exact enough for huge ints and tiny ratios."""
+    value = abs(value)
+    if isinstance(value, Fraction):
+        return math.log10(value.numerator) - math.log10(value.denominator)
+    return math.log10(value)
+
+
 class _Builder:
     def __init__(self, parsed: Parsed, namer: Namer, targets: dict[str, int]) -> None:
         self.parsed = parsed
@@ -92,6 +101,16 @@ class _Builder:
         if not raw or raw.startswith("("):
             raw = repr(value)
         return Const(value, literal_text(raw))
+
+    def _check_size(self, log10: float) -> None:
+        """A constant in the program must be a finite float (literals are checked in
+        ``_literal``; this catches folded ones, like 10**400)."""
+        if log10 > sys.float_info.max_10_exp:
+            raise self._error(
+                f"{self._what()}: a constant here is too large for a float "
+                f"(about 10**{int(log10)})",
+                self.node,
+            )
 
     def _error(self, message: str, node: ast.AST) -> InputError:
         return InputError(message, self._where(node))
@@ -162,10 +181,20 @@ class _Builder:
             folded = fold(prim, args)  # type: ignore[arg-type]
             if folded is not None:
                 if target is None:
-                    return folded
+                    return (
+                        folded  # its user checks its size (10**400 / 10**399 is fine)
+                    )
+                self._check_size(_log10(folded.value) if folded.value else 0.0)
                 self.types[target] = self.type_of(folded)
                 self.stmts.append(Stmt(target, folded))
                 return Var(target)
+            if prim == "pow":  # too large to fold: 10**4999 stays a power
+                base, power = (a.value for a in args)  # type: ignore[union-attr]
+                if abs(base) > 1 and power > 0:
+                    self._check_size(float(power) * _log10(base))
+        for arg in args:
+            if isinstance(arg, Const) and arg.value:
+                self._check_size(_log10(arg.value))
         op = Op(prim, args, params)
         if target is None:
             key = (prim, args, params)

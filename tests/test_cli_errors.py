@@ -58,6 +58,14 @@ CASES = [
     Bad("transpose-of-scalar", ("x.T + 1",), "<expr>:1:1", what="scalar"),
     Bad("empty-wrt", ("x*y", "--wrt", ""), "--wrt", what="no names"),
     Bad("at-with-output", ("x*y", "--at", "x=1", "y=2", "-o", "o.py"), "-o"),
+    Bad("constant-too-large", ("x * 10**400",), "<expr>:1:", what="too large"),
+    Bad("power-too-large", ("x * 7**9000",), "<expr>:1:", what="too large"),
+    Bad(
+        "folded-too-large",
+        ("a = 10**200 * 10**200\nf = a * x",),
+        "<expr>:1:",
+        what="too large",
+    ),
     Bad("at-twice", ("x*y", "--at", "x=1", "x=3", "y=2"), "--at", what="twice"),
     # a real-valued module evaluated outside the real domain
     Bad(

@@ -131,6 +131,8 @@ CORPUS: list[Case] = [
     Case("3 * x + 0.5 * y - 2", default=SYM),
     Case("2 + 3 * 4"),
     Case("x * (2 ** 0.5) + 1 / 3", default=SYM),
+    # huge and tiny constants that fold to ordinary floats
+    Case("x * (10**400 / 10**399) + 10**-400 * x + 3 / 10**400", default=SYM),
     # name collisions
     Case("dx * x + x", default=SYM),
     Case("dx + d_x * x + ddx", default=SYM),
