@@ -52,16 +52,22 @@ def evaluate_at(
     named += [
         (f"d{output}/d{name}", g) for name, g in zip(compiled.wrt, grads, strict=True)
     ]
-    rows = []
-    for name, number in named:
-        if isinstance(number, complex):
+    return [(name, _real(name, number)) for name, number in named], output
+
+
+def _real(name: str, number: object) -> float:
+    """A value as a float; a complex one (NumPy's 0-d arrays included) is an error
+    unless its imaginary part is 0."""
+    value = number.item() if hasattr(number, "item") else number
+    if isinstance(value, complex):
+        if value.imag != 0:
             raise OptionError(
-                f"evaluation failed: {name} is complex ({number!r}): outside the real "
-                "domain, e.g. a negative number to a fractional power",
+                f"evaluation failed: {name} is complex, {value!r}: outside the real "
+                "domain (a negative number to a fractional power?)",
                 "--at",
             )
-        rows.append((name, float(number)))
-    return rows, output
+        value = value.real
+    return float(value)  # type: ignore[arg-type]
 
 
 def table(rows: list[tuple[str, float]], output: str) -> str:

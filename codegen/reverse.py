@@ -65,16 +65,30 @@ def _negation_outside(expr: Expr) -> Expr:
     return expr
 
 
+#: NumPy operations that return a view of their first argument, not a new array
+_VIEWS = frozenset(
+    {"transpose", "reshape", "reshape_like", "expand_dims", "squeeze", "broadcast_to"}
+)
+
+
+def _viewed(expr: Expr) -> str | None:
+    """The name whose array ``expr`` is (a name) or shows (a view of a name)."""
+    while isinstance(expr, Op) and expr.prim in _VIEWS:
+        expr = expr.args[0]
+    return expr.name if isinstance(expr, Var) else None
+
+
 def _unalias(
     backward: list[Stmt], grads: list[str], upstream: str, fresh_upstream: bool
 ) -> list[Stmt]:
     """Copy returned gradients that alias the upstream array or each other."""
-    copies: dict[str, str] = {}  # name -> the name it is a plain copy of
+    copies: dict[str, str] = {}  # name -> the name it is a plain copy or a view of
     defining: dict[str, int] = {}
     for index, stmt in enumerate(backward):
         defining[stmt.target] = index
-        if isinstance(stmt.expr, Var) and not stmt.accumulate:
-            copies[stmt.target] = stmt.expr.name
+        source = _viewed(stmt.expr)
+        if source is not None and source != stmt.target and not stmt.accumulate:
+            copies[stmt.target] = source
         else:
             copies.pop(stmt.target, None)
 

@@ -18,6 +18,7 @@ from array_helpers import (
     sample,
     seed_of,
 )
+from conftest import load
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -71,6 +72,34 @@ def test_array_upstream_must_fit_the_output():
     for got, want in zip(by_number, by_array, strict=True):
         np.testing.assert_array_equal(got, want)
         assert got.flags.writeable
+
+
+VIEW_OUTPUTS = [
+    "Y = X.T",
+    "Y = reshape(X, D, N)",
+    "Y = reshape(X.T, N, D)",
+    "A = X * 2\nY = X.T",
+    "Y = X\nZ = Y.T",
+]
+
+
+@pytest.mark.parametrize("program", VIEW_OUTPUTS)
+@pytest.mark.parametrize("upstream", ["array", "number"])
+def test_gradients_of_views_are_fresh_writable_arrays(program, upstream):
+    """A gradient that is a view of the upstream array (dY.T, dY.reshape(...)) is
+    copied: it never shares memory with the caller's array, and a broadcast number
+    never comes back as a read-only, zero-stride array."""
+    module = load("X: array[N, D]\n" + program)
+    X = np.arange(6.0).reshape(3, 2)
+    value = module.forward(X)
+    dvalue = np.ones_like(value) * 3.0 if upstream == "array" else 3.0
+    _, (dX,) = module.forward_backward(X, dvalue)
+    np.testing.assert_array_equal(dX, np.full((3, 2), 3.0))
+    assert dX.flags.writeable
+    assert not np.shares_memory(dX, dvalue)
+    dX *= 2  # in place: must not fail, must not touch the caller's array
+    if upstream == "array":
+        np.testing.assert_array_equal(dvalue, np.full(value.shape, 3.0))
 
 
 def test_scalar_loss_upstream_must_be_a_number():

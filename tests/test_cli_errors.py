@@ -301,3 +301,15 @@ def test_help_mentions_examples(capsys: pytest.CaptureFixture[str]) -> None:
     assert "examples:" in out
     assert 'backpropgen "x + y*z"' in out
     assert "--at" in out and "--regen" in out and "--check" in out
+
+
+@pytest.mark.parametrize("backend", ["numpy", "math"])
+def test_at_accepts_a_real_result_of_complex_intermediates(
+    capsys: pytest.CaptureFixture[str], backend: str
+) -> None:
+    """x**0.5 is complex at x = -4 in Python, but where() picks the real branch: the
+    table shows 0.0 (NumPy hands back 0-d complex arrays, math complex numbers)."""
+    argv = ["where(x > 0, x**0.5, 0)", "--at", "x=-4", "--backend", backend]
+    status, out, err = _run(capsys, argv)
+    assert status == 0 and err == ""
+    assert out.split() == ["f", "0.0", "df/dx", "0.0"]
