@@ -102,7 +102,7 @@ def _read_source(args: argparse.Namespace) -> tuple[str, str]:
     if args.file is not None and args.source is not None:
         raise OptionError("give an expression or -f FILE, not both")
     if args.file is not None:
-        from codegen.regen import decode_source, read_source
+        from codegen.sources import decode_source, read_source
 
         if args.file != "-":
             return read_source(Path(args.file), args.file), args.file
@@ -229,7 +229,7 @@ def run(argv: list[str] | None = None) -> int:
 
     text = generate(source, _options(args), where)
     if args.output:
-        from codegen.regen import write_atomic
+        from codegen.sources import write_atomic
 
         target = Path(args.output)
         if not target.parent.is_dir():

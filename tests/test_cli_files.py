@@ -132,6 +132,32 @@ def test_output_to_a_fifo_writes_into_it(tmp_path: Path) -> None:
     assert out.decode() == generate("x*y", _options_for(fifo))
 
 
+def test_output_to_dev_stdout_keeps_what_the_redirection_holds(tmp_path: Path) -> None:
+    """``-o /dev/stdout`` appends to whatever stdout is (a pipe, or a file a shell
+    redirection opened); it never replaces that file."""
+    out = tmp_path / "out.txt"
+    out.write_text("HEADER\n", encoding="utf-8")
+    with out.open("a", encoding="utf-8") as handle:
+        result = subprocess.run(
+            [sys.executable, "cli.py", "x*y", "-o", "/dev/stdout"],
+            stdout=handle,
+            cwd=REPO,
+            check=False,
+        )
+    assert result.returncode == 0
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("HEADER\n")
+    assert text.removeprefix("HEADER\n").startswith('"""Value and gradients of f')
+    piped = subprocess.run(
+        [sys.executable, "cli.py", "x*y", "-o", "/dev/stdout"],
+        capture_output=True,
+        cwd=REPO,
+        check=False,
+    )
+    assert piped.returncode == 0 and piped.stderr == b""
+    assert piped.stdout.decode() == text.removeprefix("HEADER\n")
+
+
 def test_byte_order_mark_is_accepted(tmp_path: Path) -> None:
     program = tmp_path / "bom.bp"
     program.write_bytes(b"\xef\xbb\xbfa = x * y\nf = a + 1\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -312,3 +313,40 @@ def test_a_source_file_may_start_with_a_byte_order_mark(
     chain.write_bytes(b"\xef\xbb\xbf" + chain.read_bytes())
     assert _run(capsys, "--check")[0] == 0
     assert _snapshot(project / "gen") == want
+
+
+def test_a_fifo_named_like_a_module_does_not_hang_check(
+    fresh: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    os.mkfifo(fresh / "gen" / "zz.py")  # opening it to read would block forever
+    assert _run(capsys, "--check")[0] == 0
+
+
+@pytest.mark.parametrize("target", ["../pyproject.toml", "/nonexistent/dir/x.py"])
+def test_a_symlink_where_a_module_goes_is_an_error(
+    fresh: Path, capsys: pytest.CaptureFixture[str], target: str
+) -> None:
+    module = fresh / "gen" / "lecture.py"
+    module.unlink()
+    module.symlink_to(target)
+    before = _snapshot(fresh)
+    status, out, err = _run(capsys, "--regen")
+    assert status == 2 and out == ""
+    (line,) = err.splitlines()
+    assert "modules.lecture" in line and "symlink" in line, line
+    assert _snapshot(fresh) == before
+    assert os.readlink(module) == target
+
+
+def test_a_file_above_the_folder_is_an_error(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (project / "pyproject.toml").read_text(encoding="utf-8")
+    text = text.replace('directory = "gen"', 'directory = "afile/gen"')
+    (project / "pyproject.toml").write_text(text, encoding="utf-8")
+    (project / "afile").write_text("not a folder\n", encoding="utf-8")
+    for mode in ("--check", "--regen"):
+        status, _, err = _run(capsys, mode)
+        assert status == 2
+        (line,) = err.splitlines()
+        assert "directory" in line and "afile is a file" in line, line

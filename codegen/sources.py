@@ -1,0 +1,75 @@
+"""Reading sources and writing modules: UTF-8 in (a byte-order mark allowed), and out
+all or nothing."""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+from codegen.errors import OptionError
+
+#: paths that name a stream rather than a file (/dev/stdout, /dev/fd/3, ...)
+STREAM_FOLDERS = ("/dev/", "/proc/")
+
+
+def read_source(path: Path, where: str) -> str:
+    """A UTF-8 text file, or an error naming ``where``."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise OptionError(f"cannot read: {exc.strerror or exc}", where) from None
+    return decode_source(data, where)
+
+
+def decode_source(data: bytes, where: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise OptionError(
+            f"not UTF-8 text (byte {exc.start}: {exc.reason})", where
+        ) from None
+
+
+def _is_stream(path: Path) -> bool:
+    """A FIFO, a device or a socket (symlinks followed), or a path under /dev or /proc."""
+    if str(path).startswith(STREAM_FOLDERS):
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write all of ``text`` or nothing: a temporary file renamed over the target.
+
+    A symlink is followed (the file it points to is replaced, the link stays).  A
+    stream (``/dev/stdout``, a named pipe, a device) is opened as it is named and
+    appended to, never replaced by a file: what a shell redirection already holds
+    stays."""
+    if _is_stream(path):
+        with open(path, "a", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        return
+    path = Path(os.path.realpath(path))
+    if path.is_dir():
+        raise IsADirectoryError(21, "is a directory", str(path))
+    try:
+        mode = path.stat().st_mode & 0o777  # keep an existing file's mode
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
