@@ -68,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _names(text: str | None, option: str) -> tuple[str, ...] | None:
-    from codegen.parse import name_list
+    from codegen.naming import name_list
 
     return None if text is None else name_list(text, option)
 
@@ -192,16 +192,35 @@ def _one_module_options(args: argparse.Namespace) -> list[str]:
     return [what for what, value in given if value is not None]
 
 
+#: characters that make "-f*x" an expression rather than -f with the value "*x"
+_OPERATOR_CHARS = frozenset("*+()@ ")
+_SHORT_OPTIONS = ("-f", "-o", "-h")
+
+
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    """argparse, except that an expression starting with '-' ("-x*y") is the source."""
+    """argparse, except that an expression starting with '-' ("-x*y") is the source.
+
+    argparse would read "-f*x" as -f with the value "*x" (and "-omega*t" as -o), so an
+    argument that starts with a short option but holds an operator is taken out first;
+    any other single unknown argument starting with '-' ("-x") is the source too."""
     parser = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    expression = None
+    for index, item in enumerate(argv):
+        if item == "--":
+            break
+        if item[:2] in _SHORT_OPTIONS and len(item) > 2 and _OPERATOR_CHARS & set(item):
+            expression = argv.pop(index)
+            break
     args, unknown = parser.parse_known_args(argv)
+    if expression is None and len(unknown) == 1 and not unknown[0].startswith("--"):
+        expression = unknown.pop()
     if unknown:
-        first = unknown[0]
-        if len(unknown) == 1 and args.source is None and first[:2] not in ("--",):
-            args.source = first
-        else:
-            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if expression is not None:
+        if args.source is not None:
+            parser.error(f"two expressions: {args.source!r} and {expression!r}")
+        args.source = expression
     return args
 
 

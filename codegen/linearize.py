@@ -17,8 +17,8 @@ import sympy
 
 from codegen.errors import InputError, OptionError
 from codegen.ir import Atom, Const, Op, Program, Stmt, Var
-from codegen.naming import Namer
-from codegen.parse import BINOPS, COMPARE, Decl, Parsed, name_problem
+from codegen.naming import Namer, name_problem, repeated
+from codegen.parse import BINOPS, COMPARE, Decl, Parsed
 from codegen.primitives import SYMPY, USER_FUNCTIONS, const_to_sympy
 from codegen.shapes import SCALAR, Dim, Type, broadcast, infer, show
 
@@ -615,8 +615,9 @@ def _check_listed(
     dims: dict[str, tuple[str, int]],
     what: str,
 ) -> tuple[str, ...]:
-    if len(set(listed)) != len(listed):
-        raise OptionError(f"an input is listed twice: {', '.join(listed)}", what)
+    twice = repeated(listed)
+    if twice is not None:
+        raise OptionError(f"'{twice}' is listed twice", what)
     for name in listed:
         problem = name_problem(name)
         if problem is not None:

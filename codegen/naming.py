@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import builtins
 import keyword
-from collections.abc import Iterable
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+from codegen.errors import OptionError
+from codegen.primitives import USER_FUNCTIONS
 
 #: names the generated module itself uses
 MODULE_NAMES = frozenset(
@@ -24,6 +28,62 @@ MODULE_NAMES = frozenset(
         "float",  # dtype=float in the numpy backend
     }
 )
+
+
+#: names a program may not use: the generated module needs them
+RESERVED = MODULE_NAMES | {"pi"}
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name an input or a value, or None if it can.  One rule for
+    program text, ``--inputs`` and the manifest's ``inputs``."""
+    if not name.isidentifier():
+        return f"'{name}' is not a valid name"
+    if keyword.iskeyword(name):
+        return f"'{name}' is a Python keyword and cannot be used here"
+    if name in USER_FUNCTIONS:
+        return f"'{name}' is a function; call it as {name}(...)"
+    if name in RESERVED:
+        return f"'{name}' is reserved in generated code; choose another name"
+    if name.startswith("_"):
+        return f"'{name}': names starting with '_' are reserved for generated code"
+    return None
+
+
+def name_list(value: object, what: str) -> tuple[str, ...]:
+    """The names of ``--wrt``/``--inputs`` (``"x,y"``) or of the manifest's ``wrt``
+    and ``inputs`` (that string, or a list of names): at least one, none empty, each a
+    valid Python name."""
+    if isinstance(value, str):
+        parts = [part.strip() for part in value.split(",")]
+        if parts == [""]:
+            parts = []
+    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        parts = [v.strip() for v in value]
+    else:
+        raise OptionError("must be a comma-separated string or a list of names", what)
+    parts = [unicodedata.normalize("NFKC", part) for part in parts]  # as Python does
+    if not parts:
+        raise OptionError("no names given", what)
+    if "" in parts:
+        raise OptionError(f"an empty name in {value!r}", what)
+    for name in parts:
+        if not name.isidentifier():
+            raise OptionError(f"'{name}' is not a valid name", what)
+    twice = repeated(parts)
+    if twice is not None:
+        raise OptionError(f"'{twice}' is listed twice", what)
+    return tuple(parts)
+
+
+def repeated(names: Sequence[str]) -> str | None:
+    """The first name that appears a second time, or None."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            return name
+        seen.add(name)
+    return None
 
 
 class Namer:

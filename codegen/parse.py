@@ -24,15 +24,13 @@ import threading
 import tokenize
 from dataclasses import dataclass
 
-from codegen.errors import InputError, OptionError
-from codegen.naming import MODULE_NAMES
+from codegen.errors import InputError
+from codegen.naming import name_problem
 from codegen.primitives import FUNCTIONS, USER_FUNCTIONS
 
 #: past this many tokens the input is refused at once rather than parsed slowly
 MAX_TOKENS = 2_000_000
 
-#: names a program may not use: the generated module needs them
-RESERVED = MODULE_NAMES | {"pi"}
 
 SCALAR_TYPES = frozenset({"float", "scalar"})
 ARRAY_TYPES = {"array": "float", "int": "int"}
@@ -218,44 +216,6 @@ def _err(message: str, node: ast.AST, where: str) -> InputError:
     line = getattr(node, "lineno", 1)
     col = getattr(node, "col_offset", 0) + 1
     return InputError(message, f"{where}:{line}:{col}")
-
-
-def name_problem(name: str) -> str | None:
-    """Why ``name`` cannot name an input or a value, or None if it can.  One rule for
-    program text, ``--inputs`` and the manifest's ``inputs``."""
-    if not name.isidentifier():
-        return f"'{name}' is not a valid name"
-    if keyword.iskeyword(name):
-        return f"'{name}' is a Python keyword and cannot be used here"
-    if name in USER_FUNCTIONS:
-        return f"'{name}' is a function; call it as {name}(...)"
-    if name in RESERVED:
-        return f"'{name}' is reserved in generated code; choose another name"
-    if name.startswith("_"):
-        return f"'{name}': names starting with '_' are reserved for generated code"
-    return None
-
-
-def name_list(value: object, what: str) -> tuple[str, ...]:
-    """The names of ``--wrt``/``--inputs`` (``"x,y"``) or of the manifest's ``wrt``
-    and ``inputs`` (that string, or a list of names): at least one, none empty, each a
-    valid Python name."""
-    if isinstance(value, str):
-        parts = [part.strip() for part in value.split(",")]
-        if parts == [""]:
-            parts = []
-    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
-        parts = [v.strip() for v in value]
-    else:
-        raise OptionError("must be a comma-separated string or a list of names", what)
-    if not parts:
-        raise OptionError("no names given", what)
-    if "" in parts:
-        raise OptionError(f"an empty name in {value!r}", what)
-    for name in parts:
-        if not name.isidentifier():
-            raise OptionError(f"'{name}' is not a valid name", what)
-    return tuple(parts)
 
 
 def _check_name(name: str, node: ast.AST, where: str) -> None:

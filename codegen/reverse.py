@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from codegen.errors import OptionError
 from codegen.ir import Const, Expr, Op, Program, Stmt, Var, all_names, call, names_in
-from codegen.naming import Namer
+from codegen.naming import Namer, repeated
 from codegen.printing import source_statement
 from codegen.rules import NO_GRADIENT, rule_for
 from codegen.shapes import ELEMENTWISE, SCALAR, Type, unbroadcast_axes
@@ -179,8 +179,9 @@ def reverse(
                 f"'{name}' is an {type_of(name).dtype} input: it has no gradient",
                 "--wrt",
             )
-    if len(set(wrt)) != len(wrt):
-        raise OptionError("a name is listed twice", "--wrt")
+    twice = repeated(wrt)
+    if twice is not None:
+        raise OptionError(f"'{twice}' is listed twice", "--wrt")
 
     # which values depend on a wrt input, and which the output depends on
     active: set[str] = set(wrt)

@@ -110,8 +110,10 @@ def _axes(axis: object, rank: int, what: str, where: str) -> tuple[int, ...] | N
     if axis is None:
         return None
     items = axis if isinstance(axis, tuple) else (axis,)
-    out = tuple(sorted({normalize_axis(int(a), rank, what, where) for a in items}))
-    return out
+    axes = [normalize_axis(int(a), rank, what, where) for a in items]
+    if len(set(axes)) != len(axes):
+        raise ShapeError(f"{what}: axis {axis!r} names an axis twice", where)
+    return tuple(sorted(axes))
 
 
 def infer(prim: str, types: list[Type], params: dict, what: str, where: str) -> Type:

@@ -122,6 +122,11 @@ ERRORS: dict[str, tuple[str, int | None, tuple[str, ...]]] = {
         2,
         ("axis", "int"),
     ),
+    "axis_repeated": (
+        "A: array[N, D]\nf = sum(sum(A, axis=(0, -2)))\n",
+        2,
+        ("(0, -2)", "twice"),
+    ),
     "keyword_twice": (
         "A: array[N]\nf = sum(A, axis=0, axis=0)\n",
         2,

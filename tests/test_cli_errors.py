@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+import shlex
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -92,6 +93,20 @@ CASES = [
     Bad(
         "float-as-a-name", ("float = x * 2\nf = float + 1",), "<expr>:1:1", what="float"
     ),
+    # names are read as Python reads them (NFKC): a full-width x is x, and np is np
+    Bad(
+        "inputs-nfkc-twice",
+        ("x*y", "--inputs", "x,y,\uff58"),
+        "--inputs",
+        what="'x' is listed twice",
+    ),
+    Bad(
+        "inputs-nfkc-reserved",
+        ("x*y", "--inputs", "\uff4e\uff50,x,y"),
+        "--inputs",
+        what="'np'",
+    ),
+    Bad("wrt-twice", ("x*y", "--wrt", "x,y,x"), "--wrt", what="'x' is listed twice"),
     Bad("wrt-empty-name", ("x*y", "--wrt", "x,,y"), "--wrt", what="empty"),
     Bad("wrt-comma-only", ("x*y", "--wrt", ","), "--wrt", what="empty"),
     Bad("regen-with-source", ("x", "--regen"), "--regen", what="an expression"),
@@ -270,6 +285,29 @@ def test_an_expression_may_start_with_a_minus(
     assert "    t1 = -x\n" in out
     assert "Regenerate with: backpropgen '-x*y' --backend math\n" in out
     assert _run(capsys, ["--backend", "math", "-x*y"])[1] == out
+
+
+@pytest.mark.parametrize(
+    ("expression", "first"),
+    [
+        ("-f*x", "t1 = -f"),  # not -f with the file name "*x"
+        ("-omega*t", "t1 = -omega"),  # not -o with the output "mega*t"
+        ("-h*x", "t1 = -h"),  # not --help
+        ("-(x + y)", "t1 = x + y"),
+        ("-x", "f = -x"),
+    ],
+)
+def test_expressions_that_look_like_short_options(
+    capsys: pytest.CaptureFixture[str], expression: str, first: str
+) -> None:
+    status, out, err = _run(capsys, [expression, "--backend", "math"])
+    assert status == 0 and err == "", err
+    forward = out.split("# forward\n", 1)[1]
+    assert forward.splitlines()[0].strip() == first
+    assert f"Regenerate with: backpropgen {shlex.quote(expression)} --backend" in out
+    # after the options, or after '--', it is the same module
+    assert _run(capsys, ["--backend", "math", expression])[1] == out
+    assert _run(capsys, ["--backend", "math", "--", expression])[1] == out
     with pytest.raises(SystemExit) as exit_info:  # argparse's own exit
         cli.main(["x*y", "--bogus"])
     assert exit_info.value.code == 2
