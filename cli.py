@@ -152,7 +152,7 @@ def _regen(check: bool) -> int:
     manifest = load_manifest(find_pyproject(Path.cwd()))
     problems = regen(manifest, check=check)
     for problem in problems:
-        rel = problem.path.relative_to(manifest.root).as_posix()
+        rel = manifest.rel(problem.path)
         if check:
             sys.stdout.write(problem.diff)
             print(f"backpropgen: {rel} is {problem.kind}", file=sys.stderr)
@@ -237,6 +237,10 @@ def run(argv: list[str] | None = None) -> int:
                 mode,
             )
         return _regen(check=args.check)
+    if args.output == "":
+        raise OptionError("an empty file name", "-o")
+    if args.output == "-":  # like -f -: the standard stream
+        args.output = None
     args.backend = args.backend or "numpy"
     args.format = args.format or "auto"
     source, where = _read_source(args)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import types
 import warnings
 
+import numpy as np
+
 from codegen.errors import OptionError
 from codegen.generate import Options, compile_source, generate
 
@@ -41,10 +43,13 @@ def evaluate_at(
     if missing:
         raise OptionError(f"no value for input '{missing[0]}'", "--at")
     module = load_module(generate(source, options, where))
+    values = [point[name] for name in inputs]
+    if options.backend == "numpy":  # NumPy's float rules, as with arrays: inf, nan
+        values = [np.float64(v) for v in values]
     try:
         with warnings.catch_warnings():  # NumPy's invalid-value warnings: nan shows it
             warnings.simplefilter("ignore", RuntimeWarning)
-            value, grads = module.forward_backward(*(point[name] for name in inputs))
+            value, grads = module.forward_backward(*values)
     except (ArithmeticError, ValueError, TypeError) as exc:
         raise OptionError(f"evaluation failed: {exc}", "--at") from None
     (output,) = compiled.forward.outputs

@@ -54,6 +54,16 @@ def fold(prim: str, args: tuple[Const, ...]) -> Const | None:
     return Const.of(float(result))
 
 
+def _zero_division(prim: str, args: tuple[Atom, ...]) -> bool:
+    """``a / 0`` or ``0 ** -k`` with constants: an error on every call, so refused."""
+    a, b = args
+    if prim == "div":
+        return isinstance(b, Const) and b.value == 0
+    return (
+        isinstance(a, Const) and a.value == 0 and isinstance(b, Const) and b.value < 0
+    )
+
+
 def _log10(value: int | float | Fraction) -> float:
     """log10 of a nonzero number's size; exact enough for huge ints and tiny ratios."""
     value = abs(value)
@@ -177,6 +187,12 @@ class _Builder:
                     "power; write the power as a float (** -1.0) or divide",
                     self.node,
                 )
+        if prim in ("div", "pow") and _zero_division(prim, args):
+            raise self._error(
+                f"{self._what()}: division by zero (a constant 0 "
+                + ("divisor)" if prim == "div" else "to a negative power)"),
+                self.node,
+            )
         if not params and all(isinstance(a, Const) for a in args):
             folded = fold(prim, args)  # type: ignore[arg-type]
             if folded is not None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import keyword
+import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,13 @@ class Manifest:
     root: Path
     directory: Path
     entries: tuple[Entry, ...]
+
+    def rel(self, path: Path) -> str:
+        """``path`` as messages show it: relative to the project (``../x`` outside)."""
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return Path(os.path.relpath(path, self.root)).as_posix()
 
 
 def find_pyproject(start: Path) -> Path:
@@ -141,7 +149,7 @@ def _check_folder(manifest: Manifest) -> None:
         if path == manifest.root or manifest.root not in path.parents:
             return
         if path.exists() and not path.is_dir():
-            rel = path.relative_to(manifest.root).as_posix()
+            rel = manifest.rel(path)
             raise OptionError(
                 f"{rel} is a file; the modules need a folder there",
                 "pyproject.toml: [tool.backpropgen] directory",
@@ -179,7 +187,7 @@ def regen(manifest: Manifest, check: bool) -> list[Problem]:
         wanted[manifest.directory / f"{entry.name}.py"] = (entry, text)
     problems: list[Problem] = []
     for path, (entry, text) in wanted.items():
-        rel = path.relative_to(manifest.root).as_posix()
+        rel = manifest.rel(path)
         current = _current(path, rel, entry.table)
         if current is None:
             diff = "".join(
@@ -196,7 +204,7 @@ def regen(manifest: Manifest, check: bool) -> list[Problem]:
     if manifest.directory.is_dir():
         for path in sorted(manifest.directory.glob("*.py")):
             if path not in wanted and _is_ours(path):
-                rel = path.relative_to(manifest.root).as_posix()
+                rel = manifest.rel(path)
                 problems.append(Problem("orphan", path, f"--- {rel}\n+++ /dev/null\n"))
     if not check:
         _apply(manifest, problems, {path: text for path, (_, text) in wanted.items()})
@@ -205,11 +213,11 @@ def regen(manifest: Manifest, check: bool) -> list[Problem]:
 
 def _apply(manifest: Manifest, problems: list[Problem], texts: dict[Path, str]) -> None:
     """Write the stale and missing modules, remove the orphans."""
-    rel = manifest.directory.relative_to(manifest.root).as_posix()
+    rel = manifest.rel(manifest.directory)
     try:
         manifest.directory.mkdir(parents=True, exist_ok=True)
         for problem in problems:
-            rel = problem.path.relative_to(manifest.root).as_posix()
+            rel = manifest.rel(problem.path)
             if problem.kind == "orphan":
                 problem.path.unlink()
             else:

@@ -59,6 +59,11 @@ CASES = [
     Bad("transpose-of-scalar", ("x.T + 1",), "<expr>:1:1", what="scalar"),
     Bad("empty-wrt", ("x*y", "--wrt", ""), "--wrt", what="no names"),
     Bad("at-with-output", ("x*y", "--at", "x=1", "y=2", "-o", "o.py"), "-o"),
+    Bad("divide-by-zero", ("2 / 0 * y",), "<expr>:1:", what="division by zero"),
+    Bad(
+        "divide-by-folded-zero", ("x / (2 - 2)",), "<expr>:1:", what="division by zero"
+    ),
+    Bad("zero-to-negative-power", ("0 ** -1 * x",), "<expr>:1:", what="zero"),
     Bad("constant-too-large", ("x * 10**400",), "<expr>:1:", what="too large"),
     Bad("power-too-large", ("x * 7**9000",), "<expr>:1:", what="too large"),
     Bad(
@@ -75,7 +80,12 @@ CASES = [
         "--at",
         what="complex",
     ),
-    Bad("at-complex", ("x**y", "--at", "x=-2", "y=0.5"), "--at", what="complex"),
+    Bad(
+        "at-complex",
+        ("x**y", "--at", "x=-2", "y=0.5", "--backend", "math"),
+        "--at",
+        what="domain",
+    ),
     # --inputs names obey the same rules as names in the program
     Bad("inputs-module-name", ("x*y", "--inputs", "np,x,y"), "--inputs", what="'np'"),
     Bad("inputs-grads", ("x*y", "--inputs", "x,y,Grads"), "--inputs", what="Grads"),
@@ -341,13 +351,40 @@ def test_help_mentions_examples(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--at" in out and "--regen" in out and "--check" in out
 
 
-@pytest.mark.parametrize("backend", ["numpy", "math"])
 def test_at_accepts_a_real_result_of_complex_intermediates(
-    capsys: pytest.CaptureFixture[str], backend: str
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """x**0.5 is complex at x = -4 in Python, but where() picks the real branch: the
-    table shows 0.0 (NumPy hands back 0-d complex arrays, math complex numbers)."""
-    argv = ["where(x > 0, x**0.5, 0)", "--at", "x=-4", "--backend", backend]
+    """x**0.5 is complex at x = -4 in Python's floats, but where() picks the real
+    branch: the math backend's table shows 0.0 (a complex 0j gradient is real)."""
+    argv = ["where(x > 0, x**0.5, 0)", "--at", "x=-4", "--backend", "math"]
     status, out, err = _run(capsys, argv)
     assert status == 0 and err == ""
     assert out.split() == ["f", "0.0", "df/dx", "0.0"]
+
+
+def test_at_follows_numpy_float_rules_with_the_numpy_backend(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--at runs the NumPy module on NumPy floats, as it runs on arrays: a negative
+    number to a fractional power is nan, 0 to a negative power inf, no exceptions.
+    (The unchosen where() branch's nan reaches the gradient, as in PyTorch and JAX.)"""
+    rows = {
+        ("x**0.5", "x=-1"): ["f", "nan", "df/dx", "nan"],
+        ("x**0.5", "x=0"): ["f", "0.0", "df/dx", "inf"],
+        ("where(x > 0, x**0.5, 0)", "x=-4"): ["f", "0.0", "df/dx", "nan"],
+    }
+    for (source, at), want in rows.items():
+        status, out, err = _run(capsys, [source, "--at", at])
+        assert status == 0 and err == ""
+        assert out.split() == want, (source, out)
+
+
+def test_output_dash_is_stdout_and_empty_is_an_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, out, _ = _run(capsys, ["x*y", "-o", "-"])
+    assert status == 0
+    assert out == _run(capsys, ["x*y"])[1]
+    status, out, err = _run(capsys, ["x*y", "-o", ""])
+    assert status == 2 and out == ""
+    assert "-o" in err and "empty" in err

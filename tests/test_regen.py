@@ -350,3 +350,17 @@ def test_a_file_above_the_folder_is_an_error(
         assert status == 2
         (line,) = err.splitlines()
         assert "directory" in line and "afile is a file" in line, line
+
+
+def test_a_folder_outside_the_project(
+    project: Path, capsys: pytest.CaptureFixture[str], tmp_path_factory
+) -> None:
+    outside = tmp_path_factory.mktemp("elsewhere") / "gen"
+    text = (project / "pyproject.toml").read_text(encoding="utf-8")
+    text = text.replace('directory = "gen"', f'directory = "{outside.as_posix()}"')
+    (project / "pyproject.toml").write_text(text, encoding="utf-8")
+    status, _, err = _run(capsys, "--check")
+    assert status == 1 and "lecture.py is missing" in err
+    assert _run(capsys, "--regen")[0] == 0
+    assert sorted(p.stem for p in outside.glob("*.py")) == sorted(MODULES)
+    assert _run(capsys, "--check")[0] == 0
