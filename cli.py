@@ -6,9 +6,13 @@ import argparse
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from codegen import __version__
 from codegen.errors import BackpropgenError, OptionError
+
+if TYPE_CHECKING:  # imported lazily at run time: --help and --version stay fast
+    from codegen.generate import Options
 
 EXAMPLES = """\
 examples:
@@ -122,19 +126,20 @@ def _at(args: argparse.Namespace, source: str, where: str) -> int:
     point: dict[str, float] = {}
     for item in args.at:
         name, sep, value = item.partition("=")
-        if not sep or not name.strip().isidentifier():
+        name = name.strip()
+        if not sep or not name.isidentifier():
             raise OptionError(f"'{item}' is not NAME=VALUE", "--at")
-        if name.strip() in point:
-            raise OptionError(f"'{name.strip()}' is given twice", "--at")
+        if name in point:
+            raise OptionError(f"'{name}' is given twice", "--at")
         try:
-            point[name.strip()] = float(value)
+            point[name] = float(value)
         except ValueError:
             raise OptionError(f"'{value}' is not a number", f"--at {name}") from None
     print(table(*evaluate_at(source, _options(args), point, where)))
     return 0
 
 
-def _options(args: argparse.Namespace):
+def _options(args: argparse.Namespace) -> Options:
     from codegen.generate import Options
 
     return Options(

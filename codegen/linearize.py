@@ -175,16 +175,13 @@ class _Builder:
                 (types[0].rank, types[1].rank), "dot"
             )
         result = infer(prim, types, dict(params), self._what(), self._where(self.node))
-        if prim == "pow" and types[0].rank and types[0].dtype == "int":
+        if prim == "pow" and result.rank and all(t.dtype == "int" for t in types):
             power = args[1]
-            if (
-                isinstance(power, Const)
-                and type(power.value) is int
-                and power.value < 0
-            ):
+            if not (isinstance(power, Const) and power.value >= 0):
                 raise self._error(
-                    f"{self._what()}: NumPy refuses an int array to a negative int "
-                    "power; write the power as a float (** -1.0) or divide",
+                    f"{self._what()}: NumPy raises int arrays to int powers in "
+                    "integers and refuses negative powers; make one side a float "
+                    "(y ** -1.0, 2.0 ** y)",
                     self.node,
                 )
         if prim in ("div", "pow") and _zero_division(prim, args):

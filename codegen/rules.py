@@ -30,6 +30,8 @@ CONVENTIONS = (
     "relu'(0) = 0 (relu(x) and maximum(0, x)); abs'(0) = 0; "
     "max/min: ties split the gradient evenly among the tied arguments"
 )
+#: stated too where a power has a variable base and exponent (see ``_pow``)
+POW_CONVENTION = "a ** b at a = 0: the gradient in b is 0"
 
 
 @dataclass(frozen=True)
@@ -312,7 +314,9 @@ RULES: dict[str, Rule] = {
     "count": Rule(_flat),
     "copy": Rule(_copy),
     "as_float": Rule(_copy),
-    "broadcast_to": Rule(_broadcast_like),  # typed: g already has like's shape
+    # the declared type of df is f's shape, so g passes as is; a df given as a number
+    # would need g summed, but the upstream gradient is an input nobody differentiates
+    "broadcast_to": Rule(_broadcast_like),
 }
 
 

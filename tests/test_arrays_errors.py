@@ -137,6 +137,11 @@ ERRORS: dict[str, tuple[str, int | None, tuple[str, ...]]] = {
         3,
         ("negative", "** -1.0"),
     ),
+    "int_power_of_int_array": (
+        "y: int[N]\nA: array[N]\nf = sum(A * 2 ** y)\n",
+        3,
+        ("int", "2.0 ** y"),
+    ),
     "declared_and_assigned": (
         "x: array[N]\nz: array[N]\nx = z * 2\n",
         None,

@@ -11,9 +11,10 @@ import pytest
 import sympy
 from conftest import BACKENDS, grads_tuple, load, options
 
+from codegen.generate import generate
 from codegen.ir import Var
 from codegen.primitives import ARITY, ARRAY_PRIMITIVES, SYMPY, VARIADIC, expr_to_sympy
-from codegen.rules import RULES
+from codegen.rules import POW_CONVENTION, RULES
 
 POINTS_PER_RULE = 6
 
@@ -169,6 +170,22 @@ def test_pow_gradient_in_the_exponent_at_a_zero_base(backend: str, y: float) -> 
     h = 1e-12
     _, (_, dy_near) = module.forward_backward(h, y)
     assert float(dy_near) == pytest.approx(h**y * math.log(h), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("source", "stated"),
+    [
+        ("x ** y", True),
+        ("a = x + 1; f = a ** y", True),
+        ("x ** 2", False),
+        ("2 ** y", False),
+    ],
+)
+def test_the_header_states_the_zero_base_convention_where_it_applies(
+    source: str, stated: bool
+) -> None:
+    header = generate(source, options("math")).split('"""', 2)[1]
+    assert (POW_CONVENTION in " ".join(header.split())) == stated
 
 
 TIES = [
