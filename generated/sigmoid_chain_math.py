@@ -2,7 +2,7 @@
 
 Source:
 
-    # The lecture's "flat" sigmoid chain (EXAMPLES.md section 3): f = sigmoid(2* ...
+    # The lecture's "flat" sigmoid chain (its section 3): f = sigmoid(2*(-(2*(x+ ...
     a = x + 1
     b = a * 2
     c = -b
@@ -10,7 +10,7 @@ Source:
     e = d * 2
     f = sigmoid(e)
 
-    (7 lines, 154 characters in all; sha256 6358826a6e745eb0...)
+    (7 lines, 146 characters in all; sha256 1bff2ef35903309d...)
 
 Regenerate with: backpropgen --regen
 Backend: math (plain floats, standard library only).

@@ -1,4 +1,4 @@
-"""The generated array gallery (generated/*.py for EXAMPLES.md sections 4-7): the
+"""The generated array gallery (generated/*.py for the lecture's sections 4-7): the
 lecture's numbers, hand-written CS231n-style references, central finite differences
 and the dot-product identity, for several shape bindings including size-1 axes."""
 

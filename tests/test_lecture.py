@@ -1,4 +1,4 @@
-"""The lecture's worked examples (EXAMPLES.md sections 1-3), with its published numbers."""
+"""The lecture's worked examples (its sections 1-3), with its published numbers."""
 
 from __future__ import annotations
 
