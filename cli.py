@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
+import unicodedata
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from codegen import __version__
 from codegen.errors import BackpropgenError, OptionError
@@ -28,8 +30,15 @@ examples:
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors as one line like every other error (no usage block)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise OptionError(f"{message} (see backpropgen --help)")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="backpropgen",
         description="Generate flat, readable backprop code (forward statements, then "
         "the backward statements in reverse order) from an expression or program.",
@@ -49,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--at",
         nargs="+",
+        action="extend",
         metavar="NAME=VALUE",
         help="evaluate a scalar program at a point; print the value and gradients",
     )
@@ -126,7 +136,7 @@ def _at(args: argparse.Namespace, source: str, where: str) -> int:
     point: dict[str, float] = {}
     for item in args.at:
         name, sep, value = item.partition("=")
-        name = name.strip()
+        name = unicodedata.normalize("NFKC", name.strip())  # as Python reads names
         if not sep or not name.isidentifier():
             raise OptionError(f"'{item}' is not NAME=VALUE", "--at")
         if name in point:
@@ -135,8 +145,22 @@ def _at(args: argparse.Namespace, source: str, where: str) -> int:
             point[name] = float(value)
         except ValueError:
             raise OptionError(f"'{value}' is not a number", f"--at {name}") from None
-    print(table(*evaluate_at(source, _options(args), point, where)))
+    _write_stdout(table(*evaluate_at(source, _options(args), point, where)) + "\n")
     return 0
+
+
+def _write_stdout(text: str) -> None:
+    """Write to standard output; a closed or full one is a one-line error."""
+    if sys.stdout is None:
+        raise OptionError("standard output is closed", "stdout")
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):  # the reader left: no second error at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        reason = exc.strerror or str(exc)
+        raise OptionError(f"cannot write: {reason}", "stdout") from None
 
 
 def _options(args: argparse.Namespace) -> Options:
@@ -159,7 +183,7 @@ def _regen(check: bool) -> int:
     for problem in problems:
         rel = manifest.rel(problem.path)
         if check:
-            sys.stdout.write(problem.diff)
+            _write_stdout(problem.diff)
             print(f"backpropgen: {rel} is {problem.kind}", file=sys.stderr)
         else:
             action = "removed" if problem.kind == "orphan" else "wrote"
@@ -222,6 +246,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         expression = unknown.pop()
     if unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if args.at and args.source is None and args.file is None and "=" not in args.at[-1]:
+        expression = args.at.pop()  # --at x=1 y=2 "x*y": the last one is the source
     if expression is not None:
         if args.source is not None:
             parser.error(f"two expressions: {args.source!r} and {expression!r}")
@@ -246,6 +272,8 @@ def run(argv: list[str] | None = None) -> int:
         raise OptionError("an empty file name", "-o")
     if args.output == "-":  # like -f -: the standard stream
         args.output = None
+    if args.output and args.output.endswith(("/", os.sep)):
+        raise OptionError("a folder name, not a file", f"-o {args.output}")
     args.backend = args.backend or "numpy"
     args.format = args.format or "auto"
     source, where = _read_source(args)
@@ -268,7 +296,7 @@ def run(argv: list[str] | None = None) -> int:
             reason = exc.strerror or str(exc)
             raise OptionError(f"cannot write: {reason}", f"-o {args.output}") from None
     else:
-        sys.stdout.write(text)
+        _write_stdout(text)
     return 0
 
 

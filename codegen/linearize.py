@@ -54,14 +54,36 @@ def fold(prim: str, args: tuple[Const, ...]) -> Const | None:
     return Const.of(float(result))
 
 
+def _complex_power(args: tuple[Atom, ...]) -> bool:
+    """``(-8) ** (1/3)``: complex in Python and nan in NumPy, on every call."""
+    a, b = args
+    if not (isinstance(a, Const) and isinstance(b, Const)) or a.text == "pi":
+        return False
+    power = b.value
+    whole = isinstance(power, int) or (
+        isinstance(power, Fraction) and power.denominator == 1
+    )
+    return a.value < 0 and not whole and not float(power).is_integer()
+
+
 def _zero_division(prim: str, args: tuple[Atom, ...]) -> bool:
-    """``a / 0`` or ``0 ** -k`` with constants: an error on every call, so refused."""
+    """``a / 0`` or ``0 ** -k`` with constants (a divisor that rounds to 0.0, like
+    10**-400, included): an error on every call, so refused."""
     a, b = args
     if prim == "div":
-        return isinstance(b, Const) and b.value == 0
+        return isinstance(b, Const) and _rounds_to_zero(b.value)
     return (
         isinstance(a, Const) and a.value == 0 and isinstance(b, Const) and b.value < 0
     )
+
+
+def _rounds_to_zero(value: int | float | Fraction) -> bool:
+    if value == 0:
+        return True
+    try:
+        return float(value) == 0.0
+    except OverflowError:  # a huge int or ratio: far from zero
+        return False
 
 
 def _log10(value: int | float | Fraction) -> float:
@@ -116,9 +138,13 @@ class _Builder:
         """A constant in the program must be a finite float (literals are checked in
         ``_literal``; this catches folded ones, like 10**400)."""
         if log10 > sys.float_info.max_10_exp:
+            size = (
+                f"about 10**{int(log10)}"
+                if math.isfinite(log10)
+                else "overflows to inf"
+            )
             raise self._error(
-                f"{self._what()}: a constant here is too large for a float "
-                f"(about 10**{int(log10)})",
+                f"{self._what()}: a constant here is too large for a float ({size})",
                 self.node,
             )
 
@@ -175,15 +201,24 @@ class _Builder:
                 (types[0].rank, types[1].rank), "dot"
             )
         result = infer(prim, types, dict(params), self._what(), self._where(self.node))
-        if prim == "pow" and result.rank and all(t.dtype == "int" for t in types):
+        ints = all(t.dtype == "int" for t in types)
+        if prim == "pow" and ints and (result.rank or not isinstance(args[0], Const)):
+            # int arrays, and NumPy ints such as sum(y) (a dimension N is a Python
+            # int and would not fail, but N ** -1.0 says the same)
             power = args[1]
             if not (isinstance(power, Const) and power.value >= 0):
                 raise self._error(
-                    f"{self._what()}: NumPy raises int arrays to int powers in "
-                    "integers and refuses negative powers; make one side a float "
+                    f"{self._what()}: NumPy takes an int to an int power in integers "
+                    "and refuses negative powers; make one side a float "
                     "(y ** -1.0, 2.0 ** y)",
                     self.node,
                 )
+        if prim == "pow" and _complex_power(args):
+            raise self._error(
+                f"{self._what()}: a negative constant to a fractional power is not a "
+                "real number",
+                self.node,
+            )
         if prim in ("div", "pow") and _zero_division(prim, args):
             raise self._error(
                 f"{self._what()}: division by zero (a constant 0 "

@@ -19,6 +19,7 @@ import difflib
 import keyword
 import os
 import tomllib
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,12 +74,13 @@ def load_manifest(pyproject: Path) -> Manifest:
         data = tomllib.loads(read_source(pyproject, where))
     except tomllib.TOMLDecodeError as exc:
         raise OptionError(f"invalid TOML: {exc}", where) from None
-    config = data.get("tool", {}).get("backpropgen")
+    tool = data.get("tool", {})
+    config = tool.get("backpropgen") if isinstance(tool, dict) else None
     if not isinstance(config, dict):
         raise OptionError("no [tool.backpropgen] table", where)
     root = pyproject.parent
     folder = config.get("directory", "generated")
-    if not isinstance(folder, str) or not folder.strip():
+    if not isinstance(folder, str) or not folder.strip() or "\0" in folder:
         raise OptionError("'directory' must be a folder name (a string)", where)
     directory = root / folder
     modules = config.get("modules", {})
@@ -92,6 +94,11 @@ def load_manifest(pyproject: Path) -> Manifest:
             raise OptionError(
                 f"'{name}' is not a valid module name (it must be importable)", here
             )
+        plain = unicodedata.normalize("NFKC", name)
+        if plain != name:  # Python imports it as the normalised name
+            raise OptionError(
+                f"write the module name as Python reads it: '{plain}'", here
+            )
         if not isinstance(spec, dict):
             spec = {"source": spec}
         unknown = sorted(set(spec) - _KEYS)
@@ -100,9 +107,10 @@ def load_manifest(pyproject: Path) -> Manifest:
         if ("source" in spec) == ("file" in spec):
             raise OptionError("give exactly one of 'source' and 'file'", here)
         if "file" in spec:
-            if not isinstance(spec["file"], str):
-                raise OptionError("'file' must be a string", here)
-            source = read_source(root / spec["file"], f"{here} file {spec['file']}")
+            if not isinstance(spec["file"], str) or "\0" in spec["file"]:
+                raise OptionError("'file' must be a file name (a string)", here)
+            source_where = f"{here} file {spec['file']}"
+            source = read_source(root / spec["file"], source_where, regular=True)
             src_where = spec["file"]
         else:
             if not isinstance(spec["source"], str):

@@ -62,6 +62,8 @@ def _pow(g, out, args):
     """d(a**b)/db = a**b log(a); at a = 0 the log is taken of 1: 0**b is constant in b
     (b > 0), so its gradient there is 0, as in PyTorch and JAX (not 0 * -inf)."""
     a, b = args
+    if isinstance(a, Const) and a.value == 0:
+        return g * b * a ** (b - 1), None  # 0 ** b: constant 0 for b > 0
     if isinstance(a, Const):
         log_a = call("log", a)
     else:

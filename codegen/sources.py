@@ -4,19 +4,25 @@ all or nothing."""
 from __future__ import annotations
 
 import os
+import re
 import stat
 import tempfile
 from pathlib import Path
 
 from codegen.errors import OptionError
 
-#: paths that name a stream rather than a file (/dev/stdout, /dev/fd/3, ...)
-STREAM_FOLDERS = ("/dev/", "/proc/")
+#: paths that name an open stream, whatever it is (a pipe, or a file a redirection
+#: opened, which must be appended to, not replaced)
+STREAM_PATH = re.compile(r"/dev/(stdout|stderr|fd/\d+)|/proc/(self|\d+)/fd/\d+")
 
 
-def read_source(path: Path, where: str) -> str:
-    """A UTF-8 text file, or an error naming ``where``."""
+def read_source(path: Path, where: str, regular: bool = False) -> str:
+    """A UTF-8 text file, or an error naming ``where``.  With ``regular``, only a
+    regular file (a FIFO would block; -f reads process substitutions, the manifest
+    does not)."""
     try:
+        if regular and path.exists() and not path.is_file():
+            raise OptionError("cannot read: not a regular file", where)
         data = path.read_bytes()
     except OSError as exc:
         raise OptionError(f"cannot read: {exc.strerror or exc}", where) from None
@@ -33,8 +39,8 @@ def decode_source(data: bytes, where: str) -> str:
 
 
 def _is_stream(path: Path) -> bool:
-    """A FIFO, a device or a socket (symlinks followed), or a path under /dev or /proc."""
-    if str(path).startswith(STREAM_FOLDERS):
+    """A FIFO, a device or a socket (symlinks followed), or /dev/stdout and the like."""
+    if STREAM_PATH.fullmatch(str(path)):
         return True
     try:
         mode = os.stat(path).st_mode

@@ -137,6 +137,11 @@ ERRORS: dict[str, tuple[str, int | None, tuple[str, ...]]] = {
         3,
         ("negative", "** -1.0"),
     ),
+    "int_scalar_negative_power": (
+        "X: array[N]\ny: int[N]\nL = sum(X * sum(y) ** -1)\n",
+        3,
+        ("negative", "** -1.0"),
+    ),
     "int_power_of_int_array": (
         "y: int[N]\nA: array[N]\nf = sum(A * 2 ** y)\n",
         3,

@@ -16,6 +16,7 @@ from conftest import REPO
 import cli
 from codegen.evaluate import load_module
 from codegen.generate import Options, generate
+from codegen.sources import _is_stream
 
 PREFIX = "backpropgen: error: "
 
@@ -229,3 +230,16 @@ def test_manifest_module_names_must_be_importable(
     monkeypatch.chdir(tmp_path)
     assert cli.main(["--check"]) == 2
     assert "importable" in _one_error_line(capsys.readouterr().err)
+
+
+def test_only_named_streams_are_appended_to(tmp_path: Path) -> None:
+    """/dev/stdout and /dev/fd/N are streams; any other path, under /dev or not, is a
+    file that -o replaces whole (written twice, it holds one module)."""
+    assert _is_stream(Path("/dev/stdout")) and _is_stream(Path("/dev/fd/1"))
+    assert _is_stream(Path("/proc/self/fd/1"))
+    assert not _is_stream(Path("/dev/shm/no-such-module.py"))
+    target = tmp_path / "twice.py"
+    assert cli.main(["x*y", "-o", str(target)]) == 0
+    once = target.read_text(encoding="utf-8")
+    assert cli.main(["x*y", "-o", str(target)]) == 0
+    assert target.read_text(encoding="utf-8") == once

@@ -364,3 +364,45 @@ def test_a_folder_outside_the_project(
     assert _run(capsys, "--regen")[0] == 0
     assert sorted(p.stem for p in outside.glob("*.py")) == sorted(MODULES)
     assert _run(capsys, "--check")[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("tool = 3\n", "no [tool.backpropgen] table"),
+        ('[tool.backpropgen]\ndirectory = "g\\u0000"\n', "'directory'"),
+        (
+            '[tool.backpropgen.modules.a]\nfile = "a\\u0000b"\n',
+            "'file' must be a file name",
+        ),
+        (
+            '[tool.backpropgen.modules."\\uff46oo"]\nsource = "x"\n',
+            "as Python reads it: 'foo'",
+        ),
+    ],
+)
+def test_odd_manifests_are_one_line_errors(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    text: str,
+    needle: str,
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(text, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    for mode in ("--check", "--regen"):
+        status, out, err = _run(capsys, mode)
+        assert status == 2 and out == ""
+        (line,) = err.splitlines()
+        assert needle in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pyproject.toml"]
+
+
+def test_a_fifo_as_a_source_file_is_an_error_not_a_hang(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chain = project / "src" / "chain.bp"
+    chain.unlink()
+    os.mkfifo(chain)
+    status, _, err = _run(capsys, "--check")
+    assert status == 2 and "not a regular file" in err

@@ -188,6 +188,13 @@ def test_the_header_states_the_zero_base_convention_where_it_applies(
     assert (POW_CONVENTION in " ".join(header.split())) == stated
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_zero_to_a_variable_power_has_gradient_zero(backend: str) -> None:
+    module = load("0 ** x * y + x * 0", options(backend))
+    _, grads = module.forward_backward(2.0, 3.0)
+    assert grads_tuple(grads) == (0.0, 0.0)
+
+
 TIES = [
     # (function, point, winners): the tied winners share the gradient evenly
     ("max", (2.0, 2.0), (0, 1)),
