@@ -230,8 +230,9 @@ class Printer:
         if prim == "transpose":
             return _Text(f"{self._receiver(args[0])}.T", ATOM)
         if prim == "broadcast_to":
+            # a fresh float array: gradients are float64 whatever the caller passed
             g, like = self.expr(args[0]), self._receiver(args[1])
-            return _Text(f"np.broadcast_to({g}, {like}.shape)", ATOM)
+            return _Text(f"np.broadcast_to({g}, {like}.shape).astype(float)", ATOM)
         if prim == "outer":
             return self._call("np.outer", *args)
         if prim == "expand":

@@ -155,7 +155,7 @@ def reverse(
     (default: every input) in that order.  ``broadcast_upstream`` (batched scalar
     programs) first shapes the upstream gradient like the output; ``check_upstream``
     (typed array programs) first checks it: ``float(df)`` for a scalar output,
-    ``np.broadcast_to(df, f.shape)`` for an array.  With ``copy_aliases`` (mutable arrays), a
+    ``np.broadcast_to(df, f.shape).astype(float)`` (a fresh float array) for an array.  With ``copy_aliases`` (mutable arrays), a
     returned gradient that would be the caller's upstream array, or the same array as
     another returned gradient, is copied, so updating one in place changes nothing else.
     """
@@ -215,7 +215,7 @@ def reverse(
         # typed: the caller's gradient must fit the output (a wrong shape fails here)
         if type_of(output).rank:
             check = Op("broadcast_to", (Var(upstream), Var(output)))
-            what = f"{output}'s shape (a number is broadcast)"
+            what = f"floats of {output}'s shape (a number is broadcast)"
         else:
             check = Op("as_float", (Var(upstream),))
             what = f"a number, like {output}"
@@ -326,7 +326,8 @@ def reverse(
         mutable = [
             g for g, n in zip(grads, wrt, strict=True) if not typed or type_of(n).rank
         ]
-        backward = _unalias(backward, mutable, upstream, broadcast_upstream)
+        fresh = broadcast_upstream or check_upstream  # a new array, or a float
+        backward = _unalias(backward, mutable, upstream, fresh)
 
     forward_count = len(program.stmts)
     stmts = program.stmts + tuple(backward)

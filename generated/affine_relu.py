@@ -44,8 +44,8 @@ def forward_backward(X, W, b, dout):
     out = np.maximum(0, t2)  # (N, M)
 
     # backward
-    # the upstream gradient dout: out's shape (a number is broadcast)
-    dout = np.broadcast_to(dout, out.shape)  # (N, M)
+    # the upstream gradient dout: floats of out's shape (a number is broadcast)
+    dout = np.broadcast_to(dout, out.shape).astype(float)  # (N, M)
     # out = relu(t2)  (relu gate: passes the gradient where the output is > 0)
     dt2 = np.where(out > 0, dout, 0.0)  # (N, M)
     # t2 = t1 + b  (add gate: distributes the gradient)

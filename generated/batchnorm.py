@@ -61,8 +61,8 @@ def forward_backward(x, gamma, beta, dout):
     out = t3 + beta  # (N, D)
 
     # backward
-    # the upstream gradient dout: out's shape (a number is broadcast)
-    dout = np.broadcast_to(dout, out.shape)  # (N, D)
+    # the upstream gradient dout: floats of out's shape (a number is broadcast)
+    dout = np.broadcast_to(dout, out.shape).astype(float)  # (N, D)
     # out = t3 + beta  (add gate: distributes the gradient)
     dt3 = dout  # (N, D)
     dbeta = dout.sum(axis=0)  # (D,)

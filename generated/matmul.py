@@ -41,8 +41,8 @@ def forward_backward(X, W, dY):
     Y = X @ W  # (N, M)
 
     # backward
-    # the upstream gradient dY: Y's shape (a number is broadcast)
-    dY = np.broadcast_to(dY, Y.shape)  # (N, M)
+    # the upstream gradient dY: floats of Y's shape (a number is broadcast)
+    dY = np.broadcast_to(dY, Y.shape).astype(float)  # (N, M)
     # Y = X @ W  (matmul: dA = dOut @ B.T, dB = A.T @ dOut)
     dX = dY @ W.T  # (N, D)
     dW = X.T @ dY  # (D, M)

@@ -40,8 +40,8 @@ def forward_backward(x, dy):
     y = np.maximum(0, x)  # (N,)
 
     # backward
-    # the upstream gradient dy: y's shape (a number is broadcast)
-    dy = np.broadcast_to(dy, y.shape)  # (N,)
+    # the upstream gradient dy: floats of y's shape (a number is broadcast)
+    dy = np.broadcast_to(dy, y.shape).astype(float)  # (N,)
     # y = relu(x)  (relu gate: passes the gradient where the output is > 0)
     dx = np.where(y > 0, dy, 0.0)  # (N,)
     return y, Grads(dx)

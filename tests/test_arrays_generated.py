@@ -102,6 +102,18 @@ def test_gradients_of_views_are_fresh_writable_arrays(program, upstream):
         np.testing.assert_array_equal(dvalue, np.full(value.shape, 3.0))
 
 
+@pytest.mark.parametrize("dtype", [int, bool, np.float32])
+def test_gradients_are_float64_whatever_the_upstream_dtype(dtype):
+    module = load("X: array[N, D]\nV: array[N, D]\nY = X + V")
+    X = np.arange(6.0).reshape(2, 3)
+    upstream = np.ones((2, 3), dtype=dtype)
+    _, grads = module.forward_backward(X, X, upstream)
+    for grad in grads:
+        assert grad.dtype == np.float64
+        np.testing.assert_array_equal(grad, np.ones((2, 3)))
+    assert not np.shares_memory(grads.X, grads.V)
+
+
 def test_scalar_loss_upstream_must_be_a_number():
     module = importlib.import_module("generated.svm_loss")
     rng = np.random.default_rng(seed_of("upstream-number"))
