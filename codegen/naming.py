@@ -5,6 +5,7 @@ temporaries (``t1``, ``t2``, ...) and gradient names (``dx``; on a clash ``d_x``
 from __future__ import annotations
 
 import builtins
+import functools
 import keyword
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -34,6 +35,7 @@ MODULE_NAMES = frozenset(
 RESERVED = MODULE_NAMES | {"pi"}
 
 
+@functools.cache  # called for every name in a program: 100,000s of times
 def name_problem(name: str) -> str | None:
     """Why ``name`` cannot name an input or a value, or None if it can.  One rule for
     program text, ``--inputs`` and the manifest's ``inputs``."""
