@@ -87,13 +87,23 @@ def _names(text: str | None, option: str) -> tuple[str, ...] | None:
     return None if text is None else name_list(text, option)
 
 
+def _plain(source: str) -> bool:
+    """Short, one line, printable, no backslash or quote run: fit to quote in a header."""
+    return (
+        len(source) <= 60
+        and source.isprintable()
+        and "\\" not in source
+        and '"""' not in source
+    )
+
+
 def _regenerate_command(args: argparse.Namespace) -> str:
     parts = ["backpropgen"]
     placeholder = False
     if args.file is not None and args.file != "-":
         path = Path(args.file)
         parts += ["-f", shlex.quote(args.file if not path.is_absolute() else path.name)]
-    elif args.file is None and len(args.source) <= 60 and "\n" not in args.source:
+    elif args.file is None and _plain(args.source):
         parts.append(shlex.quote(args.source))
     else:  # stdin, or too long for one line: the header shows the source anyway
         parts.append("SOURCE")

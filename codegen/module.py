@@ -34,7 +34,12 @@ def _wrap_words(text: str, width: int) -> list[str]:
 
 
 def _docstring_safe(line: str) -> str:
-    return line.expandtabs().rstrip().replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    """A line of user text as docstring text: backslashes doubled, no closing quotes,
+    control and bidi characters shown as escapes (never raw in the module)."""
+    text = line.expandtabs().rstrip().replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else f"\\\\u{ord(c):04x}" for c in text)
 
 
 def source_block(source: str) -> list[str]:
@@ -164,7 +169,7 @@ def build_view(
         *source_block(source),
         "",
         *shape_lines,
-        _fit(f"Regenerate with: {regenerate}", WIDTH),
+        _docstring_safe(_fit(f"Regenerate with: {regenerate}", WIDTH)),
         backend_line,
         *conventions,
     ]

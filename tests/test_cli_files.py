@@ -7,6 +7,7 @@ import os
 import stat
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -243,3 +244,44 @@ def test_only_named_streams_are_appended_to(tmp_path: Path) -> None:
     once = target.read_text(encoding="utf-8")
     assert cli.main(["x*y", "-o", str(target)]) == 0
     assert target.read_text(encoding="utf-8") == once
+
+
+HOSTILE_SOURCES = [
+    'f = x*y # """;import os;os.environ["BPG_PWNED"] = "1";"""',
+    "f = x*y # \\N{bogus} \\x \\u12 \\d",
+    "f = x*y # \x1b[31mred \u202e bidi \x07",
+]
+
+
+@pytest.mark.parametrize("source", HOSTILE_SOURCES)
+def test_source_text_never_becomes_code(source: str, tmp_path: Path) -> None:
+    """Comments are user text: in the header they stay text (quotes, backslashes and
+    control characters escaped), in the source block and the regenerate line alike."""
+    out = tmp_path / "hostile.py"
+    assert cli.main([source, "-o", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert text.isprintable() or all(c.isprintable() or c == "\n" for c in text)
+    code = compile(text, str(out), "exec")  # no SyntaxError, no invalid escape
+    namespace: dict[str, object] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        exec(code, namespace)  # noqa: S102 - our output, checked to be inert
+    assert "os" not in namespace and "BPG_PWNED" not in os.environ
+    assert namespace["INPUTS"] == ("x", "y")
+    doc = namespace["__doc__"]
+    assert isinstance(doc, str) and "f = x*y #" in doc
+
+
+def test_a_hostile_file_name_stays_text(tmp_path: Path) -> None:
+    name = 'p""";import os;os.environ["BPG_PWNED"] = "1";""".bp'
+    program = tmp_path / name
+    program.write_text("f = x * y\n", encoding="utf-8")
+    text = subprocess.run(
+        [sys.executable, str(REPO / "cli.py"), "-f", name],
+        capture_output=True,
+        cwd=tmp_path,
+        check=True,
+    ).stdout.decode()
+    namespace: dict[str, object] = {}
+    exec(compile(text, "hostile", "exec"), namespace)  # noqa: S102 - checked inert
+    assert "os" not in namespace and "BPG_PWNED" not in os.environ
