@@ -416,7 +416,10 @@ def _check_expr(root: ast.expr, where: str) -> None:
                     want = f"{low} argument" + ("s" if low != 1 else "")
                 else:
                     want = f"{low} to {high} arguments"
-                raise _err(f"{func.id}() takes {want}, got {n}", node, where)
+                hint = ""
+                if func.id in ("max", "min") and high is not None and n > high:
+                    hint = f"; nest them for more: {func.id}({func.id}(...), ...)"
+                raise _err(f"{func.id}() takes {want}, got {n}{hint}", node, where)
             if func.id == "reshape":
                 for dim in node.args[1:]:
                     if not (_literal_option(dim) or isinstance(dim, ast.Name)):

@@ -92,14 +92,18 @@ ARRAY_PRIMITIVES = frozenset(
     "broadcast_to".split()
 )
 
+MAX_EXTREMUM_ARGS = 32
+
 #: functions a user may call: (fewest args, most args or None, keywords allowed)
 FUNCTIONS: dict[str, tuple[int, int | None, frozenset[str]]] = {
     **{
         name: (1, 1, frozenset())
         for name in "exp log sqrt sin cos tan tanh sigmoid relu abs".split()
     },
-    "max": (1, None, frozenset({"axis", "keepdims"})),
-    "min": (1, None, frozenset({"axis", "keepdims"})),
+    # n-ary max/min: each argument's gradient counts the ties among all n (n**2
+    # terms in all), so n is capped; nest them for more: max(max(...), ...)
+    "max": (1, MAX_EXTREMUM_ARGS, frozenset({"axis", "keepdims"})),
+    "min": (1, MAX_EXTREMUM_ARGS, frozenset({"axis", "keepdims"})),
     "maximum": (2, 2, frozenset()),
     "minimum": (2, 2, frozenset()),
     "sum": (1, 1, frozenset({"axis", "keepdims"})),

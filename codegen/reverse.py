@@ -92,10 +92,19 @@ def _unalias(
         else:
             copies.pop(stmt.target, None)
 
+    roots: dict[str, str] = {}
+
     def root(name: str) -> str:
-        while name in copies:
+        """The array ``name`` is a copy or view of, with the path remembered: a long
+        chain of copies (a sum of 100,000 inputs) is walked once, not once per name."""
+        path = []
+        while name in copies and name not in roots:
+            path.append(name)
             name = copies[name]
-        return name
+        found = roots.get(name, name)
+        for step in path:
+            roots[step] = found
+        return found
 
     claimed: set[str] = set()
     if not fresh_upstream:

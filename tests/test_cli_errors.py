@@ -67,6 +67,12 @@ CASES = [
     Bad("complex-constant", ("x * (-8)**(1/3)",), "<expr>:1:", what="real"),
     Bad("float-constant-overflow", ("x * 2.0**1024",), "<expr>:1:", what="too large"),
     Bad("divisor-underflows", ("x / 10**-400",), "<expr>:1:", what="division by zero"),
+    Bad(
+        "max-too-many",
+        ("max(" + ", ".join(f"x{i}" for i in range(600)) + ")",),
+        "<expr>:1:1",
+        what="nest them",
+    ),
     Bad("divide-by-zero", ("2 / 0 * y",), "<expr>:1:", what="division by zero"),
     Bad(
         "divide-by-folded-zero", ("x / (2 - 2)",), "<expr>:1:", what="division by zero"
