@@ -77,6 +77,21 @@ def _zero_division(prim: str, args: tuple[Atom, ...]) -> bool:
     )
 
 
+#: functions whose value at constants SymPy keeps symbolic (exp(1000), log(0)):
+#: checked numerically instead, so no module computes inf, nan or an error on every call
+_FUNCTIONS_OF_CONSTANTS = frozenset("exp log sqrt sin cos tan tanh sigmoid".split())
+
+
+def _real_float(prim: str, args: tuple[Atom, ...]) -> bool:
+    """Whether a function of constants is a finite real float."""
+    if any(a.text == "pi" for a in args):  # type: ignore[union-attr]
+        return True  # exp(pi) and the like: fine, and left as written
+    value = sympy.N(SYMPY[prim](*(const_to_sympy(a) for a in args)))  # type: ignore[arg-type]
+    if not (value.is_real and value.is_finite):
+        return False
+    return value == 0 or _log10(float(abs(value))) <= sys.float_info.max_10_exp
+
+
 def _rounds_to_zero(value: int | float | Fraction) -> bool:
     if value == 0:
         return True
@@ -240,6 +255,12 @@ class _Builder:
                 base, power = (a.value for a in args)  # type: ignore[union-attr]
                 if abs(base) > 1 and power > 0:
                     self._check_size(float(power) * _log10(base))
+            elif prim in _FUNCTIONS_OF_CONSTANTS and not _real_float(prim, args):
+                text = ", ".join(a.text for a in args)  # type: ignore[union-attr]
+                raise self._error(
+                    f"{self._what()}: {prim}({text}) is not a finite real float",
+                    self.node,
+                )
         for arg in args:
             if isinstance(arg, Const) and arg.value:
                 self._check_size(_log10(arg.value))

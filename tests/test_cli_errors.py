@@ -73,6 +73,9 @@ CASES = [
         "<expr>:1:1",
         what="nest them",
     ),
+    Bad("exp-of-constant-overflows", ("exp(1000) * x",), "<expr>:1:1", what="finite"),
+    Bad("log-of-zero", ("log(0.0) * x",), "<expr>:1:1", what="finite"),
+    Bad("sqrt-of-negative", ("x + sqrt(-1.0)",), "<expr>:1:5", what="finite"),
     Bad("divide-by-zero", ("2 / 0 * y",), "<expr>:1:", what="division by zero"),
     Bad(
         "divide-by-folded-zero", ("x / (2 - 2)",), "<expr>:1:", what="division by zero"
