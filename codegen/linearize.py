@@ -18,7 +18,7 @@ import sympy
 from codegen.errors import InputError, OptionError
 from codegen.ir import Atom, Const, Op, Program, Stmt, Var
 from codegen.naming import Namer, name_problem, repeated
-from codegen.parse import BINOPS, COMPARE, Decl, Parsed
+from codegen.parse import BINOPS, COMPARE, Decl, Parsed, is_int_literal
 from codegen.primitives import SYMPY, USER_FUNCTIONS, const_to_sympy
 from codegen.shapes import SCALAR, Dim, Type, broadcast, infer, show
 
@@ -149,9 +149,13 @@ class _Builder:
             raw = repr(value)
         return Const(value, literal_text(raw))
 
-    def _check_size(self, log10: float) -> None:
+    def _check_const(self, const: Const) -> None:
         """A constant in the program must be a finite float (literals are checked in
         ``_literal``; this catches folded ones, like 10**400)."""
+        if const.value:
+            self._check_size(_log10(const.value))
+
+    def _check_size(self, log10: float) -> None:
         if log10 > sys.float_info.max_10_exp:
             size = (
                 f"about 10**{int(log10)}"
@@ -247,7 +251,7 @@ class _Builder:
                     return (
                         folded  # its user checks its size (10**400 / 10**399 is fine)
                     )
-                self._check_size(_log10(folded.value) if folded.value else 0.0)
+                self._check_const(folded)
                 self.types[target] = self.type_of(folded)
                 self.stmts.append(Stmt(target, folded))
                 return Var(target)
@@ -262,8 +266,8 @@ class _Builder:
                     self.node,
                 )
         for arg in args:
-            if isinstance(arg, Const) and arg.value:
-                self._check_size(_log10(arg.value))
+            if isinstance(arg, Const):
+                self._check_const(arg)
         op = Op(prim, args, params)
         if target is None:
             key = (prim, args, params)
@@ -445,7 +449,7 @@ class _Builder:
     ) -> Atom:
         items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
         kind = self.type_of(base)
-        static = [isinstance(i, ast.Slice) or _is_int_literal(i) for i in items]
+        static = [isinstance(i, ast.Slice) or is_int_literal(i) for i in items]
         if all(static):
             return self._slice(node, base, items, target)
         if any(isinstance(item, ast.Slice) for item in items):
@@ -561,12 +565,6 @@ def _symbolic_length(dim: str, lo: int | None, hi: int | None, error, node) -> D
     raise error(f"cannot tell the length of this slice of dimension {dim}", node)
 
 
-def _is_int_literal(node: ast.expr) -> bool:
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        node = node.operand
-    return isinstance(node, ast.Constant) and type(node.value) is int
-
-
 def _children(node: ast.expr) -> list[ast.expr]:
     if isinstance(node, ast.BinOp):
         return [node.left, node.right]
@@ -578,7 +576,7 @@ def _children(node: ast.expr) -> list[ast.expr]:
         return [node.value]
     if isinstance(node, ast.Subscript):
         items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-        if all(isinstance(i, ast.Slice) or _is_int_literal(i) for i in items):
+        if all(isinstance(i, ast.Slice) or is_int_literal(i) for i in items):
             return [node.value]
         return [node.value, *(i for i in items if not isinstance(i, ast.Slice))]
     assert isinstance(node, ast.Call)
@@ -586,7 +584,8 @@ def _children(node: ast.expr) -> list[ast.expr]:
 
 
 def _literal_value(node: ast.expr) -> object:
-    """The value of a whitelisted literal option (see ``parse._literal_option`` and ``parse._OPTION_CHECKS``)."""
+    """The value of a whitelisted literal option (checked by ``parse._literal_option``
+    and ``parse._OPTION_CHECKS``)."""
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, ast.UnaryOp):

@@ -321,32 +321,34 @@ def _declaration(kind: ast.expr, line: int, where: str) -> Decl:
     return Decl(ARRAY_TYPES[kind.value.id], tuple(dims), line)
 
 
-def _literal_option(node: ast.expr) -> bool:
-    """Static indices and reshape sizes: ints, -ints, None, tuples of ints."""
-    if isinstance(node, ast.Constant):
-        return node.value is None or type(node.value) is int
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        return (
-            isinstance(node.operand, ast.Constant) and type(node.operand.value) is int
-        )
-    if isinstance(node, ast.Tuple):
-        return all(_literal_option(e) for e in node.elts)
-    return False
-
-
-def _is_int(node: ast.expr) -> bool:
+def is_int_literal(node: ast.expr) -> bool:
     """An int literal, or a negated one (``True`` and ``False`` are not ints here)."""
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         node = node.operand
     return isinstance(node, ast.Constant) and type(node.value) is int
 
 
+def _literal_option(node: ast.expr) -> bool:
+    """Static indices and reshape sizes: ints, -ints, None, tuples of ints."""
+    if isinstance(node, ast.Constant) and node.value is None:
+        return True
+    if is_int_literal(node):
+        return True
+    if isinstance(node, ast.Tuple):
+        return all(_literal_option(e) for e in node.elts)
+    return False
+
+
 def _axis_problem(node: ast.expr) -> str:
     if isinstance(node, ast.Constant) and node.value is None:
         return ""
-    if _is_int(node):
+    if is_int_literal(node):
         return ""
-    if isinstance(node, ast.Tuple) and node.elts and all(map(_is_int, node.elts)):
+    if (
+        isinstance(node, ast.Tuple)
+        and node.elts
+        and all(map(is_int_literal, node.elts))
+    ):
         return ""
     return "must be an int, a tuple of ints or None"
 

@@ -66,9 +66,7 @@ def _negation_outside(expr: Expr) -> Expr:
 
 
 #: NumPy operations that return a view of their first argument, not a new array
-_VIEWS = frozenset(
-    {"transpose", "reshape", "reshape_like", "expand_dims", "squeeze", "broadcast_to"}
-)
+_VIEWS = frozenset({"transpose", "reshape", "reshape_like", "expand_dims", "squeeze"})
 
 
 def _viewed(expr: Expr) -> str | None:
@@ -164,9 +162,10 @@ def reverse(
     (default: every input) in that order.  ``broadcast_upstream`` (batched scalar
     programs) first shapes the upstream gradient like the output; ``check_upstream``
     (typed array programs) first checks it: ``float(df)`` for a scalar output,
-    ``np.broadcast_to(df, f.shape).astype(float)`` (a fresh float array) for an array.  With ``copy_aliases`` (mutable arrays), a
-    returned gradient that would be the caller's upstream array, or the same array as
-    another returned gradient, is copied, so updating one in place changes nothing else.
+    ``np.broadcast_to(df, f.shape).astype(float)`` (a fresh float array) for an array.
+    With ``copy_aliases`` (mutable arrays), a returned gradient that would be the
+    caller's upstream array, or the same array as another returned gradient, is
+    copied, so updating one in place changes nothing else.
     """
     (output,) = program.outputs
     types = program.types
