@@ -1,4 +1,5 @@
-"""The pipeline: source -> parse -> linearize -> reverse -> print -> render -> format."""
+"""The pipeline: source -> parse -> linearize -> reverse (+ the backend's passes) ->
+print -> render -> format."""
 
 from __future__ import annotations
 
@@ -7,24 +8,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from codegen import passes
+from codegen.backends import Backend, get_backend
 from codegen.errors import OptionError
 from codegen.formatting import format_module
-from codegen.ir import Program, Stmt
+from codegen.ir import Program, all_names
 from codegen.linearize import linearize
-from codegen.module import build_view
+from codegen.liveness import prune
+from codegen.module import TARGET_NAMES, build_view
+from codegen.naming import Namer, repeated
+from codegen.options import Options
 from codegen.parse import parse
-from codegen.printing import BACKENDS
 from codegen.render import render
-from codegen.reverse import reverse
+from codegen.reverse import VJP, differentiable_inputs, reverse
+from codegen.shapes import SCALAR
 
-
-@dataclass(frozen=True)
-class Options:
-    backend: str = "numpy"
-    wrt: tuple[str, ...] | None = None
-    inputs: tuple[str, ...] | None = None
-    regenerate: str = "backpropgen --regen"
-    format: str = "auto"
+__all__ = ["Compiled", "Options", "compile_source", "generate", "render_unformatted"]
 
 
 @dataclass(frozen=True)
@@ -32,46 +31,68 @@ class Compiled:
     """The programs behind a module: for tests, benchmarks and ``--at``."""
 
     forward: Program
-    reverse: Program
-    upstream: str
-    wrt: tuple[str, ...]
+    vjp: VJP
+    backend: Backend
+
+    @property
+    def wrt(self) -> tuple[str, ...]:
+        return self.vjp.wrt
+
+    @property
+    def upstream(self) -> str:
+        (upstream,) = self.vjp.cotangents
+        return upstream
+
+    @property
+    def reverse(self) -> Program:
+        """Forward and backward joined: inputs and the upstream gradient in, the
+        output and then the gradients (in ``wrt`` order) out."""
+        return self.vjp.joined()
 
 
-def _live(program: Program) -> Program:
-    """Drop statements the output does not depend on (they would be dead code)."""
-    from codegen.ir import names_in
+def check_wrt(program: Program, wrt: tuple[str, ...] | None) -> tuple[str, ...]:
+    """``--wrt`` (default: every float input), checked against the program."""
+    if wrt is None:
+        return differentiable_inputs(program)
+    for name in wrt:
+        if name not in program.inputs:
+            raise OptionError(
+                f"'{name}' is not an input (inputs: {', '.join(program.inputs) or 'none'})",
+                "--wrt",
+            )
+        kind = program.types.get(name, SCALAR)
+        if not kind.differentiable:
+            raise OptionError(
+                f"'{name}' is an {kind.dtype} input: it has no gradient", "--wrt"
+            )
+    twice = repeated(wrt)
+    if twice is not None:
+        raise OptionError(f"'{twice}' is listed twice", "--wrt")
+    return wrt
 
-    live = set(program.outputs)
-    keep: list[Stmt] = []
-    for stmt in reversed(program.stmts):
-        if stmt.target in live:
-            keep.append(stmt)
-            live.update(names_in(stmt.expr))
-    return Program(
-        program.inputs, tuple(reversed(keep)), program.outputs, types=program.types
-    )
+
+def module_namer(program: Program, backend: Backend) -> Namer:
+    """The one namer of a module: the program's names, the target's and the
+    backend's are taken."""
+    return Namer(all_names(program), TARGET_NAMES | backend.reserved)
 
 
 def compile_source(source: str, options: Options, where: str = "<expr>") -> Compiled:
-    if options.backend not in BACKENDS:
-        raise OptionError(
-            f"unknown backend '{options.backend}' (choose {' or '.join(BACKENDS)})",
-            "--backend",
-        )
-    forward = _live(linearize(parse(source, where), options.inputs))
+    backend = get_backend(options.backend)
+    forward = prune(linearize(parse(source, where), options.inputs))
     arrays = any(t.rank for t in forward.types.values())
-    if arrays and options.backend != "numpy":
+    if arrays and not backend.arrays:
         raise OptionError(
             "array programs need the numpy backend", f"--backend {options.backend}"
         )
-    program, upstream, wrt = reverse(
-        forward,
-        options.wrt,
-        broadcast_upstream=options.backend == "numpy" and not arrays,
-        check_upstream=arrays,
-        copy_aliases=options.backend == "numpy",
-    )
-    return Compiled(forward, program, upstream, wrt)
+    wrt = check_wrt(forward, options.wrt)
+    namer = module_namer(forward, backend)
+    vjp = passes.share(reverse(forward, wrt, namer), namer)
+    policy = backend.upstream_policy(arrays)
+    vjp = passes.seed_upstream(vjp, policy)
+    if backend.mutable:
+        vjp = passes.copy_aliases(vjp, backend.views, fresh_upstream=policy is not None)
+    return Compiled(forward, vjp, backend)
 
 
 @contextmanager
@@ -87,26 +108,14 @@ def _no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def generate(source: str, options: Options = Options(), where: str = "<expr>") -> str:
-    """The formatted module for ``source``."""
+def generate(source: str, options: Options | None = None, where: str = "<expr>") -> str:
+    """The formatted module for ``source`` (default options if None)."""
+    options = options or Options()
     with _no_cycle_collection():
-        return _generate(source, options, where)
-
-
-def _generate(source: str, options: Options, where: str) -> str:
-    return format_module(render_unformatted(source, options, where), options.format)
+        return format_module(render_unformatted(source, options, where), options.format)
 
 
 def render_unformatted(source: str, options: Options, where: str = "<expr>") -> str:
     """The module text before black: what the printer and the template write."""
     compiled = compile_source(source, options, where)
-    view = build_view(
-        compiled.forward,
-        compiled.reverse,
-        compiled.upstream,
-        compiled.wrt,
-        source,
-        options.backend,
-        options.regenerate,
-    )
-    return render(view)
+    return render(build_view(compiled, source, options.regenerate))

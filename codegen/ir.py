@@ -10,8 +10,14 @@ output is a program of the same kind and can be transformed again.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from codegen.shapes import Type
 
 
 class _Arith:
@@ -92,34 +98,60 @@ Atom = Var | Const
 
 
 @dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a derived statement comes from: provenance as data, never prose.
+
+    ``kind`` says what the statement does:
+
+    * ``"undo"``: part of the block that undoes forward statement ``stmt`` (reverse
+      mode); ``gate`` is the rule's description of how the gate treats the gradient;
+    * ``"upstream"``: shapes or checks the upstream gradient ``names[0]`` of output
+      ``names[1]``; ``gate`` is the policy (``"broadcast"``, ``"check"``);
+    * ``"zero"``: the gradient of input ``names[1]``, which output ``names[0]`` does not
+      depend on.
+
+    The printer writes the comment; statements sharing an origin form one block, whose
+    comment heads it, whatever later transforms insert into it.
+    """
+
+    kind: str
+    stmt: Stmt | None = None
+    gate: str = ""
+    names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Stmt:
     """``target = expr``, or ``target = target + expr`` when ``accumulate`` is set.
 
-    ``comment`` is printed on its own line above the statement (a gate description);
-    ``note`` is a short trailing comment.
+    ``origin`` records the statement a derived statement comes from (see
+    :class:`Origin`); ``note`` is a short trailing comment.
     """
 
     target: str
     expr: Expr
     accumulate: bool = False
-    comment: str = ""
     note: str = ""
+    origin: Origin | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Program:
     """Straight-line code: ``inputs`` in, ``stmts`` in order, ``outputs`` out.
 
-    ``sections`` splits ``stmts`` into titled runs (``("forward", 6), ("backward", 7)``);
-    a program without sections is one untitled run.
+    ``types`` maps every name to its static type (:class:`codegen.shapes.Type`); it is
+    read-only (a copy of what the constructor is given), and empty for untyped programs,
+    whose names are all float scalars.
     """
 
     inputs: tuple[str, ...]
     stmts: tuple[Stmt, ...]
     outputs: tuple[str, ...]
-    sections: tuple[tuple[str, int], ...] = field(default=())
-    #: static type of every name (``codegen.shapes.Type``); empty for untyped programs
-    types: dict = field(default_factory=dict, compare=False, hash=False)
+    types: Mapping[str, Type] = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.types, MappingProxyType):
+            object.__setattr__(self, "types", MappingProxyType(dict(self.types)))
 
 
 def const_text(value: int | Fraction | float) -> str:

@@ -89,9 +89,30 @@ def repeated(names: Sequence[str]) -> str | None:
 
 
 class Namer:
-    def __init__(self, taken: Iterable[str]) -> None:
-        self._taken: set[str] = set(taken) | MODULE_NAMES
-        self._grads: dict[str, str] = {}
+    """The one source of names for a module: every pass that mints a name asks the same
+    namer, so names never collide and the same value always gets the same name.
+
+    ``taken`` are the names already in use (the program's, and what the target and
+    backend reserve).  Roles, each memoized per primal name:
+
+    * :meth:`grad`: the gradient of ``v`` is ``dv`` (the lecture's convention).  A
+      second, outer differentiation (``level=2``) names the gradient of ``v``
+      ``d2v``, of ``dv`` ``d2dv``, and so on (``d<level><v>``): a name says at a glance
+      which sweep computed it, and no level can take another's names.
+    * :meth:`tangent`: the tangent of ``v`` in forward mode is ``v_dot``.
+    * :meth:`temp`: unnamed intermediates ``t1``, ``t2``, ... in trace order.
+    * :meth:`fresh`: any other stem, as is if free.
+
+    On a clash with a name in use, a role falls back to ``d_v`` (``d2_v``, ``v_dot_``
+    ...) and then numbers it: ``d_v_2``, ``d_v_3``.
+    """
+
+    def __init__(
+        self, taken: Iterable[str], reserved: Iterable[str] = MODULE_NAMES
+    ) -> None:
+        self._taken: set[str] = set(taken)
+        self._taken.update(reserved)
+        self._roles: dict[tuple[str, str], str] = {}
         self._next_temp = 1
 
     def _free(self, name: str) -> bool:
@@ -104,6 +125,10 @@ class Namer:
     def take(self, name: str) -> str:
         self._taken.add(name)
         return name
+
+    def reserve(self, names: Iterable[str]) -> None:
+        """Mark names as in use (a program joining the module, say)."""
+        self._taken.update(names)
 
     def fresh(self, stem: str) -> str:
         """``stem`` if free, else ``stem_2``, ``stem_3``, ..."""
@@ -122,11 +147,26 @@ class Namer:
         self._next_temp += 1
         return self.take(name)
 
-    def grad(self, primal: str) -> str:
-        """``d<primal>``, or ``d_<primal>`` (then ``d_<primal>_2``...) on a clash."""
-        if primal not in self._grads:
-            first = f"d{primal}"
-            self._grads[primal] = (
-                self.take(first) if self._free(first) else self.fresh(f"d_{primal}")
-            )
-        return self._grads[primal]
+    def _role(self, role: str, primal: str, first: str, fallback: str) -> str:
+        key = (role, primal)
+        name = self._roles.get(key)
+        if name is None:
+            name = self.take(first) if self._free(first) else self.fresh(fallback)
+            self._roles[key] = name
+        return name
+
+    def grad(self, primal: str, level: int = 1) -> str:
+        """``d<primal>`` (level 1) or ``d<level><primal>``; ``d_<primal>`` (then
+        ``d_<primal>_2`` ...) on a clash."""
+        prefix = "d" if level == 1 else f"d{level}"
+        return self._role(
+            f"grad{level}", primal, f"{prefix}{primal}", f"{prefix}_{primal}"
+        )
+
+    def tangent(self, primal: str) -> str:
+        """``<primal>_dot``; ``<primal>_dot_`` (then numbered) on a clash."""
+        return self._role("tangent", primal, f"{primal}_dot", f"{primal}_dot_")
+
+    def known_grad(self, primal: str, level: int = 1) -> str | None:
+        """The gradient name already given to ``primal``, if any."""
+        return self._roles.get((f"grad{level}", primal))

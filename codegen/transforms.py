@@ -38,7 +38,7 @@ def ssa(program: Program) -> Program:
             if stmt.target in types:
                 types[name] = types[stmt.target]
         current[stmt.target] = name
-        stmts.append(Stmt(name, expr, comment=stmt.comment, note=stmt.note))
+        stmts.append(Stmt(name, expr, note=stmt.note, origin=stmt.origin))
     outputs = tuple(current.get(name, name) for name in program.outputs)
     return Program(program.inputs, tuple(stmts), outputs, types=types)
 
@@ -70,14 +70,17 @@ def flatten(program: Program) -> Program:
                         stmt.target,
                         Op(node.prim, args, node.params),
                         stmt.accumulate,
-                        stmt.comment,
                         stmt.note,
+                        stmt.origin,
                     )
                 )
             else:
+                # a temporary of the block: same origin, so its comment stays on top
                 name = namer.temp()
                 args = tuple(done[id(a)] for a in node.args)
-                stmts.append(Stmt(name, Op(node.prim, args, node.params)))
+                stmts.append(
+                    Stmt(name, Op(node.prim, args, node.params), origin=stmt.origin)
+                )
                 done[id(node)] = Var(name)
     return Program(program.inputs, tuple(stmts), program.outputs, types=types)
 

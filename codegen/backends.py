@@ -1,0 +1,74 @@
+"""One record per backend: everything a stage needs to know about it, in one place.
+
+Stages read the record; none compares backend names.  Adding a backend is one record
+here and one printing table in :mod:`codegen.printing`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from codegen.errors import OptionError
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    #: takes shape-declared array programs
+    arrays: bool
+    #: scalar programs run elementwise, so one call evaluates a batch of points; the
+    #: upstream gradient is then broadcast to the output's shape first
+    elementwise: bool
+    #: arrays are mutable: returned gradients must not share one (they are copied)
+    mutable: bool
+    #: primitives whose result is a view of their first argument's array
+    views: frozenset[str]
+    #: names its printed code uses (module aliases, builtins it calls)
+    reserved: frozenset[str]
+    #: the header line saying what the module computes with
+    describe_scalar: str
+    describe_arrays: str = ""
+
+    def upstream_policy(self, arrays: bool) -> str | None:
+        """How ``forward_backward`` treats the caller's upstream gradient: typed array
+        programs check it (``check``), elementwise backends broadcast it to the
+        output's shape (``broadcast``), plain floats take it as it is (None)."""
+        if arrays:
+            return "check"
+        return "broadcast" if self.elementwise else None
+
+
+BACKENDS: dict[str, Backend] = {
+    "numpy": Backend(
+        name="numpy",
+        arrays=True,
+        elementwise=True,
+        mutable=True,
+        views=frozenset(
+            {"transpose", "reshape", "reshape_like", "expand_dims", "squeeze"}
+        ),
+        reserved=frozenset({"np", "numpy", "float"}),
+        describe_scalar=(
+            "Backend: numpy (elementwise: call it with arrays to evaluate many points)."
+        ),
+        describe_arrays="Backend: numpy (arrays of the shapes above).",
+    ),
+    "math": Backend(
+        name="math",
+        arrays=False,
+        elementwise=False,
+        mutable=False,
+        views=frozenset(),
+        reserved=frozenset({"math", "float"}),
+        describe_scalar="Backend: math (plain floats, standard library only).",
+    ),
+}
+
+
+def get_backend(name: str) -> Backend:
+    try:
+        return BACKENDS[name]
+    except KeyError:
+        raise OptionError(
+            f"unknown backend '{name}' (choose {' or '.join(BACKENDS)})", "--backend"
+        ) from None

@@ -1,0 +1,214 @@
+"""Passes over a reverse-mode result (:class:`codegen.reverse.VJP` -> ``VJP``).
+
+Reverse mode itself only applies the rules.  What a module needs on top is composed
+from these small passes, each doing one thing, chosen by the backend
+(:mod:`codegen.backends`) in :mod:`codegen.generate`:
+
+* :func:`share`: within the block that undoes one forward statement, reuse a gradient
+  just computed (``dy = -dx * out`` after ``dx = dz / y``), name a part used twice
+  (``dx_part = dz / y``), and write accumulated negations as ``dx = dx - a * b``;
+* :func:`seed_upstream`: shape (``broadcast``) or check (``check``) the caller's
+  upstream gradient before the sweep reads it;
+* :func:`copy_aliases`: copy returned gradients that would be the caller's upstream
+  array or share an array with another returned gradient (mutable arrays only).
+"""
+
+from __future__ import annotations
+
+from codegen.ir import Expr, Op, Origin, Stmt, Var
+from codegen.liveness import reads
+from codegen.naming import Namer
+from codegen.reverse import VJP
+from codegen.shapes import SCALAR
+
+
+def _reuse(expr: Expr, known: dict[Expr, str]) -> Expr:
+    """Replace subtrees already computed into a named gradient by that name."""
+    if expr in known:
+        return Var(known[expr])
+    if isinstance(expr, Op):
+        args = tuple(_reuse(a, known) for a in expr.args)
+        if args != expr.args:
+            return Op(expr.prim, args, expr.params)
+    return expr
+
+
+def _contains(expr: Expr, part: Expr) -> bool:
+    """Whether ``part`` occurs in ``expr`` (rule outputs are a few nodes deep)."""
+    if expr == part:
+        return True
+    return isinstance(expr, Op) and any(_contains(a, part) for a in expr.args)
+
+
+def _negation_outside(expr: Expr) -> Expr:
+    """``-a * b`` and ``a * -b`` as ``-(a * b)`` (and the same for ``/``), so that an
+    accumulating statement reads ``dx = dx - a * b`` rather than ``dx = dx + -a * b``.
+    """
+    if isinstance(expr, Op) and expr.prim in ("mul", "div") and not expr.params:
+        a, b = expr.args
+        a_neg = isinstance(a, Op) and a.prim == "neg"
+        b_neg = isinstance(b, Op) and b.prim == "neg" and expr.prim == "mul"
+        if a_neg != b_neg:
+            inner = (a.args[0], b) if a_neg else (a, b.args[0])  # type: ignore[union-attr]
+            return Op("neg", (_negation_outside(Op(expr.prim, inner)),))
+    return expr
+
+
+#: contributions that build a fresh array in two printed lines: never accumulated
+#: in place, always their own statement
+_FRESH_ARRAYS = frozenset({"scatter_add", "unslice"})
+
+
+def _blocks(stmts: tuple[Stmt, ...]) -> list[list[Stmt]]:
+    """Runs of statements with one origin (one forward statement undone)."""
+    blocks: list[list[Stmt]] = []
+    for stmt in stmts:
+        if blocks and stmt.origin is not None and stmt.origin is blocks[-1][0].origin:
+            blocks[-1].append(stmt)
+        else:
+            blocks.append([stmt])
+    return blocks
+
+
+def share(vjp: VJP, namer: Namer) -> VJP:
+    """Within each block: reuse gradients computed earlier in it, name parts that
+    later statements of the block repeat, and put accumulated negations outside."""
+    types = dict(vjp.backward.types)
+    out: list[Stmt] = []
+    for block in _blocks(vjp.backward.stmts):
+        raw = [stmt.expr for stmt in block]
+        defined_here: dict[Expr, str] = {}  # contribution -> the gradient it defined
+        for index, stmt in enumerate(block):
+            name, contribution = stmt.target, stmt.expr
+            reuse = {e: n for e, n in defined_here.items() if n != name}
+            if reuse:  # x / y: dy = -dx * out reuses dx = dz / y
+                contribution = _reuse(contribution, reuse)
+            if stmt.accumulate:
+                contribution = _negation_outside(contribution)
+            if (
+                stmt.accumulate
+                and isinstance(contribution, Op)
+                and any(_contains(later, contribution) for later in raw[index + 1 :])
+            ):
+                # x / y with dx accumulating: name dz / y once, for dx and for dy
+                part = namer.fresh(f"{name}_part")
+                types[part] = types.get(name, SCALAR)
+                out.append(Stmt(part, contribution, origin=stmt.origin))
+                defined_here[contribution] = part
+                contribution = Var(part)
+            if (
+                stmt.accumulate
+                and isinstance(contribution, Op)
+                and contribution.prim in _FRESH_ARRAYS
+            ):
+                part = namer.fresh(f"{name}_part")
+                types[part] = types.get(name, SCALAR)
+                out.append(Stmt(part, contribution, origin=stmt.origin))
+                contribution = Var(part)
+            out.append(
+                Stmt(name, contribution, stmt.accumulate, stmt.note, stmt.origin)
+            )
+            if not stmt.accumulate and isinstance(contribution, Op):
+                defined_here[contribution] = name
+    return vjp.with_backward(tuple(out), types)
+
+
+def seed_upstream(vjp: VJP, policy: str | None) -> VJP:
+    """Prepend a statement that shapes or checks each upstream gradient the sweep
+    reads: ``broadcast`` gives it the output's shape (elementwise scalar programs
+    called with arrays); ``check`` makes a scalar output's a float and an array
+    output's a fresh float array of its shape (a wrong shape fails there)."""
+    if policy is None:
+        return vjp
+    if policy not in ("broadcast", "check"):
+        raise ValueError(f"unknown upstream policy {policy!r}")
+    types = vjp.primal.types
+    read = set(reads(vjp.backward.stmts))
+    seeds: list[Stmt] = []
+    for output, upstream in zip(vjp.primal.outputs, vjp.cotangents, strict=True):
+        if upstream not in read:
+            continue
+        if policy == "broadcast":
+            expr: Expr = Op("broadcast_like", (Var(upstream), Var(output)))
+            how = "broadcast"
+        elif types.get(output, SCALAR).rank:
+            expr = Op("broadcast_to", (Var(upstream), Var(output)))
+            how = "check_array"
+        else:
+            expr = Op("as_float", (Var(upstream),))
+            how = "check_number"
+        origin = Origin("upstream", gate=how, names=(upstream, output))
+        seeds.append(Stmt(upstream, expr, origin=origin))
+    return vjp.with_backward(tuple(seeds) + vjp.backward.stmts)
+
+
+def _viewed(expr: Expr, views: frozenset[str]) -> str | None:
+    """The name whose array ``expr`` is (a name) or shows (a view of a name)."""
+    while isinstance(expr, Op) and expr.prim in views:
+        expr = expr.args[0]
+    return expr.name if isinstance(expr, Var) else None
+
+
+def copy_aliases(vjp: VJP, views: frozenset[str], fresh_upstream: bool) -> VJP:
+    """Copy returned gradients that alias the upstream array or each other.
+
+    ``views`` are the backend's primitives whose result is a view of their first
+    argument; ``fresh_upstream`` says the upstream gradient was replaced by a new
+    array (or a float) before the sweep, so handing it back is safe.  In typed
+    programs only array gradients are considered (numbers are immutable)."""
+    backward = list(vjp.backward.stmts)
+    types = vjp.primal.types
+    typed = any(t.rank for t in types.values())
+    grads = [
+        g
+        for g, n in zip(vjp.grads, vjp.wrt, strict=True)
+        if not typed or types.get(n, SCALAR).rank
+    ]
+    copies: dict[str, str] = {}  # name -> the name it is a plain copy or a view of
+    defining: dict[str, int] = {}
+    for index, stmt in enumerate(backward):
+        defining[stmt.target] = index
+        source = _viewed(stmt.expr, views)
+        if source is not None and source != stmt.target and not stmt.accumulate:
+            copies[stmt.target] = source
+        else:
+            copies.pop(stmt.target, None)
+
+    roots: dict[str, str] = {}
+
+    def root(name: str) -> str:
+        """The array ``name`` is a copy or view of, with the path remembered: a long
+        chain of copies (a sum of 100,000 inputs) is walked once, not once per name."""
+        path = []
+        while name in copies and name not in roots:
+            path.append(name)
+            name = copies[name]
+        found = roots.get(name, name)
+        for step in path:
+            roots[step] = found
+        return found
+
+    claimed: set[str] = set()
+    if not fresh_upstream:
+        claimed.update(vjp.cotangents)  # the caller's arrays: never hand them back
+    for grad in grads:
+        if grad not in copies:
+            claimed.add(grad)
+            continue
+        origin = root(grad)
+        if origin in claimed:
+            stmt = backward[defining[grad]]
+            callers = origin in vjp.cotangents and not fresh_upstream
+            backward[defining[grad]] = Stmt(
+                stmt.target,
+                Op("copy", (stmt.expr,)),
+                note=(
+                    f"a copy: {origin} is the caller's array"
+                    if callers
+                    else "a copy: returned gradients never share an array"
+                ),
+                origin=stmt.origin,
+            )
+        else:
+            claimed.add(origin)
+    return vjp.with_backward(tuple(backward))
