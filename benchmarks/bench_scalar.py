@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from codegen.backends import get_backend  # noqa: E402
 from codegen.evaluate import load_module  # noqa: E402
 from codegen.formatting import (  # noqa: E402
     check_syntax,
@@ -53,15 +54,15 @@ from codegen.formatting import (  # noqa: E402
 from codegen.generate import (  # noqa: E402
     Compiled,
     Options,
-    _live,
     _no_cycle_collection,  # noqa: E402
+    differentiate,
 )
 from codegen.ir import Op, Program, count_ops  # noqa: E402
 from codegen.linearize import linearize  # noqa: E402
+from codegen.liveness import prune  # noqa: E402
 from codegen.module import build_view  # noqa: E402
 from codegen.parse import parse  # noqa: E402
 from codegen.render import render  # noqa: E402
-from codegen.reverse import reverse  # noqa: E402
 
 LECTURE_ADD_MUL = "x + y*z"
 SIGMOID_CHAIN = ROOT / "examples" / "sigmoid_chain.bp"
@@ -287,12 +288,10 @@ def long_expression(n_terms: int, seed: int = 1, n_vars: int = 300) -> str:
 
 
 def reverse_program(
-    forward: Program, wrt: tuple[str, ...] | None, numpy_backend: bool
-) -> tuple[Program, str, tuple[str, ...]]:
-    """``codegen.reverse.reverse`` for one backend."""
-    return reverse(
-        forward, wrt, broadcast_upstream=numpy_backend, copy_aliases=numpy_backend
-    )
+    forward: Program, wrt: tuple[str, ...] | None, backend: str
+) -> Compiled:
+    """Reverse mode and the backend's passes (``codegen.generate.differentiate``)."""
+    return differentiate(forward, get_backend(backend), wrt)
 
 
 STAGES = ("parse", "linearize", "reverse", "print", "render")
@@ -311,20 +310,14 @@ def pipeline(source: str, options: Options, repeats: int) -> Run:
     run = Run()
     t, parsed = timed(lambda: parse(source, "<bench>"), repeats)
     run.times["parse"] = t
-    t, forward = timed(lambda: _live(linearize(parsed, options.inputs)), repeats)
+    t, forward = timed(lambda: prune(linearize(parsed, options.inputs)), repeats)
     run.times["linearize"] = t
-    t, (program, upstream, wrt) = timed(
-        lambda: reverse_program(forward, options.wrt, options.backend == "numpy"),
-        repeats,
+    t, compiled = timed(
+        lambda: reverse_program(forward, options.wrt, options.backend), repeats
     )
     run.times["reverse"] = t
-    run.compiled = Compiled(forward, program, upstream, wrt)
-    t, view = timed(
-        lambda: build_view(
-            forward, program, upstream, wrt, source, options.backend, "bench"
-        ),
-        repeats,
-    )
+    run.compiled = compiled
+    t, view = timed(lambda: build_view(compiled, source, "bench"), repeats)
     run.times["print"] = t
     t, run.text = timed(lambda: render(view), repeats)
     run.times["render"] = t
@@ -443,16 +436,8 @@ def pipeline_compile(source: str, backend: str = "numpy") -> Compiled:
     return compile_source(source, Options(backend=backend), "<bench>")
 
 
-def _view(compiled: Compiled, source: str, backend: str = "numpy"):
-    return build_view(
-        compiled.forward,
-        compiled.reverse,
-        compiled.upstream,
-        compiled.wrt,
-        source,
-        backend,
-        "bench",
-    )
+def _view(compiled: Compiled, source: str):
+    return build_view(compiled, source, "bench")
 
 
 @dataclass
@@ -516,17 +501,8 @@ def measure_case(
         return case
     point = input_point(compiled)
     # the math backend gives the run-time ratio on plain floats (no numpy scalars)
-    math_program, math_upstream, _ = reverse_program(
-        compiled.forward, compiled.wrt, False
-    )
     math_view = build_view(
-        compiled.forward,
-        math_program,
-        math_upstream,
-        compiled.wrt,
-        source,
-        "math",
-        "bench",
+        reverse_program(compiled.forward, compiled.wrt, "math"), source, "bench"
     )
     math_module = load_module(render(math_view), "bench_math")
     case.t_forward, case.t_fb = run_ratio(math_module, point, run_repeats)
@@ -710,9 +686,7 @@ def section_batch(quick: bool) -> None:
         compiled = pipeline_compile(source)
         np_module = load_module(render(_view(compiled, source)), "batch_numpy")
         math_compiled = pipeline_compile(source, "math")
-        math_module = load_module(
-            render(_view(math_compiled, source, "math")), "batch_math"
-        )
+        math_module = load_module(render(_view(math_compiled, source)), "batch_math")
         rng = np.random.default_rng(7)
         k = len(compiled.forward.inputs)
         lo, hi = INPUT_BOX if label != "sigmoid chain" else (-3.0, 3.0)

@@ -80,12 +80,19 @@ def module_namer(program: Program, backend: Backend) -> Namer:
 def compile_source(source: str, options: Options, where: str = "<expr>") -> Compiled:
     backend = get_backend(options.backend)
     forward = prune(linearize(parse(source, where), options.inputs))
+    return differentiate(forward, backend, options.wrt)
+
+
+def differentiate(
+    forward: Program, backend: Backend, wrt: tuple[str, ...] | None = None
+) -> Compiled:
+    """Reverse mode of a forward program, with the passes ``backend`` needs."""
     arrays = any(t.rank for t in forward.types.values())
     if arrays and not backend.arrays:
         raise OptionError(
-            "array programs need the numpy backend", f"--backend {options.backend}"
+            "array programs need the numpy backend", f"--backend {backend.name}"
         )
-    wrt = check_wrt(forward, options.wrt)
+    wrt = check_wrt(forward, wrt)
     namer = module_namer(forward, backend)
     vjp = passes.share(reverse(forward, wrt, namer), namer)
     policy = backend.upstream_policy(arrays)
