@@ -118,6 +118,8 @@ class Origin:
     stmt: Stmt | None = None
     gate: str = ""
     names: tuple[str, ...] = ()
+    #: which differentiation made it (2: a sweep over a program already differentiated)
+    level: int = 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -203,7 +203,7 @@ def reverse(
                     )
                     for a, c in zip(args, contributions, strict=True)
                 )
-        origin = Origin("undo", stmt, gate)
+        origin = Origin("undo", stmt, gate, level=level)
         for arg, contribution in zip(args, contributions, strict=True):
             if contribution is None or not isinstance(arg, Var):
                 continue
@@ -233,7 +233,7 @@ def reverse(
                 Stmt(
                     grad,
                     Op("zeros_like", (Var(name),)),
-                    origin=Origin("zero", names=(outputs, name)),
+                    origin=Origin("zero", names=(outputs, name), level=level),
                 )
             )
             has_grad.add(name)
