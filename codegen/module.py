@@ -199,11 +199,11 @@ def build_view(compiled: Compiled, source: str, regenerate: str) -> ModuleView:
         *conventions,
     ]
     types = dict(forward.types)
-    types.update(vjp.backward.types)
+    types.update(vjp.types)
     out_type = types.get(output)
     scalar_default = "" if out_type is not None and out_type.rank else "=1.0"
     fb_lines = ["# forward", *_lines(printer, forward.stmts, types)]
-    fb_lines += ["", "# backward", *_lines(printer, vjp.backward.stmts, types)]
+    fb_lines += ["", "# backward", *_lines(printer, vjp.stmts, types)]
     grads = ", ".join(vjp.grads)
     fields = ", ".join(f"{n}={g}" for n, g in zip(wrt, vjp.grads, strict=True))
     fb_doc = f"Return ({output}, Grads({fields})); {upstream} is the upstream gradient."

@@ -16,7 +16,6 @@ from these small passes, each doing one thing, chosen by the backend
 from __future__ import annotations
 
 from codegen.ir import Expr, Op, Origin, Stmt, Var
-from codegen.liveness import reads
 from codegen.naming import Namer
 from codegen.reverse import VJP
 from codegen.shapes import SCALAR
@@ -73,9 +72,9 @@ def _blocks(stmts: tuple[Stmt, ...]) -> list[list[Stmt]]:
 def share(vjp: VJP, namer: Namer) -> VJP:
     """Within each block: reuse gradients computed earlier in it, name parts that
     later statements of the block repeat, and put accumulated negations outside."""
-    types = dict(vjp.backward.types)
+    types = dict(vjp.types)
     out: list[Stmt] = []
-    for block in _blocks(vjp.backward.stmts):
+    for block in _blocks(vjp.stmts):
         raw = [stmt.expr for stmt in block]
         defined_here: dict[Expr, str] = {}  # contribution -> the gradient it defined
         for index, stmt in enumerate(block):
@@ -123,10 +122,16 @@ def seed_upstream(vjp: VJP, policy: str | None) -> VJP:
     if policy not in ("broadcast", "check"):
         raise ValueError(f"unknown upstream policy {policy!r}")
     types = vjp.primal.types
-    read = set(reads(vjp.backward.stmts))
+    # the sweep reads an output's cotangent where it undoes the output's statement
+    read = {
+        stmt.origin.stmt.target
+        for stmt in vjp.stmts
+        if stmt.origin is not None and stmt.origin.kind == "undo"
+        if stmt.origin.stmt is not None
+    }
     seeds: list[Stmt] = []
     for output, upstream in zip(vjp.primal.outputs, vjp.cotangents, strict=True):
-        if upstream not in read:
+        if output not in read:
             continue
         if policy == "broadcast":
             expr: Expr = Op("broadcast_like", (Var(upstream), Var(output)))
@@ -139,7 +144,7 @@ def seed_upstream(vjp: VJP, policy: str | None) -> VJP:
             how = "check_number"
         origin = Origin("upstream", gate=how, names=(upstream, output))
         seeds.append(Stmt(upstream, expr, origin=origin))
-    return vjp.with_backward(tuple(seeds) + vjp.backward.stmts)
+    return vjp.with_backward(tuple(seeds) + vjp.stmts)
 
 
 def _viewed(expr: Expr, views: frozenset[str]) -> str | None:
@@ -156,7 +161,7 @@ def copy_aliases(vjp: VJP, views: frozenset[str], fresh_upstream: bool) -> VJP:
     argument; ``fresh_upstream`` says the upstream gradient was replaced by a new
     array (or a float) before the sweep, so handing it back is safe.  In typed
     programs only array gradients are considered (numbers are immutable)."""
-    backward = list(vjp.backward.stmts)
+    backward = list(vjp.stmts)
     types = vjp.primal.types
     typed = any(t.rank for t in types.values())
     grads = [

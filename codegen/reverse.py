@@ -14,7 +14,10 @@ naming shared subexpressions) are passes in :mod:`codegen.passes` that map a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from functools import cached_property
+from types import MappingProxyType
 
 from codegen.ir import Const, Expr, Op, Origin, Program, Stmt, Var, all_names, call
 from codegen.liveness import live_names, reads
@@ -27,64 +30,56 @@ from codegen.shapes import ELEMENTWISE, SCALAR, Type, unbroadcast_axes
 class VJP:
     """A program's reverse mode, structured (in the spirit of JAX's ``vjp``).
 
-    ``primal`` is the forward program as given.  ``backward`` reads the ``residuals``
-    (primal values: inputs and intermediates) and one cotangent per primal output
-    (``cotangents[k]`` is the upstream gradient of ``primal.outputs[k]``), and returns
-    ``grads``, the gradients of the ``wrt`` inputs in that order.  Its inputs are
-    ``residuals + cotangents``.
+    ``primal`` is the forward program as given.  The backward statements ``stmts``
+    (typed by ``types``) read the residuals (primal values: inputs and
+    intermediates) and one cotangent per primal output (``cotangents[k]`` is the
+    upstream gradient of ``primal.outputs[k]``), and compute ``grads``, the gradients
+    of the ``wrt`` inputs in that order.
     """
 
     primal: Program
-    backward: Program
+    stmts: tuple[Stmt, ...]
+    types: Mapping[str, Type]
     cotangents: tuple[str, ...]
     wrt: tuple[str, ...]
     grads: tuple[str, ...]
-    residuals: tuple[str, ...]
+
+    @cached_property
+    def residuals(self) -> tuple[str, ...]:
+        """The primal names the backward statements read, in the primal's order
+        (inputs, then statements): what a layer's cache must hold."""
+        read = set(reads(self.stmts))
+        order = list(self.primal.inputs) + [s.target for s in self.primal.stmts]
+        return tuple(n for n in dict.fromkeys(order) if n in read)
+
+    @cached_property
+    def backward(self) -> Program:
+        """The backward program: residuals and cotangents in, gradients out."""
+        return Program(
+            self.residuals + self.cotangents, self.stmts, self.grads, types=self.types
+        )
 
     def joined(self) -> Program:
         """Forward then backward as one program: inputs and cotangents in, the primal
         outputs and the gradients out.  It is flat after ``transforms.prepare``, so it
         can be differentiated again."""
         types = dict(self.primal.types)
-        types.update(self.backward.types)
+        types.update(self.types)
         return Program(
             self.primal.inputs + self.cotangents,
-            self.primal.stmts + self.backward.stmts,
+            self.primal.stmts + self.stmts,
             self.primal.outputs + self.grads,
             types=types,
         )
 
-    def with_backward(self, stmts: tuple[Stmt, ...], types: dict | None = None) -> VJP:
-        """The same VJP with other backward statements (a pass's result); the
-        residuals are found again."""
-        return make_vjp(
-            self.primal,
-            stmts,
-            self.cotangents,
-            self.wrt,
-            self.grads,
-            self.backward.types if types is None else types,
-        )
+    def with_backward(
+        self, stmts: tuple[Stmt, ...], types: Mapping[str, Type] | None = None
+    ) -> VJP:
+        """The same VJP with other backward statements (a pass's result)."""
+        return replace(self, stmts=stmts, types=self.types if types is None else types)
 
 
-def make_vjp(
-    primal: Program,
-    stmts: tuple[Stmt, ...],
-    cotangents: tuple[str, ...],
-    wrt: tuple[str, ...],
-    grads: tuple[str, ...],
-    types,
-) -> VJP:
-    """Assemble a :class:`VJP`: the residuals are the primal names the backward
-    statements read, in the primal's order (inputs, then statements)."""
-    read = set(reads(stmts))
-    order = list(primal.inputs) + [s.target for s in primal.stmts]
-    residuals = tuple(n for n in dict.fromkeys(order) if n in read)
-    backward = Program(residuals + cotangents, stmts, grads, types=types)
-    return VJP(primal, backward, cotangents, wrt, grads, residuals)
-
-
-def _require_flat(program: Program) -> None:
+def require_flat(program: Program) -> None:
     """Reverse mode reads each statement as one primitive over names and constants,
     assigned once; anything else would silently lose gradients."""
     seen = set(program.inputs)
@@ -159,7 +154,7 @@ def reverse(
     differentiation's order when programs are differentiated again (gradients of a
     second sweep are ``d2x``: see :class:`codegen.naming.Namer`).
     """
-    _require_flat(program)
+    require_flat(program)
     types = program.types
 
     def type_of(name: str) -> Type:
@@ -238,4 +233,11 @@ def reverse(
             )
             has_grad.add(name)
         grads.append(grad)
-    return make_vjp(program, tuple(backward), cotangents, wrt, tuple(grads), grad_types)
+    return VJP(
+        program,
+        tuple(backward),
+        MappingProxyType(grad_types),
+        cotangents,
+        wrt,
+        tuple(grads),
+    )

@@ -44,9 +44,9 @@ def test_vjp_is_structured() -> None:
     assert vjp.residuals == ("x", "y", "q")
     assert vjp.backward.inputs == ("x", "y", "q", "df")
     assert vjp.backward.outputs == ("dx", "dy")
-    assert set(reads(vjp.backward.stmts)) == {"x", "y", "q", "df"}
+    assert set(reads(vjp.stmts)) == {"x", "y", "q", "df"}
     # every backward statement says which forward statement it undoes
-    for stmt in vjp.backward.stmts:
+    for stmt in vjp.stmts:
         assert stmt.origin is not None and stmt.origin.kind == "undo"
         assert stmt.origin.stmt in program.stmts
     env = to_sympy(vjp.joined())
@@ -81,7 +81,7 @@ def test_several_outputs_get_one_cotangent_each() -> None:
 def test_an_input_the_output_ignores_gets_a_zero_gradient() -> None:
     program = _program(("f", Op("exp", (X,))))
     vjp = reverse(program, ("x", "y"))
-    last = vjp.backward.stmts[-1]
+    last = vjp.stmts[-1]
     assert last.target == "dy" and last.expr == Op("zeros_like", (Y,))
     assert last.origin == Origin("zero", names=("f", "y"))
 
@@ -105,9 +105,9 @@ def test_share_names_the_quotient_once() -> None:
     program = _program(("z", Op("div", (X, Y))), ("f", Op("add", (Var("z"), X))))
     namer = Namer(["x", "y", "z", "f"])
     vjp = passes.share(reverse(program, namer=namer), namer)
-    targets = [s.target for s in vjp.backward.stmts]
+    targets = [s.target for s in vjp.stmts]
     assert "dx_part" in targets
-    part = vjp.backward.stmts[targets.index("dx_part")]
+    part = vjp.stmts[targets.index("dx_part")]
     assert part.expr == Op("div", (Var("dz"), Y))
     env = to_sympy(vjp.joined())
     x, y, df = sympy.symbols("x y df", real=True)
