@@ -12,19 +12,11 @@ from codegen.formatting import format_module
 from codegen.ir import Program, Stmt
 from codegen.linearize import linearize
 from codegen.module import build_view
+from codegen.options import Options
 from codegen.parse import parse
 from codegen.printing import BACKENDS
 from codegen.render import render
 from codegen.reverse import reverse
-
-
-@dataclass(frozen=True)
-class Options:
-    backend: str = "numpy"
-    wrt: tuple[str, ...] | None = None
-    inputs: tuple[str, ...] | None = None
-    regenerate: str = "backpropgen --regen"
-    format: str = "auto"
 
 
 @dataclass(frozen=True)
