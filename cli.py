@@ -146,7 +146,7 @@ def _at(args: argparse.Namespace, source: str, where: str) -> int:
             point[name] = float(value)
         except ValueError:
             raise OptionError(f"'{value}' is not a number", f"--at {name}") from None
-    _write_stdout(table(*evaluate_at(source, _options(args), point, where)) + "\n")
+    _write_stdout(table(evaluate_at(source, _options(args), point, where)) + "\n")
     return 0
 
 

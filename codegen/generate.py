@@ -91,7 +91,11 @@ def _generate(source: str, options: Options, where: str) -> str:
 
 def render_unformatted(source: str, options: Options, where: str = "<expr>") -> str:
     """The module text before black: what the printer and the template write."""
-    compiled = compile_source(source, options, where)
+    return render_compiled(compile_source(source, options, where), source, options)
+
+
+def render_compiled(compiled: Compiled, source: str, options: Options) -> str:
+    """``render_unformatted`` for programs already compiled (``--at`` compiles once)."""
     view = build_view(
         compiled.forward,
         compiled.reverse,
