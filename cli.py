@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shlex
 import sys
@@ -12,9 +13,10 @@ from typing import TYPE_CHECKING, NoReturn
 
 from codegen import __version__
 from codegen.errors import BackpropgenError, OptionError
+from codegen.options import OPTIONS, Option, command_line
 
 if TYPE_CHECKING:  # imported lazily at run time: --help and --version stay fast
-    from codegen.generate import Options
+    from codegen.options import Options
 
 EXAMPLES = """\
 examples:
@@ -52,21 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-f", "--file", help="read the program from FILE ('-': stdin)")
     parser.add_argument("-o", "--output", help="write the module to FILE (atomically)")
-    parser.add_argument("--backend", choices=("numpy", "math"), help="default: numpy")
-    parser.add_argument("--wrt", help="gradients for these inputs only: x,y")
-    parser.add_argument("--inputs", help="the inputs, in this order: x,y,z")
-    parser.add_argument(
-        "--at",
-        nargs="+",
-        action="extend",
-        metavar="NAME=VALUE",
-        help="evaluate a scalar program at a point; print the value and gradients",
-    )
-    parser.add_argument(
-        "--format",
-        choices=("auto", "black", "fast"),
-        help="auto: black for small modules, black on long lines only for large ones",
-    )
+    for option in OPTIONS:
+        _add_option(parser, option)
     parser.add_argument(
         "--regen", action="store_true", help="regenerate the modules in pyproject.toml"
     )
@@ -81,10 +70,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _names(text: str | None, option: str) -> tuple[str, ...] | None:
-    from codegen.naming import name_list
-
-    return None if text is None else name_list(text, option)
+def _add_option(parser: argparse.ArgumentParser, option: Option) -> None:
+    """One option of the table; not given, its value is None (the one-module check)."""
+    parser.add_argument(
+        option.flag,
+        dest=option.name,
+        action="extend" if option.many else "store",
+        nargs="+" if option.many else None,
+        choices=option.choices,
+        metavar=option.metavar,
+        help=option.help,
+    )
 
 
 def _plain(source: str) -> bool:
@@ -108,12 +104,7 @@ def _regenerate_command(args: argparse.Namespace) -> str:
     else:  # stdin, or too long for one line: the header shows the source anyway
         parts.append("SOURCE")
         placeholder = True
-    if args.backend != "numpy":
-        parts += ["--backend", args.backend]
-    for option in ("wrt", "inputs"):
-        value = getattr(args, option)
-        if value:
-            parts += [f"--{option}", shlex.quote(value)]
+    parts += command_line(vars(args))
     if args.output:
         out = Path(args.output)
         parts += ["-o", shlex.quote(args.output if not out.is_absolute() else out.name)]
@@ -155,7 +146,7 @@ def _at(args: argparse.Namespace, source: str, where: str) -> int:
             point[name] = float(value)
         except ValueError:
             raise OptionError(f"'{value}' is not a number", f"--at {name}") from None
-    _write_stdout(table(*evaluate_at(source, _options(args), point, where)) + "\n")
+    _write_stdout(table(evaluate_at(source, _options(args), point, where)) + "\n")
     return 0
 
 
@@ -174,15 +165,10 @@ def _write_stdout(text: str) -> None:
 
 
 def _options(args: argparse.Namespace) -> Options:
-    from codegen.generate import Options
+    from codegen.options import options_from_cli
 
-    return Options(
-        backend=args.backend,
-        wrt=_names(args.wrt, "--wrt"),
-        inputs=_names(args.inputs, "--inputs"),
-        regenerate=_regenerate_command(args),
-        format=args.format,
-    )
+    options = options_from_cli(vars(args))  # its errors come before the command's
+    return dataclasses.replace(options, regenerate=_regenerate_command(args))
 
 
 def _regen(check: bool) -> int:
@@ -222,11 +208,7 @@ def _one_module_options(args: argparse.Namespace) -> list[str]:
         ("an expression", args.source),
         ("-f", args.file),
         ("-o", args.output),
-        ("--backend", args.backend),
-        ("--wrt", args.wrt),
-        ("--inputs", args.inputs),
-        ("--at", args.at),
-        ("--format", args.format),
+        *((option.flag, getattr(args, option.name)) for option in OPTIONS),
     ]
     return [what for what, value in given if value is not None]
 
@@ -284,8 +266,6 @@ def run(argv: list[str] | None = None) -> int:
         args.output = None
     if args.output and args.output.endswith(("/", os.sep)):
         raise OptionError("a folder name, not a file", f"-o {args.output}")
-    args.backend = args.backend or "numpy"
-    args.format = args.format or "auto"
     source, where = _read_source(args)
     if args.at:
         if args.output:

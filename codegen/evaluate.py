@@ -12,7 +12,9 @@ import warnings
 import numpy as np
 
 from codegen.errors import OptionError
-from codegen.generate import Options, compile_source, generate
+from codegen.formatting import format_module
+from codegen.generate import compile_source, render_compiled
+from codegen.options import Options
 
 
 def load_module(text: str, name: str = "backpropgen_generated") -> types.ModuleType:
@@ -23,7 +25,9 @@ def load_module(text: str, name: str = "backpropgen_generated") -> types.ModuleT
 
 def evaluate_at(
     source: str, options: Options, point: dict[str, float], where: str
-) -> tuple[list[tuple[str, float]], str]:
+) -> list[tuple[str, float]]:
+    """The output's value and its gradients at ``point``, named for the table: one
+    compile, checked against the point, then rendered, formatted and run."""
     compiled = compile_source(source, options, where)
     inputs = compiled.forward.inputs
     arrays = [n for n, t in compiled.forward.types.items() if t.rank]
@@ -42,9 +46,10 @@ def evaluate_at(
     missing = [name for name in inputs if name not in point]
     if missing:
         raise OptionError(f"no value for input '{missing[0]}'", "--at")
-    module = load_module(generate(source, options, where))
+    text = render_compiled(compiled, source, options)
+    module = load_module(format_module(text, options.format))
     values = [point[name] for name in inputs]
-    if options.backend == "numpy":  # NumPy's float rules, as with arrays: inf, nan
+    if compiled.backend.elementwise:  # NumPy's float rules, as with arrays: inf, nan
         values = [np.float64(v) for v in values]
     try:
         with warnings.catch_warnings():  # NumPy's invalid-value warnings: nan shows it
@@ -57,7 +62,7 @@ def evaluate_at(
     named += [
         (f"d{output}/d{name}", g) for name, g in zip(compiled.wrt, grads, strict=True)
     ]
-    return [(name, _real(name, number)) for name, number in named], output
+    return [(name, _real(name, number)) for name, number in named]
 
 
 def _real(name: str, number: object) -> float:
@@ -75,6 +80,6 @@ def _real(name: str, number: object) -> float:
     return float(value)  # type: ignore[arg-type]
 
 
-def table(rows: list[tuple[str, float]], output: str) -> str:
+def table(rows: list[tuple[str, float]]) -> str:
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value!r}" for name, value in rows)

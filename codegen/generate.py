@@ -124,5 +124,9 @@ def generate(source: str, options: Options | None = None, where: str = "<expr>")
 
 def render_unformatted(source: str, options: Options, where: str = "<expr>") -> str:
     """The module text before black: what the printer and the template write."""
-    compiled = compile_source(source, options, where)
+    return render_compiled(compile_source(source, options, where), source, options)
+
+
+def render_compiled(compiled: Compiled, source: str, options: Options) -> str:
+    """``render_unformatted`` for programs already compiled (``--at`` compiles once)."""
     return render(build_view(compiled, source, options.regenerate))

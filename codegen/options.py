@@ -1,14 +1,159 @@
-"""The options of one module."""
+"""The options of one module, declared once.
+
+``OPTIONS`` has one record per command-line option about one module, in ``--help``
+order.  Each record says how argparse offers it, how its value is read from the command
+line and from the manifest (``[tool.backpropgen.modules.NAME]``), and whether the
+regenerate command in a generated header repeats it.  ``cli.py`` and ``regen.py`` only
+loop over the table.  A new option is one record here (and, when the pipeline reads it,
+one field of ``Options``, with its default there).
+
+Values read from the manifest are checked for their type here; a value outside the
+choices is left to the stage that uses it (as ``--backend`` in ``generate``), which
+names the option in its error.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from codegen.backends import BACKENDS
+from codegen.errors import OptionError
+
+#: what a value is: one string, or a list of names (``"x,y"`` on the command line; that
+#: string or a TOML list in the manifest)
+Kind = Literal["text", "names"]
+#: a value as ``Options`` holds it
+Value = str | tuple[str, ...] | None
 
 
 @dataclass(frozen=True)
 class Options:
+    """What the pipeline needs to know about one module besides its source."""
+
     backend: str = "numpy"
     wrt: tuple[str, ...] | None = None
     inputs: tuple[str, ...] | None = None
-    regenerate: str = "backpropgen --regen"
+    regenerate: str = "backpropgen --regen"  # the command the header names
     format: str = "auto"
+
+
+@dataclass(frozen=True)
+class Option:
+    """One command-line option about one module.
+
+    ``name`` is the argparse destination, the manifest key and the ``Options`` field
+    (when ``field``).  The default is the ``Options`` field's default."""
+
+    name: str
+    flag: str
+    help: str
+    kind: Kind = "text"
+    choices: tuple[str, ...] | None = None
+    metavar: str | None = None
+    many: bool = False  # several arguments after one flag (--at x=1 y=2), extended
+    field: bool = True  # an ``Options`` field (--at is not: it evaluates instead)
+    manifest: bool = True  # a key of [tool.backpropgen.modules.NAME]
+    regenerate: bool = True  # repeated in the header's command when not the default
+
+    @property
+    def default(self) -> Value:
+        return getattr(Options(), self.name) if self.field else None
+
+    def from_cli(self, text: str) -> Value:
+        """The value of ``--flag TEXT`` (argparse has checked the choices)."""
+        if self.kind == "names":
+            from codegen.naming import name_list  # imports sympy: not for --help
+
+            return name_list(text, self.flag)
+        return text
+
+    def from_toml(self, value: object, where: str) -> Value:
+        """The value of the manifest key in the table ``where``."""
+        if self.kind == "names":
+            from codegen.naming import name_list
+
+            return name_list(value, f"{where} {self.name}")
+        if not isinstance(value, str):
+            raise OptionError(f"'{self.name}' must be a string", where)
+        return value
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "backend",
+        "--backend",
+        "default: numpy",
+        choices=tuple(BACKENDS),
+    ),
+    Option(
+        "wrt",
+        "--wrt",
+        "gradients for these inputs only: x,y",
+        kind="names",
+    ),
+    Option(
+        "inputs",
+        "--inputs",
+        "the inputs, in this order: x,y,z",
+        kind="names",
+    ),
+    Option(
+        "at",
+        "--at",
+        "evaluate a scalar program at a point; print the value and gradients",
+        metavar="NAME=VALUE",
+        many=True,
+        field=False,
+        manifest=False,
+        regenerate=False,
+    ),
+    Option(
+        "format",
+        "--format",
+        "auto: black for small modules, black on long lines only for large ones",
+        choices=("auto", "black", "fast"),
+        manifest=False,
+        regenerate=False,
+    ),
+)
+
+#: the manifest keys besides the options: where the source comes from
+SOURCE_KEYS = ("source", "file")
+MANIFEST_KEYS = frozenset(SOURCE_KEYS) | {o.name for o in OPTIONS if o.manifest}
+
+
+def options_from_cli(given: Mapping[str, object]) -> Options:
+    """``Options`` from the command line's strings (``None``: not given); the caller
+    sets ``regenerate``."""
+    values: dict[str, Value] = {}
+    for option in OPTIONS:
+        text = given.get(option.name)
+        if option.field and text is not None:
+            assert isinstance(text, str)
+            values[option.name] = option.from_cli(text)
+    return replace(Options(), **values)
+
+
+def options_from_toml(spec: Mapping[str, object], where: str) -> Options:
+    """``Options`` from a module's manifest table ``where`` (its keys already checked);
+    the caller sets ``regenerate``."""
+    values: dict[str, Value] = {}
+    for option in OPTIONS:
+        if option.manifest and option.name in spec:
+            values[option.name] = option.from_toml(spec[option.name], where)
+    return replace(Options(), **values)
+
+
+def command_line(given: Mapping[str, object]) -> list[str]:
+    """The options the regenerate command repeats: each given one that is not the
+    default, as the user wrote it (``--wrt 'x, y'``)."""
+    parts: list[str] = []
+    for option in OPTIONS:
+        text = given.get(option.name)
+        if option.regenerate and text is not None and text != option.default:
+            assert isinstance(text, str)
+            parts += [option.flag, shlex.quote(text)]
+    return parts
