@@ -198,12 +198,15 @@ def _isort_key(line: str) -> tuple[bool, str, str]:
 
 
 def _infix(symbol: str, prec: int) -> Rule:
-    """A left-associative binary operator: ``a - (b - c)``, ``(a + b) * c``."""
+    """A left-associative binary operator: ``a - (b - c)``, ``(a + b) * c``; a
+    comparison wraps a comparison on either side (``(a > b) > c``: Python would chain
+    ``a > b > c``)."""
+    below = prec + 1 if prec == CMP else prec  # a left operand below this is wrapped
 
     def rule(p: Printer, op: Op) -> _Text:
         a, b = op.args
         left, right = p.text(a), p.text(b)
-        lhs = _wrap(left, left.prec < prec)
+        lhs = _wrap(left, left.prec < below)
         rhs = _wrap(right, right.prec <= prec)
         return _Text(f"{lhs} {symbol} {rhs}", prec)
 
@@ -496,7 +499,10 @@ def _math_sigmoid(p: Printer, op: Op) -> _Text:
 
 def _math_sign(p: Printer, op: Op) -> _Text:
     """sign(0) = 0, as ``np.sign``."""
-    a = p.expr(op.args[0])
+    part = p.text(op.args[0])
+    a = _wrap(
+        part, part.prec <= CMP
+    )  # ``(x if c else y) > 0``, not ``x if c else y > 0``
     return _Text(f"({a} > 0) - ({a} < 0)", ADD)
 
 
