@@ -1,6 +1,19 @@
 """Statements -> Python source lines for a backend: ``numpy``, ``math`` or ``source``
 (the user's own notation, for comments).
 
+Each backend is one literal table from primitive to a small printing function
+(:data:`NUMPY`, :data:`MATH`, :data:`SOURCE`); the operators (``+ - * / ** @``, unary
+minus, comparisons), with their precedence and black's spacing, are printed once for all
+of them by :func:`_infix`, :func:`_pow` and :func:`_neg`.  A primitive missing from a
+backend's table is a :class:`~codegen.errors.MissingRuleError` naming both, never code
+borrowed from another backend: the math table has no array primitives, so a math module
+can never contain ``np.``.
+
+A printing function names a module's attribute only through :meth:`Printer.ref`, which
+notes the module; :meth:`Printer.imports` then gives the import lines for exactly what
+was printed.  A new backend is one table here, an entry in :data:`TABLES` and, for a new
+module, one in :data:`MODULES`.
+
 The printer writes what black would write for a line that fits (spacing, parentheses,
 ``x**2`` hugging), so large modules can skip black; ``tests/test_formatting.py`` holds it
 to that.  It never renames: names are fixed before printing.
@@ -8,6 +21,7 @@ to that.  It never renames: names are fixed before printing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from codegen.errors import MissingRuleError
@@ -23,24 +37,243 @@ ADD = 10
 CMP = 6
 COND = 1
 
-_BINARY = {
-    "add": ("+", ADD),
-    "sub": ("-", ADD),
-    "mul": ("*", MUL),
-    "div": ("/", MUL),
-    "matmul": ("@", MUL),
-    "matvec": ("@", MUL),
-    "vecmat": ("@", MUL),
-    "dot": ("@", MUL),
-    "gt": (">", CMP),
-    "lt": ("<", CMP),
-    "eq": ("==", CMP),
-    "ge": (">=", CMP),
-    "le": ("<=", CMP),
-    "ne": ("!=", CMP),
+STDLIB = 0
+THIRD_PARTY = 1
+
+#: module -> (the name printed code uses for it, its import line, its isort section)
+MODULES: dict[str, tuple[str, str, int]] = {
+    "math": ("math", "import math", STDLIB),
+    "numpy": ("np", "import numpy as np", THIRD_PARTY),
 }
 
-_METHODS = {"sum": "sum", "mean": "mean", "amax": "max", "amin": "min"}
+
+@dataclass(frozen=True, slots=True)
+class _Text:
+    text: str
+    prec: int
+    simple: bool = False  # a NAME, number or attribute chain: black hugs ``**`` on it
+
+
+def _wrap(part: _Text, needs: bool) -> str:
+    return f"({part.text})" if needs else part.text
+
+
+#: a printing function: the printer (for its helpers) and the operation -> printed text
+Rule = Callable[["Printer", Op], _Text]
+
+
+class _Statement:
+    """A primitive printed as statements of its own (``np.add.at`` returns nothing):
+    it can be the whole right side of a plain assignment, never part of an expression.
+    ``lines(printer, target, op)`` returns the lines joined by newlines."""
+
+    __slots__ = ("lines",)
+
+    def __init__(self, lines: Callable[[Printer, str, Op], str]) -> None:
+        self.lines = lines
+
+    def __call__(self, p: Printer, op: Op) -> _Text:
+        raise MissingRuleError(
+            f"primitive '{op.prim}' prints as statements of its own "
+            f"({p.backend} backend), not inside an expression"
+        )
+
+
+class Printer:
+    """Prints expressions and statements for one backend and remembers which modules
+    the printed text refers to (see :meth:`imports`)."""
+
+    __slots__ = ("backend", "_rules", "_pi", "_used")
+
+    def __init__(self, backend: str) -> None:
+        if backend not in TABLES:
+            raise ValueError(f"unknown backend {backend!r}")
+        self.backend = backend
+        self._rules, self._pi = TABLES[backend]
+        self._used: set[str] = set()
+
+    # -- what the printing functions use --------------------------------------------
+
+    def ref(self, module: str, attr: str) -> str:
+        """``module``'s ``attr`` as printed code names it (``np.exp``), noting that
+        the text printed now needs ``module`` imported."""
+        self._used.add(module)
+        return f"{MODULES[module][0]}.{attr}"
+
+    def text(self, node: Expr) -> _Text:
+        """A node printed, with the precedence its context needs to wrap it."""
+        # backward expressions are small trees; forward statements are one level deep
+        if isinstance(node, Var):
+            return _Text(node.name, ATOM, True)
+        if isinstance(node, Const):
+            return self._const(node)
+        try:
+            rule = self._rules[node.prim]
+        except KeyError:
+            raise MissingRuleError(
+                f"no printing function for primitive '{node.prim}' "
+                f"in the {self.backend} backend"
+            ) from None
+        return rule(self, node)
+
+    def call(self, name: str, args: tuple[Expr, ...]) -> _Text:
+        """``name(arg, ...)``."""
+        return _Text(f"{name}({', '.join(self.text(a).text for a in args)})", ATOM)
+
+    def receiver(self, node: Expr) -> str:
+        """A node printed before ``.attribute`` or ``[index]``."""
+        part = self.text(node)
+        return _wrap(part, part.prec < ATOM or part.text.startswith("-"))
+
+    def _const(self, const: Const) -> _Text:
+        text = const.text
+        if text == "pi":
+            module, attr = self._pi
+            return _Text(self.ref(module, attr) if module else attr, ATOM, True)
+        if " / " in text:  # a rational, -2 / 3 included: a quotient, not a unary minus
+            return _Text(text, MUL)
+        if text.startswith("-"):
+            return _Text(text, UNARY, True)
+        return _Text(text, ATOM, True)
+
+    # -- the public interface ----------------------------------------------------------
+
+    def expr(self, root: Expr) -> str:
+        return self.text(root).text
+
+    def statement(self, stmt: Stmt) -> str:
+        """``target = value`` (or ``target = target + value``); one line, or several
+        joined by newlines for primitives that print as statements of their own.
+        Comments and notes are not printed here."""
+        expr = stmt.expr
+        if isinstance(expr, Op):
+            rule = self._rules.get(expr.prim)
+            if type(rule) is _Statement:
+                if stmt.accumulate:
+                    raise MissingRuleError(
+                        f"primitive '{expr.prim}' writes a fresh array and cannot "
+                        f"accumulate into '{stmt.target}' ({self.backend} backend)"
+                    )
+                return rule.lines(self, stmt.target, expr)
+            if stmt.accumulate and expr.prim == "neg":
+                inner = self.text(expr.args[0])
+                rhs = _wrap(inner, inner.prec <= ADD)
+                return f"{stmt.target} = {stmt.target} - {rhs}"
+        value = self.text(expr)
+        if stmt.accumulate:
+            rhs = _wrap(value, value.prec <= ADD)
+            return f"{stmt.target} = {stmt.target} + {rhs}"
+        return f"{stmt.target} = {value.text}"
+
+    @property
+    def modules(self) -> frozenset[str]:
+        """The modules (keys of :data:`MODULES`) the text printed so far refers to."""
+        return frozenset(self._used)
+
+    def imports(self, *stdlib: str) -> tuple[str, ...]:
+        """The import lines the text printed so far needs, with the caller's own
+        standard-library lines ``stdlib`` (``"from collections import namedtuple"``),
+        laid out as isort and ruff do: the standard library (``import`` lines before
+        ``from`` lines), then a blank line and third-party modules.  Deterministic:
+        the order things were printed in does not matter."""
+        sections: tuple[set[str], set[str]] = (set(stdlib), set())
+        for module in self._used:
+            _, line, section = MODULES[module]
+            sections[section].add(line)
+        lines: list[str] = []
+        for section in sections:
+            if section:
+                if lines:
+                    lines.append("")
+                lines.extend(sorted(section, key=_isort_key))
+        return tuple(lines)
+
+
+def _isort_key(line: str) -> tuple[bool, str, str]:
+    words = line.split()
+    return (words[0] == "from", words[1].lower(), line)
+
+
+# -- shared by every backend: operators -------------------------------------------------
+
+
+def _infix(symbol: str, prec: int) -> Rule:
+    """A left-associative binary operator: ``a - (b - c)``, ``(a + b) * c``; a
+    comparison wraps a comparison on either side (``(a > b) > c``: Python would chain
+    ``a > b > c``)."""
+    below = prec + 1 if prec == CMP else prec  # a left operand below this is wrapped
+
+    def rule(p: Printer, op: Op) -> _Text:
+        a, b = op.args
+        left, right = p.text(a), p.text(b)
+        lhs = _wrap(left, left.prec < below)
+        rhs = _wrap(right, right.prec <= prec)
+        return _Text(f"{lhs} {symbol} {rhs}", prec)
+
+    return rule
+
+
+def _pow(p: Printer, op: Op) -> _Text:
+    """Right-associative and tighter than unary minus on its left; black hugs ``**``
+    between simple operands (``x**2``, ``x ** (1 / 3)``)."""
+    a, b = op.args
+    left, right = p.text(a), p.text(b)
+    lhs = _wrap(left, left.prec <= POW)
+    rhs = _wrap(right, right.prec < UNARY)
+    hug = left.simple and left.prec > POW and right.simple
+    return _Text(f"{lhs}**{rhs}" if hug else f"{lhs} ** {rhs}", POW)
+
+
+def _neg(p: Printer, op: Op) -> _Text:
+    inner = p.text(op.args[0])
+    needs = inner.prec < ATOM or inner.text.startswith("-")
+    simple = inner.simple and not needs
+    return _Text("-" + _wrap(inner, needs), UNARY, simple)
+
+
+#: the operators every backend prints the same way
+_OPERATORS: dict[str, Rule] = {
+    "add": _infix("+", ADD),
+    "sub": _infix("-", ADD),
+    "mul": _infix("*", MUL),
+    "div": _infix("/", MUL),
+    "pow": _pow,
+    "neg": _neg,
+    "gt": _infix(">", CMP),
+    "lt": _infix("<", CMP),
+    "eq": _infix("==", CMP),
+    "ge": _infix(">=", CMP),
+    "le": _infix("<=", CMP),
+    "ne": _infix("!=", CMP),
+}
+
+_MATMUL = _infix("@", MUL)
+
+
+# -- building blocks for the tables -----------------------------------------------------
+
+
+def _function(module: str, attr: str) -> Rule:
+    """``module.attr(args)``: ``np.exp(x)``, ``math.sqrt(x)``."""
+
+    def rule(p: Printer, op: Op) -> _Text:
+        return p.call(p.ref(module, attr), op.args)
+
+    return rule
+
+
+def _builtin(name: str) -> Rule:
+    """A call of a builtin (or, in the source notation, of the user's function)."""
+
+    def rule(p: Printer, op: Op) -> _Text:
+        return p.call(name, op.args)
+
+    return rule
+
+
+def _same(p: Printer, op: Op) -> _Text:
+    """The argument itself (a copy of a float, a broadcast that changes nothing)."""
+    return p.text(op.args[0])
 
 
 def _axis_text(axis: object) -> str:
@@ -56,261 +289,325 @@ def _reduce_args(params: dict) -> str:
     return ", ".join(parts)
 
 
-_CALLS = {
-    "numpy": {
-        "exp": "np.exp",
-        "log": "np.log",
-        "sqrt": "np.sqrt",
-        "sin": "np.sin",
-        "cos": "np.cos",
-        "tan": "np.tan",
-        "tanh": "np.tanh",
-        "abs": "np.abs",
-        "sign": "np.sign",
-    },
-    "math": {
-        "exp": "math.exp",
-        "log": "math.log",
-        "sqrt": "math.sqrt",
-        "sin": "math.sin",
-        "cos": "math.cos",
-        "tan": "math.tan",
-        "tanh": "math.tanh",
-        "abs": "abs",
-    },
-    "source": {
-        name: name
-        for name in "exp log sqrt sin cos tan tanh abs sign sigmoid relu".split()
-    },
+def _method(name: str) -> Rule:
+    """A reduction as a method: ``a.sum(axis=0)``, ``a.max(axis=1, keepdims=True)``."""
+
+    def rule(p: Printer, op: Op) -> _Text:
+        inner = _reduce_args(dict(op.params))
+        return _Text(f"{p.receiver(op.args[0])}.{name}({inner})", ATOM)
+
+    return rule
+
+
+def _transpose(p: Printer, op: Op) -> _Text:
+    return _Text(f"{p.receiver(op.args[0])}.T", ATOM)
+
+
+def _slice(p: Printer, op: Op) -> _Text:
+    return _Text(f"{p.receiver(op.args[0])}[{op.param('index')}]", ATOM)
+
+
+def _gather(p: Printer, op: Op) -> _Text:
+    index = ", ".join(p.expr(a) for a in op.args[1:])
+    return _Text(f"{p.receiver(op.args[0])}[{index}]", ATOM)
+
+
+def _as_float(p: Printer, op: Op) -> _Text:
+    return p.call("float", op.args)
+
+
+# -- numpy ------------------------------------------------------------------------------
+
+
+def _np_sigmoid(p: Printer, op: Op) -> _Text:
+    """exp(min(x, 0)) / (1 + exp(-|x|)): 1 / (1 + exp(-x)) for x >= 0 and
+    exp(x) / (1 + exp(x)) below, in one expression; no exp of a positive number,
+    so no overflow or warning at +-1000, and accurate to a few ulp everywhere."""
+    x, exp = p.expr(op.args[0]), p.ref("numpy", "exp")
+    minimum, abs_ = p.ref("numpy", "minimum"), p.ref("numpy", "abs")
+    return _Text(f"{exp}({minimum}({x}, 0)) / (1 + {exp}(-{abs_}({x})))", MUL)
+
+
+def _np_relu(p: Printer, op: Op) -> _Text:
+    return p.call(p.ref("numpy", "maximum"), (Const(0, "0"), op.args[0]))
+
+
+def _np_extremum(attr: str) -> Rule:
+    """n-ary max/min as nested two-argument calls: ``np.maximum(np.maximum(a, b), c)``."""
+
+    def rule(p: Printer, op: Op) -> _Text:
+        name = p.ref("numpy", attr)
+        first, *rest = op.args
+        text = p.text(first).text
+        for arg in rest:
+            text = f"{name}({text}, {p.text(arg).text})"
+        return _Text(text, ATOM)
+
+    return rule
+
+
+def _np_zeros_like(p: Printer, op: Op) -> _Text:
+    return _Text(
+        f"{p.ref('numpy', 'zeros_like')}({p.expr(op.args[0])}, dtype=float)", ATOM
+    )
+
+
+def _np_broadcast_like(p: Printer, op: Op) -> _Text:
+    g, like = p.text(op.args[0]), p.expr(op.args[1])
+    return _Text(
+        f"{_wrap(g, g.prec < ADD)} + {p.ref('numpy', 'zeros_like')}({like})", ADD
+    )
+
+
+def _np_copy(p: Printer, op: Op) -> _Text:
+    return _Text(f"{p.receiver(op.args[0])}.copy()", ATOM)
+
+
+def _np_shift(p: Printer, op: Op) -> _Text:
+    keep = dict(op.params, keepdims=True)
+    return _Text(f"{p.receiver(op.args[0])}.max({_reduce_args(keep)})", ATOM)
+
+
+def _np_squeeze(p: Printer, op: Op) -> _Text:
+    axis, inner = op.param("axis"), p.expr(op.args[0])
+    squeeze = p.ref("numpy", "squeeze")
+    if axis is None:
+        return _Text(f"{squeeze}({inner})", ATOM)
+    return _Text(f"{squeeze}({inner}, axis={_axis_text(axis)})", ATOM)
+
+
+def _np_reshape(p: Printer, op: Op) -> _Text:
+    dims = ", ".join(p.expr(a) for a in op.args[1:])
+    return _Text(f"{p.receiver(op.args[0])}.reshape({dims})", ATOM)
+
+
+def _np_reshape_like(p: Printer, op: Op) -> _Text:
+    like = p.receiver(op.args[1])
+    return _Text(f"{p.receiver(op.args[0])}.reshape({like}.shape)", ATOM)
+
+
+def _np_broadcast_to(p: Printer, op: Op) -> _Text:
+    # a fresh float array: gradients are float64 whatever the caller passed
+    g, like = p.expr(op.args[0]), p.receiver(op.args[1])
+    name = p.ref("numpy", "broadcast_to")
+    return _Text(f"{name}({g}, {like}.shape).astype(float)", ATOM)
+
+
+def _np_expand(p: Printer, op: Op) -> _Text:
+    # a new array shaped like ``like``, filled with g (broadcast)
+    g, like = p.expr(op.args[0]), p.expr(op.args[1])
+    axis = op.param("axis")
+    if axis is not None and not op.param("keepdims"):
+        g = f"{p.ref('numpy', 'expand_dims')}({g}, {_axis_text(axis)})"
+    return _Text(f"{p.ref('numpy', 'full_like')}({like}, {g}, dtype=float)", ATOM)
+
+
+def _np_expand_dims(p: Printer, op: Op) -> _Text:
+    inner, axis = p.expr(op.args[0]), _axis_text(op.param("axis"))
+    return _Text(f"{p.ref('numpy', 'expand_dims')}({inner}, {axis})", ATOM)
+
+
+def _np_count(p: Printer, op: Op) -> _Text:
+    a = p.receiver(op.args[0])
+    axis = op.param("axis")
+    if axis is None:
+        return _Text(f"{a}.size", ATOM)
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    text = " * ".join(f"{a}.shape[{k}]" for k in axes)
+    return _Text(text, ATOM if len(axes) == 1 else MUL)
+
+
+def _np_dim(p: Printer, op: Op) -> _Text:
+    return _Text(f"{p.receiver(op.args[0])}.shape[{op.param('axis')}]", ATOM)
+
+
+def _np_scatter_add(p: Printer, target: str, op: Op) -> str:
+    # two lines: a fresh zero array, then the scatter-add into it
+    like, *index, value = op.args
+    where = ", ".join(p.expr(a) for a in index)
+    if len(index) > 1:
+        where = f"({where})"
+    return (
+        f"{target} = {p.ref('numpy', 'zeros_like')}({p.expr(like)}, dtype=float)\n"
+        f"{p.ref('numpy', 'add')}.at({target}, {where}, {p.expr(value)})"
+    )
+
+
+def _np_unslice(p: Printer, target: str, op: Op) -> str:
+    like, value = op.args
+    return (
+        f"{target} = {p.ref('numpy', 'zeros_like')}({p.expr(like)}, dtype=float)\n"
+        f"{target}[{op.param('index')}] = {p.expr(value)}"
+    )
+
+
+NUMPY: dict[str, Rule] = {
+    **_OPERATORS,
+    "exp": _function("numpy", "exp"),
+    "log": _function("numpy", "log"),
+    "sqrt": _function("numpy", "sqrt"),
+    "sin": _function("numpy", "sin"),
+    "cos": _function("numpy", "cos"),
+    "tan": _function("numpy", "tan"),
+    "tanh": _function("numpy", "tanh"),
+    "sigmoid": _np_sigmoid,
+    "relu": _np_relu,
+    "abs": _function("numpy", "abs"),
+    "max": _np_extremum("maximum"),
+    "min": _np_extremum("minimum"),
+    "sign": _function("numpy", "sign"),
+    "zeros_like": _np_zeros_like,
+    "copy": _np_copy,
+    "broadcast_like": _np_broadcast_like,
+    "as_float": _as_float,
+    "broadcast_to": _np_broadcast_to,
+    "matmul": _MATMUL,
+    "matvec": _MATMUL,
+    "vecmat": _MATMUL,
+    "dot": _MATMUL,
+    "outer": _function("numpy", "outer"),
+    "sum": _method("sum"),
+    "mean": _method("mean"),
+    "amax": _method("max"),
+    "amin": _method("min"),
+    "shift": _np_shift,
+    "squeeze": _np_squeeze,
+    "transpose": _transpose,
+    "reshape": _np_reshape,
+    "reshape_like": _np_reshape_like,
+    "expand": _np_expand,
+    "expand_dims": _np_expand_dims,
+    "count": _np_count,
+    "gather": _gather,
+    "scatter_add": _Statement(_np_scatter_add),
+    "slice": _slice,
+    "unslice": _Statement(_np_unslice),
+    "where": _function("numpy", "where"),
+    "arange": _function("numpy", "arange"),
+    "dim": _np_dim,
 }
 
-_PI = {"numpy": "np.pi", "math": "math.pi", "source": "pi"}
 
-_ARRAY_SOURCE = frozenset(
-    {"transpose", "gather", "slice", "sum", "mean", "amax", "amin", "broadcast_to"}
-)
+# -- math: plain floats, scalar primitives only -----------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Text:
-    text: str
-    prec: int
-    simple: bool = False  # a NAME, number or attribute chain: black hugs ``**`` on it
+def _math_sigmoid(p: Printer, op: Op) -> _Text:
+    """As :func:`_np_sigmoid`, with ``math`` and the builtins."""
+    x, exp = p.expr(op.args[0]), p.ref("math", "exp")
+    return _Text(f"{exp}(min({x}, 0)) / (1 + {exp}(-abs({x})))", MUL)
 
 
-def _const(const: Const, backend: str) -> _Text:
-    if const.text == "pi":
-        return _Text(_PI[backend], ATOM, True)
-    text = const.text
-    if " / " in text:  # a rational, -2 / 3 included: a quotient, not a unary minus
-        return _Text(text, MUL)
-    if text.startswith("-"):
-        return _Text(text, UNARY, True)
-    return _Text(text, ATOM, True)
+def _math_sign(p: Printer, op: Op) -> _Text:
+    """sign(0) = 0, as ``np.sign``."""
+    part = p.text(op.args[0])
+    a = _wrap(
+        part, part.prec <= CMP
+    )  # ``(x if c else y) > 0``, not ``x if c else y > 0``
+    return _Text(f"({a} > 0) - ({a} < 0)", ADD)
 
 
-def _wrap(part: _Text, needs: bool) -> str:
-    return f"({part.text})" if needs else part.text
+def _math_relu(p: Printer, op: Op) -> _Text:
+    return p.call("max", (Const(0.0, "0.0"), op.args[0]))
 
 
-class Printer:
-    def __init__(self, backend: str) -> None:
-        if backend not in _CALLS:
-            raise ValueError(f"unknown backend {backend!r}")
-        self.backend = backend
+def _math_zeros_like(p: Printer, op: Op) -> _Text:
+    return _Text("0.0", ATOM, True)
 
-    def expr(self, root: Expr) -> str:
-        return self._print(root).text
 
-    def _print(self, node: Expr) -> _Text:
-        # backward expressions are small trees; forward statements are one level deep
-        if isinstance(node, Var):
-            return _Text(node.name, ATOM, True)
-        if isinstance(node, Const):
-            return _const(node, self.backend)
-        return self._op(node)
+def _math_where(p: Printer, op: Op) -> _Text:
+    cond, yes, no = (p.text(a) for a in op.args)
+    text = f"{_wrap(yes, yes.prec <= COND)} if {_wrap(cond, cond.prec <= COND)}"
+    return _Text(f"{text} else {_wrap(no, no.prec < COND)}", COND)
 
-    def _call(self, name: str, *args: Expr) -> _Text:
-        inner = ", ".join(self._print(a).text for a in args)
-        return _Text(f"{name}({inner})", ATOM)
 
-    def _op(self, op: Op) -> _Text:
-        prim, args, b = op.prim, op.args, self.backend
-        if prim in _BINARY:
-            symbol, prec = _BINARY[prim]
-            left, right = self._print(args[0]), self._print(args[1])
-            lhs = _wrap(left, left.prec < prec)
-            rhs = _wrap(right, right.prec <= prec)
-            return _Text(f"{lhs} {symbol} {rhs}", prec)
-        if prim == "pow":
-            left, right = self._print(args[0]), self._print(args[1])
-            lhs = _wrap(left, left.prec <= POW)
-            rhs = _wrap(right, right.prec < UNARY)
-            hug = left.simple and left.prec > POW and right.simple
-            return _Text(f"{lhs}**{rhs}" if hug else f"{lhs} ** {rhs}", POW)
-        if prim == "neg":
-            inner = self._print(args[0])
-            needs = inner.prec < ATOM or inner.text.startswith("-")
-            simple = inner.simple and not needs
-            return _Text("-" + _wrap(inner, needs), UNARY, simple)
-        if prim in _CALLS[b]:
-            return self._call(_CALLS[b][prim], *args)
-        if prim == "sign":  # math backend: sign(0) = 0
-            a = self._print(args[0]).text
-            return _Text(f"({a} > 0) - ({a} < 0)", ADD)
-        if prim == "sigmoid":
-            return self._sigmoid(args[0])
-        if prim == "where" and b == "math":
-            cond, yes, no = (self._print(a) for a in args)
-            text = f"{_wrap(yes, yes.prec <= COND)} if {_wrap(cond, cond.prec <= COND)}"
-            return _Text(f"{text} else {_wrap(no, no.prec < COND)}", COND)
-        if b != "source" or prim in _ARRAY_SOURCE:
-            array = self._array(op)
-            if array is not None:
-                return array
-        if prim == "relu":
-            if b == "source":
-                return self._call("relu", *args)
-            if b == "numpy":
-                return self._call("np.maximum", Const(0, "0"), args[0])
-            return self._call("max", Const(0.0, "0.0"), args[0])
-        if prim in ("max", "min"):
-            if b == "numpy":
-                name = "np.maximum" if prim == "max" else "np.minimum"
-                text = self._print(args[0]).text
-                for arg in args[1:]:
-                    text = f"{name}({text}, {self._print(arg).text})"
-                return _Text(text, ATOM)
-            return self._call(prim, *args)
-        if prim == "copy" and b != "numpy":
-            return self._print(args[0])
-        if prim == "zeros_like":
-            if b == "numpy":
-                return _Text(f"np.zeros_like({self.expr(args[0])}, dtype=float)", ATOM)
-            if b == "math":
-                return _Text("0.0", ATOM, True)
-            return self._call("zeros_like", *args)
-        if prim == "as_float":
-            return self._call("float", *args)
-        if prim == "broadcast_like":
-            g, like = (self.expr(a) for a in args)
-            if b == "numpy":
-                return _Text(f"{g} + np.zeros_like({like})", ADD)
-            return _Text(g, ATOM, True)
-        if b == "source":
-            options = [f"{k}={v!r}" for k, v in op.params]
-            inner = ", ".join([self._print(a).text for a in args] + options)
-            return _Text(f"{prim}({inner})", ATOM)
-        raise MissingRuleError(f"no printer for primitive '{prim}' ({b} backend)")
+MATH: dict[str, Rule] = {
+    **_OPERATORS,
+    "exp": _function("math", "exp"),
+    "log": _function("math", "log"),
+    "sqrt": _function("math", "sqrt"),
+    "sin": _function("math", "sin"),
+    "cos": _function("math", "cos"),
+    "tan": _function("math", "tan"),
+    "tanh": _function("math", "tanh"),
+    "sigmoid": _math_sigmoid,
+    "relu": _math_relu,
+    "abs": _builtin("abs"),
+    "max": _builtin("max"),
+    "min": _builtin("min"),
+    "sign": _math_sign,
+    "zeros_like": _math_zeros_like,
+    "copy": _same,
+    "broadcast_like": _same,
+    "as_float": _as_float,
+    "where": _math_where,
+    # no array primitives: arrays need the numpy backend
+}
 
-    def _receiver(self, node: Expr) -> str:
-        part = self._print(node)
-        return _wrap(part, part.prec < ATOM or part.text.startswith("-"))
 
-    def _array(self, op: Op) -> _Text | None:
-        prim, args, params = op.prim, op.args, dict(op.params)
-        if prim in _METHODS:
-            inner = _reduce_args(params)
-            return _Text(f"{self._receiver(args[0])}.{_METHODS[prim]}({inner})", ATOM)
-        if prim == "shift":
-            keep = dict(params, keepdims=True)
-            return _Text(f"{self._receiver(args[0])}.max({_reduce_args(keep)})", ATOM)
-        if prim == "squeeze":
-            axis = params.get("axis")
-            inner = self.expr(args[0])
-            if axis is None:
-                return _Text(f"np.squeeze({inner})", ATOM)
-            return _Text(f"np.squeeze({inner}, axis={_axis_text(axis)})", ATOM)
-        if prim == "reshape":
-            dims = ", ".join(self.expr(a) for a in args[1:])
-            return _Text(f"{self._receiver(args[0])}.reshape({dims})", ATOM)
-        if prim == "reshape_like":
-            like = self._receiver(args[1])
-            return _Text(f"{self._receiver(args[0])}.reshape({like}.shape)", ATOM)
-        if prim == "transpose":
-            return _Text(f"{self._receiver(args[0])}.T", ATOM)
-        if prim == "broadcast_to":
-            # a fresh float array: gradients are float64 whatever the caller passed
-            g, like = self.expr(args[0]), self._receiver(args[1])
-            return _Text(f"np.broadcast_to({g}, {like}.shape).astype(float)", ATOM)
-        if prim == "outer":
-            return self._call("np.outer", *args)
-        if prim == "expand":
-            # a new array shaped like ``like``, filled with g (broadcast)
-            g, like = self.expr(args[0]), self.expr(args[1])
-            axis = params.get("axis")
-            if axis is not None and not params.get("keepdims"):
-                g = f"np.expand_dims({g}, {_axis_text(axis)})"
-            return _Text(f"np.full_like({like}, {g}, dtype=float)", ATOM)
-        if prim == "copy":
-            return _Text(f"{self._receiver(args[0])}.copy()", ATOM)
-        if prim == "expand_dims":
-            inner = self.expr(args[0])
-            return _Text(f"np.expand_dims({inner}, {_axis_text(params['axis'])})", ATOM)
-        if prim == "count":
-            a = self._receiver(args[0])
-            axis = params.get("axis")
-            if axis is None:
-                return _Text(f"{a}.size", ATOM)
-            axes = axis if isinstance(axis, tuple) else (axis,)
-            text = " * ".join(f"{a}.shape[{k}]" for k in axes)
-            return _Text(text, ATOM if len(axes) == 1 else MUL)
-        if prim == "dim":
-            return _Text(f"{self._receiver(args[0])}.shape[{params['axis']}]", ATOM)
-        if prim == "arange":
-            return self._call("np.arange", *args)
-        if prim == "where":
-            return self._call("np.where", *args)
-        if prim == "slice":
-            return _Text(f"{self._receiver(args[0])}[{params['index']}]", ATOM)
-        if prim == "gather":
-            index = ", ".join(self.expr(a) for a in args[1:])
-            return _Text(f"{self._receiver(args[0])}[{index}]", ATOM)
-        return None
+# -- source: the user's notation, for comments ------------------------------------------
 
-    def _sigmoid(self, arg: Expr) -> _Text:
-        """exp(min(x, 0)) / (1 + exp(-|x|)): 1 / (1 + exp(-x)) for x >= 0 and
-        exp(x) / (1 + exp(x)) below, in one expression; no exp of a positive number,
-        so no overflow or warning at +-1000, and accurate to a few ulp everywhere."""
-        x = self.expr(arg)
-        if self.backend == "numpy":
-            text = f"np.exp(np.minimum({x}, 0)) / (1 + np.exp(-np.abs({x})))"
-        elif self.backend == "math":
-            text = f"math.exp(min({x}, 0)) / (1 + math.exp(-abs({x})))"
-        else:
-            return self._call("sigmoid", arg)
-        return _Text(text, MUL)
 
-    def statement(self, stmt: Stmt) -> str:
-        expr = stmt.expr
-        if isinstance(expr, Op) and expr.prim == "scatter_add":
-            # two lines: a fresh zero array, then the scatter-add into it
-            like, *index, value = expr.args
-            where = ", ".join(self.expr(a) for a in index)
-            if len(index) > 1:
-                where = f"({where})"
-            target = stmt.target
-            return (
-                f"{target} = np.zeros_like({self.expr(like)}, dtype=float)\n"
-                f"np.add.at({target}, {where}, {self.expr(value)})"
-            )
-        if isinstance(expr, Op) and expr.prim == "unslice":
-            like, value = expr.args
-            target = stmt.target
-            return (
-                f"{target} = np.zeros_like({self.expr(like)}, dtype=float)\n"
-                f"{target}[{expr.param('index')}] = {self.expr(value)}"
-            )
-        value = self._print(expr)
-        if stmt.accumulate:
-            if isinstance(expr, Op) and expr.prim == "neg":
-                inner = self._print(expr.args[0])
-                return (
-                    f"{stmt.target} = {stmt.target} - {_wrap(inner, inner.prec <= ADD)}"
-                )
-            rhs = _wrap(value, value.prec <= ADD)
-            return f"{stmt.target} = {stmt.target} + {rhs}"
-        return f"{stmt.target} = {value.text}"
+def _source_call(p: Printer, op: Op) -> _Text:
+    """``prim(args, option=value)``: how a comment shows a primitive the user cannot
+    write (``expand(dt, t, axis=1)``) or writes as a call (``sigmoid(x)``)."""
+    options = [f"{k}={v!r}" for k, v in op.params]
+    inner = ", ".join([p.text(a).text for a in op.args] + options)
+    return _Text(f"{op.prim}({inner})", ATOM)
+
+
+SOURCE: dict[str, Rule] = {
+    **_OPERATORS,
+    "exp": _source_call,
+    "log": _source_call,
+    "sqrt": _source_call,
+    "sin": _source_call,
+    "cos": _source_call,
+    "tan": _source_call,
+    "tanh": _source_call,
+    "sigmoid": _source_call,
+    "relu": _source_call,
+    "abs": _source_call,
+    "max": _source_call,
+    "min": _source_call,
+    "sign": _source_call,
+    "zeros_like": _source_call,
+    "copy": _same,
+    "broadcast_like": _same,
+    "as_float": _as_float,
+    "broadcast_to": _source_call,
+    "matmul": _MATMUL,
+    "matvec": _MATMUL,
+    "vecmat": _MATMUL,
+    "dot": _MATMUL,
+    "outer": _source_call,
+    "sum": _method("sum"),
+    "mean": _method("mean"),
+    "amax": _method("max"),
+    "amin": _method("min"),
+    "shift": _source_call,
+    "squeeze": _source_call,
+    "transpose": _transpose,
+    "reshape": _source_call,
+    "reshape_like": _source_call,
+    "expand": _source_call,
+    "expand_dims": _source_call,
+    "count": _source_call,
+    "gather": _gather,
+    "scatter_add": _source_call,
+    "slice": _slice,
+    "unslice": _source_call,
+    "where": _source_call,
+    "arange": _source_call,
+    "dim": _source_call,
+}
+
+
+#: backend -> (its table, how it writes pi: (module, attribute), or (None, bare name))
+TABLES: dict[str, tuple[dict[str, Rule], tuple[str | None, str]]] = {
+    "numpy": (NUMPY, ("numpy", "pi")),
+    "math": (MATH, ("math", "pi")),
+    "source": (SOURCE, (None, "pi")),
+}
 
 
 _SOURCE = Printer("source")
