@@ -210,12 +210,7 @@ def build_view(compiled: Compiled, source: str, regenerate: str) -> ModuleView:
     if len(fb_doc) > WIDTH - 10:
         fb_doc = f"Return ({output}, Grads in WRT order); {upstream} is the upstream gradient."
     forward_lines = _lines(printer, forward.stmts, types)
-    body = "\n".join(forward_lines + fb_lines)
-    imports = ["from collections import namedtuple"]
-    if backend.name == "numpy" and "np." in body:
-        imports += ["", "import numpy as np"]
-    if backend.name == "math" and "math." in body:
-        imports.insert(0, "import math")
+    imports = printer.imports("from collections import namedtuple")
     return ModuleView(
         docstring="\n".join(doc),
         imports=tuple(imports),

@@ -27,8 +27,6 @@ from dataclasses import dataclass
 from codegen.errors import MissingRuleError
 from codegen.ir import Const, Expr, Op, Stmt, Var
 
-BACKENDS = ("numpy", "math")
-
 ATOM = 14
 POW = 13
 UNARY = 12

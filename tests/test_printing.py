@@ -12,13 +12,13 @@ from fractions import Fraction
 import pytest
 from conftest import GENERATED, REPO
 
+from codegen.backends import BACKENDS as BACKEND_RECORDS
 from codegen.errors import MissingRuleError
 from codegen.formatting import LINE_LENGTH, format_black
 from codegen.generate import Options, compile_source, generate
 from codegen.ir import Const, Expr, Op, Stmt, Var
 from codegen.primitives import ARITY, ARRAY_PRIMITIVES, VARIADIC
 from codegen.printing import (
-    BACKENDS,
     MATH,
     MODULES,
     NUMPY,
@@ -28,6 +28,8 @@ from codegen.printing import (
     source_statement,
 )
 from codegen.regen import load_manifest
+
+BACKENDS = tuple(BACKEND_RECORDS)
 
 #: scalar primitives the math backend cannot print (say why beside each): none today
 NUMPY_ONLY: frozenset[str] = frozenset()
@@ -63,6 +65,17 @@ def test_backends_have_tables() -> None:
 
 def test_numpy_prints_every_primitive() -> None:
     assert set(NUMPY) == set(ARITY)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_each_backend_table_covers_what_its_record_accepts(backend: str) -> None:
+    """A backend that takes arrays prints every primitive; one that does not prints
+    every scalar primitive and nothing that could only come from arrays."""
+    table = TABLES[backend][0]
+    if BACKEND_RECORDS[backend].arrays:
+        assert set(table) == set(ARITY)
+    else:
+        assert set(table) == set(ARITY) - ARRAY_PRIMITIVES - NUMPY_ONLY
 
 
 def test_math_prints_every_scalar_primitive_and_no_array_primitive() -> None:
