@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from codegen.ir import Expr, Op, Origin, Program, Stmt, Var
 from codegen.printing import Printer, source_statement
-from codegen.render import ModuleView
+from codegen.render import FunctionView, ModuleView
 from codegen.rules import CONVENTIONS, POW_CONVENTION
 from codegen.shapes import show
 
@@ -211,18 +211,21 @@ def build_view(compiled: Compiled, source: str, regenerate: str) -> ModuleView:
         fb_doc = f"Return ({output}, Grads in WRT order); {upstream} is the upstream gradient."
     forward_lines = _lines(printer, forward.stmts, types)
     imports = printer.imports("from collections import namedtuple")
-    return ModuleView(
-        docstring="\n".join(doc),
-        imports=tuple(imports),
-        inputs=_tuple(forward.inputs),
-        output=f'"{output}"',
-        wrt=_tuple(wrt),
-        params=", ".join(forward.inputs),
-        params_upstream=", ".join((*forward.inputs, upstream + scalar_default)),
-        forward_doc=f"Return {output}.",
-        forward_backward_doc=fb_doc,
-        forward_lines=tuple(forward_lines),
-        forward_backward_lines=tuple(fb_lines),
-        output_name=output,
-        grads=grads,
+    params = ", ".join(forward.inputs)
+    functions = (
+        FunctionView(
+            f"forward({params})", f"Return {output}.", tuple(forward_lines), output
+        ),
+        FunctionView(
+            f"forward_backward({', '.join((*forward.inputs, upstream + scalar_default))})",
+            fb_doc,
+            tuple(fb_lines),
+            f"{output}, Grads({grads})",
+        ),
     )
+    constants = (
+        f"INPUTS = {_tuple(forward.inputs)}",
+        f'OUTPUT = "{output}"',
+        f"WRT = {_tuple(wrt)}",
+    )
+    return ModuleView("\n".join(doc), tuple(imports), constants, functions)

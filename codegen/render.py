@@ -10,22 +10,24 @@ import jinja2
 
 
 @dataclass(frozen=True)
+class FunctionView:
+    """One function of a module, printed: ``def <signature>:``, its docstring, its
+    body lines ("" for a blank line) and what it returns."""
+
+    signature: str
+    doc: str
+    lines: tuple[str, ...]
+    returns: str
+
+
+@dataclass(frozen=True)
 class ModuleView:
     """Everything the module template shows, already printed."""
 
     docstring: str
     imports: tuple[str, ...]
-    inputs: str
-    output: str
-    wrt: str
-    params: str
-    params_upstream: str
-    forward_doc: str
-    forward_backward_doc: str
-    forward_lines: tuple[str, ...]
-    forward_backward_lines: tuple[str, ...]
-    output_name: str
-    grads: str
+    constants: tuple[str, ...]  # INPUTS = ..., OUTPUT = ..., WRT = ...
+    functions: tuple[FunctionView, ...]
 
 
 def _template_dirs() -> list[str]:
