@@ -9,6 +9,7 @@ Like :mod:`codegen.reverse`, this knows calculus only: no backend, no printer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from codegen.ir import Const, Expr, Op, Origin, Program, Stmt, Var, all_names, call
@@ -33,42 +34,74 @@ class JVP:
     tangents_out: tuple[str, ...]
 
 
-def _widen(dot: Expr, dot_type: Type | None, out: str, out_type: Type) -> Expr:
-    """A tangent shaped like its value: an elementwise result whose only varying
-    argument is smaller (``f = x + Y`` with ``x`` scalar) broadcasts the tangent."""
-    if dot_type is None or dot_type.shape == out_type.shape:
-        return dot
-    return call("expand", dot, Var(out))
-
-
 def jvp(
     program: Program, wrt: tuple[str, ...] | None = None, namer: Namer | None = None
 ) -> JVP:
     """Forward mode of a flat, single-assignment program along ``wrt`` (default:
-    every float input)."""
+    every float input): one tangent input ``x_dot`` per ``wrt`` input."""
     require_flat(program)
+    if wrt is None:
+        wrt = differentiable_inputs(program)
+    _check_wrt(program, wrt)
+    if namer is None:
+        namer = Namer(all_names(program))
+    seeds: dict[str, Expr] = {}
+    for name in wrt:
+        seeds[name] = Var(namer.tangent(name))
+    types = dict(program.types)
+    for name in wrt:
+        types[namer.tangent(name)] = program.types.get(name, SCALAR)
+    stmts, tangents_out, tangent_types = push(program, seeds, namer.tangent)
+    types.update(tangent_types)
+    tangents_in = tuple(namer.tangent(name) for name in wrt)
+    result = Program(
+        program.inputs + tangents_in,
+        stmts,
+        program.outputs + tangents_out,
+        types=types,
+    )
+    return JVP(result, wrt, tangents_in, tangents_out)
+
+
+def directional(
+    program: Program, along: str, namer: Namer
+) -> tuple[tuple[Stmt, ...], tuple[str, ...], dict[str, Type]]:
+    """Forward mode along one input (its tangent the constant 1): the derivative of
+    each value with respect to ``along`` is named ``dv_d<along>``.  Returns the
+    statements (primal ones included), the outputs' derivatives and their types."""
+    require_flat(program)
+    _check_wrt(program, (along,))
+    return push(
+        program, {along: Const.of(1.0)}, lambda name: namer.partial(name, along)
+    )
+
+
+def _check_wrt(program: Program, wrt: tuple[str, ...]) -> None:
+    types = program.types
+    bad = [
+        n
+        for n in wrt
+        if n not in program.inputs or not types.get(n, SCALAR).differentiable
+    ]
+    if bad or len(set(wrt)) != len(wrt):
+        raise ValueError(f"jvp(): wrt {wrt!r} must be distinct float inputs")
+
+
+def push(
+    program: Program, seeds: dict[str, Expr], name_of: Callable[[str], str]
+) -> tuple[tuple[Stmt, ...], tuple[str, ...], dict[str, Type]]:
+    """Push the input tangents ``seeds`` through the program: each statement is
+    followed by its tangent statement (named by ``name_of``) where the tangent is not
+    zero.  Returns the statements, the tangent of each output (a ``zeros_like``
+    statement where it is zero) and the types of the new names."""
     types = program.types
     typed = bool(types)
 
     def type_of(name: str) -> Type:
         return types.get(name, SCALAR)
 
-    if wrt is None:
-        wrt = differentiable_inputs(program)
-    bad = [n for n in wrt if n not in program.inputs or not type_of(n).differentiable]
-    if bad or len(set(wrt)) != len(wrt):
-        raise ValueError(f"jvp(): wrt {wrt!r} must be distinct float inputs")
-    if namer is None:
-        namer = Namer(all_names(program))
-
-    dots: dict[str, Var] = {}
-    out_types: dict[str, Type] = dict(types)
-    tangents_in = []
-    for name in wrt:
-        dot = namer.tangent(name)
-        dots[name] = Var(dot)
-        out_types[dot] = type_of(name)
-        tangents_in.append(dot)
+    dots: dict[str, Expr] = dict(seeds)
+    new_types: dict[str, Type] = {}
     stmts: list[Stmt] = []
     for stmt in program.stmts:
         stmts.append(stmt)
@@ -97,34 +130,24 @@ def jvp(
                     for a, d in zip(expr.args, arg_dots, strict=True)
                     if d is not None and isinstance(a, Var)
                 ]
-                widest = max(varying, key=lambda t: t.rank) if varying else None
-                if widest is not None and all(
-                    t.shape != type_of(target).shape for t in varying
-                ):
-                    tangent = _widen(tangent, widest, target, type_of(target))
-        name = namer.tangent(target)
-        out_types[name] = type_of(target)
+                if varying and all(t.shape != type_of(target).shape for t in varying):
+                    tangent = call("expand", tangent, Var(target))
+        name = name_of(target)
+        new_types[name] = type_of(target)
         stmts.append(Stmt(name, tangent, origin=Origin("tangent", stmt)))
         dots[target] = Var(name)
     tangents_out = []
     for out in program.outputs:
-        if out in dots:
-            tangents_out.append(dots[out].name)
+        dot = dots.get(out)
+        if isinstance(dot, Var):
+            tangents_out.append(dot.name)
             continue
-        name = namer.tangent(out)
-        out_types[name] = type_of(out)
-        stmts.append(
-            Stmt(
-                name,
-                Op("zeros_like", (Var(out),)),
-                origin=Origin("zero", names=(out, ", ".join(wrt))),
-            )
-        )
+        name = name_of(out)
+        new_types[name] = type_of(out)
+        if dot is None:
+            origin = Origin("tangent-zero", names=(out,))
+            stmts.append(Stmt(name, Op("zeros_like", (Var(out),)), origin=origin))
+        else:  # an output that is an input along which the seed is a constant
+            stmts.append(Stmt(name, dot, origin=Origin("tangent", names=(out,))))
         tangents_out.append(name)
-    result = Program(
-        program.inputs + tuple(tangents_in),
-        tuple(stmts),
-        program.outputs + tuple(tangents_out),
-        types=out_types,
-    )
-    return JVP(result, wrt, tuple(tangents_in), tuple(tangents_out))
+    return tuple(stmts), tuple(tangents_out), new_types

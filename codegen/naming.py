@@ -100,6 +100,10 @@ class Namer:
       ``d2v``, of ``dv`` ``d2dv``, and so on (``d<level><v>``): a name says at a glance
       which sweep computed it, and no level can take another's names.
     * :meth:`tangent`: the tangent of ``v`` in forward mode is ``v_dot``.
+    * :meth:`partial`: the derivative of ``v`` with respect to ``x`` is ``dv_dx``,
+      whichever way it is computed: forward mode along the input ``x`` (a Hessian or
+      Jacobian column: ``dt_dx``, ``ddx_dy``) or reverse mode from the output ``v``
+      (a Jacobian row: ``du_dt``).
     * :meth:`temp`: unnamed intermediates ``t1``, ``t2``, ... in trace order.
     * :meth:`fresh`: any other stem, as is if free.
 
@@ -166,6 +170,10 @@ class Namer:
     def tangent(self, primal: str) -> str:
         """``<primal>_dot``; ``<primal>_dot_`` (then numbered) on a clash."""
         return self._role("tangent", primal, f"{primal}_dot", f"{primal}_dot_")
+
+    def partial(self, of: str, wrt: str) -> str:
+        """``d<of>_d<wrt>``; ``d_<of>_d_<wrt>`` (then numbered) on a clash."""
+        return self._role(f"partial {wrt}", of, f"d{of}_d{wrt}", f"d_{of}_d_{wrt}")
 
     def known_grad(self, primal: str, level: int = 1) -> str | None:
         """The gradient name already given to ``primal``, if any."""

@@ -15,10 +15,12 @@ from these small passes, each doing one thing, chosen by the backend
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
+
 from codegen.ir import Expr, Op, Origin, Stmt, Var
 from codegen.naming import Namer
 from codegen.reverse import VJP
-from codegen.shapes import SCALAR
+from codegen.shapes import SCALAR, Type
 
 
 def _reuse(expr: Expr, known: dict[Expr, str]) -> Expr:
@@ -161,14 +163,35 @@ def copy_aliases(vjp: VJP, views: frozenset[str], fresh_upstream: bool) -> VJP:
     argument; ``fresh_upstream`` says the upstream gradient was replaced by a new
     array (or a float) before the sweep, so handing it back is safe.  In typed
     programs only array gradients are considered (numbers are immutable)."""
-    backward = list(vjp.stmts)
     types = vjp.primal.types
+    returned = arrays_among(vjp.grads, vjp.wrt, types)
+    callers = () if fresh_upstream else vjp.cotangents
+    return vjp.with_backward(unalias(vjp.stmts, returned, callers, views))
+
+
+def arrays_among(
+    names: Sequence[str], like: Sequence[str], types: Mapping[str, Type]
+) -> list[str]:
+    """The ``names`` that can hold arrays: all of them in an untyped (elementwise)
+    program, else those whose counterpart in ``like`` is an array."""
     typed = any(t.rank for t in types.values())
-    grads = [
-        g
-        for g, n in zip(vjp.grads, vjp.wrt, strict=True)
-        if not typed or types.get(n, SCALAR).rank
+    return [
+        n
+        for n, of in zip(names, like, strict=True)
+        if not typed or types.get(of, SCALAR).rank
     ]
+
+
+def unalias(
+    stmts: tuple[Stmt, ...],
+    returned: Sequence[str],
+    callers: Iterable[str],
+    views: frozenset[str],
+) -> tuple[Stmt, ...]:
+    """Copy each ``returned`` name that would be one of the ``callers``' arrays (the
+    function's array arguments) or the same array as a returned name before it, so
+    that updating one in place changes nothing else."""
+    backward = list(stmts)
     copies: dict[str, str] = {}  # name -> the name it is a plain copy or a view of
     defining: dict[str, int] = {}
     for index, stmt in enumerate(backward):
@@ -193,27 +216,25 @@ def copy_aliases(vjp: VJP, views: frozenset[str], fresh_upstream: bool) -> VJP:
             roots[step] = found
         return found
 
-    claimed: set[str] = set()
-    if not fresh_upstream:
-        claimed.update(vjp.cotangents)  # the caller's arrays: never hand them back
-    for grad in grads:
-        if grad not in copies:
-            claimed.add(grad)
+    caller_arrays = set(callers)
+    claimed: set[str] = set(caller_arrays)  # the caller's arrays: never hand them back
+    for name in returned:
+        if name not in copies:
+            claimed.add(name)
             continue
-        origin = root(grad)
+        origin = root(name)
         if origin in claimed:
-            stmt = backward[defining[grad]]
-            callers = origin in vjp.cotangents and not fresh_upstream
-            backward[defining[grad]] = Stmt(
+            stmt = backward[defining[name]]
+            backward[defining[name]] = Stmt(
                 stmt.target,
                 Op("copy", (stmt.expr,)),
                 note=(
                     f"a copy: {origin} is the caller's array"
-                    if callers
+                    if origin in caller_arrays
                     else "a copy: returned gradients never share an array"
                 ),
                 origin=stmt.origin,
             )
         else:
             claimed.add(origin)
-    return vjp.with_backward(tuple(backward))
+    return tuple(backward)

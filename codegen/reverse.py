@@ -14,7 +14,8 @@ naming shared subexpressions) are passes in :mod:`codegen.passes` that map a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
 from types import MappingProxyType
@@ -145,6 +146,7 @@ def reverse(
     wrt: tuple[str, ...] | None = None,
     namer: Namer | None = None,
     level: int = 1,
+    adjoint: Callable[[str], str] | None = None,
 ) -> VJP:
     """The reverse mode of a flat, single-assignment program.
 
@@ -152,7 +154,8 @@ def reverse(
     user input first (a ``ValueError`` here is a bug).  ``namer`` is the module's
     namer (one is made from the program's names if not given); ``level`` is the
     differentiation's order when programs are differentiated again (gradients of a
-    second sweep are ``d2x``: see :class:`codegen.naming.Namer`).
+    second sweep are ``d2x``: see :class:`codegen.naming.Namer`); ``adjoint``, if
+    given, names the gradient of each value instead (a Jacobian row: ``du_dx``).
     """
     require_flat(program)
     types = program.types
@@ -169,7 +172,9 @@ def reverse(
         namer = Namer(all_names(program))
 
     needed = active_names(program, wrt) & live_names(program.stmts, program.outputs)
-    cotangents = tuple(namer.grad(out, level) for out in program.outputs)
+    if adjoint is None:
+        adjoint = functools.partial(namer.grad, level=level)
+    cotangents = tuple(adjoint(out) for out in program.outputs)
     grad_types: dict[str, Type] = {}
     for out, cot in zip(program.outputs, cotangents, strict=True):
         grad_types[cot] = type_of(out)
@@ -179,7 +184,7 @@ def reverse(
         target, expr = stmt.target, stmt.expr
         if target not in needed or target not in has_grad or isinstance(expr, Const):
             continue
-        g = Var(namer.grad(target, level))
+        g = Var(adjoint(target))
         if isinstance(expr, Var):
             args: tuple[Expr, ...] = (expr,)
             contributions: tuple = (g,)
@@ -204,7 +209,7 @@ def reverse(
                 continue
             if arg.name not in needed:
                 continue
-            name = namer.grad(arg.name, level)
+            name = adjoint(arg.name)
             grad_types[name] = type_of(arg.name)
             accumulate = arg.name in has_grad
             backward.append(
@@ -220,7 +225,7 @@ def reverse(
 
     grads: list[str] = []
     for name in wrt:
-        grad = namer.grad(name, level)
+        grad = adjoint(name)
         grad_types[grad] = type_of(name)
         if name not in has_grad:
             outputs = ", ".join(program.outputs)

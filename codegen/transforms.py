@@ -22,9 +22,10 @@ def _rename(expr: Expr, current: dict[str, str]) -> Expr:
     return expr
 
 
-def ssa(program: Program) -> Program:
-    """Give every assignment its own name (``dx = dx + e`` becomes ``dx_2 = dx + e``)."""
-    namer = Namer(all_names(program))
+def ssa(program: Program, namer: Namer | None = None) -> Program:
+    """Give every assignment its own name (``dx = dx + e`` becomes ``dx_2 = dx + e``);
+    ``namer`` is the module's (one is made from the program's names if not given)."""
+    namer = namer or Namer(all_names(program))
     current = {name: name for name in program.inputs}
     types = dict(program.types)
     stmts: list[Stmt] = []
@@ -43,9 +44,9 @@ def ssa(program: Program) -> Program:
     return Program(program.inputs, tuple(stmts), outputs, types=types)
 
 
-def flatten(program: Program) -> Program:
+def flatten(program: Program, namer: Namer | None = None) -> Program:
     """One primitive over atoms per statement: inner trees get fresh temporaries."""
-    namer = Namer(all_names(program))
+    namer = namer or Namer(all_names(program))
     stmts: list[Stmt] = []
     types = dict(program.types)
     for stmt in program.stmts:
@@ -85,9 +86,10 @@ def flatten(program: Program) -> Program:
     return Program(program.inputs, tuple(stmts), program.outputs, types=types)
 
 
-def prepare(program: Program) -> Program:
+def prepare(program: Program, namer: Namer | None = None) -> Program:
     """Flat and single-assignment: what :func:`codegen.reverse.reverse` accepts."""
-    return flatten(ssa(program))
+    namer = namer or Namer(all_names(program))
+    return flatten(ssa(program, namer), namer)
 
 
 def select(program: Program, output: str) -> Program:

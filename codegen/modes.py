@@ -1,0 +1,353 @@
+"""Modes of differentiation: what a module's functions compute, as flat programs laid
+out in functions (pure data; :mod:`codegen.module` prints them).
+
+Each mode composes the transforms (``reverse``, ``jvp``, ``prepare``, ``prune``); none is
+a generator of its own:
+
+* ``grad``: ``forward`` and ``forward_backward`` (reverse mode, a vector-Jacobian
+  product: one upstream gradient per output);
+* ``jvp``: forward mode, ``jvp(*inputs, *tangents) -> (value, tangent)``;
+* ``hvp``: a Hessian-vector product as forward over reverse: the tangent (along the
+  vector) of the program that computes the gradient.  Reverse over reverse (the
+  lecture's "backpropagating twice") costs a second sweep over the forward *and* the
+  backward program plus the tape of both; forward over reverse costs one tangent
+  statement per statement of the gradient program, about as much as the gradient
+  again, and needs no second tape, so it is the one generated;
+* ``hessian``: one forward-mode sweep along each input over the gradient program
+  (``H[i][j]`` = the derivative of ``df/dx_i`` along ``x_j``): symmetric as computed,
+  never mirrored;
+* ``jacobian``: forward mode along each input when there are fewer inputs than
+  outputs, reverse mode from each output otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from codegen.errors import OptionError
+from codegen.forward import jvp, push
+from codegen.ir import Const, Expr, Origin, Program, Stmt, Var
+from codegen.liveness import live_names
+from codegen.naming import Namer
+from codegen.passes import share
+from codegen.reverse import VJP, reverse
+from codegen.shapes import SCALAR, Type
+from codegen.transforms import prepare
+
+MODES = ("grad", "jvp", "hvp", "hessian", "jacobian")
+
+#: a Hessian or Jacobian is one sweep per input: past this, ask for hvp/jvp instead
+MAX_MATRIX_INPUTS = 64
+
+
+@dataclass(frozen=True)
+class Section:
+    """A titled run of statements (``# forward``); an empty title prints none."""
+
+    title: str
+    stmts: tuple[Stmt, ...]
+
+
+@dataclass(frozen=True)
+class Grads:
+    """``Grads(dx, dy)``: values in ``WRT`` order."""
+
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """Rows of entries (names, or ``None`` for an entry that is zero)."""
+
+    rows: tuple[tuple[str | None, ...], ...]
+
+
+@dataclass(frozen=True)
+class Values:
+    """A value, or a tuple of values for several outputs."""
+
+    names: tuple[str, ...]
+
+
+Returned = Values | Grads | Matrix
+
+
+@dataclass(frozen=True)
+class Function:
+    """One generated function: ``name(*params)``, its sections and what it returns
+    (one item is returned as is, several as a tuple)."""
+
+    name: str
+    params: tuple[str, ...]
+    doc: str
+    sections: tuple[Section, ...]
+    returns: tuple[Returned, ...]
+    defaults: Mapping[str, str] = field(default_factory=dict)
+
+
+def check_modes(modes: tuple[str, ...]) -> tuple[str, ...]:
+    """The modes asked for, in :data:`MODES` order (``grad`` always included)."""
+    for mode in modes:
+        if mode not in MODES:
+            raise OptionError(
+                f"unknown mode '{mode}' (choose from {', '.join(MODES)})", "--mode"
+            )
+    asked = {"grad", *modes}
+    return tuple(m for m in MODES if m in asked)
+
+
+def _upstream_one(vjp: VJP, namer: Namer) -> tuple[Program, list[Stmt]]:
+    """The gradient program of a scalar output with its upstream gradient 1: the
+    primal statements, ``df = 1.0``, the backward statements."""
+    (upstream,) = vjp.cotangents
+    seed = Stmt(upstream, Const.of(1.0), origin=Origin("seed", names=(upstream,)))
+    types = dict(vjp.primal.types)
+    types.update(vjp.types)
+    program = Program(
+        vjp.primal.inputs,
+        vjp.primal.stmts + (seed,) + vjp.stmts,
+        vjp.primal.outputs + vjp.grads,
+        types=types,
+    )
+    return prepare(program, namer), [seed]
+
+
+def _pruned(stmts: tuple[Stmt, ...], outputs: tuple[str, ...]) -> tuple[Stmt, ...]:
+    live = live_names(stmts, outputs)
+    return tuple(s for s in stmts if s.target in live)
+
+
+def _split(
+    stmts: tuple[Stmt, ...], boundary: set[str], titles: tuple[str, str]
+) -> tuple[Section, ...]:
+    """Two sections: up to the first statement named in ``boundary``, and the rest."""
+    for index, stmt in enumerate(stmts):
+        if stmt.target in boundary:
+            return (
+                Section(titles[0], stmts[:index]),
+                Section(titles[1], stmts[index:]),
+            )
+    return (Section(titles[0], stmts),)
+
+
+def jvp_function(
+    forward: Program, wrt: tuple[str, ...], namer: Namer
+) -> tuple[Function, Mapping[str, Type]]:
+    result = jvp(forward, wrt, namer)
+    outputs = forward.outputs
+    stmts = _pruned(result.program.stmts, outputs + result.tangents_out)
+    doc = (
+        f"Return ({_names(outputs)}, {_names(result.tangents_out)}): the value and its "
+        "tangent along the input tangents."
+    )
+    function = Function(
+        "jvp",
+        forward.inputs + result.tangents_in,
+        doc,
+        (Section("forward, each statement followed by its tangent", stmts),),
+        (Values(outputs), Values(result.tangents_out)),
+    )
+    return function, result.program.types
+
+
+def hvp_function(
+    vjp: VJP, namer: Namer
+) -> tuple[Function, Mapping[str, Type], tuple[str, ...]]:
+    """``hvp(*inputs, *vector)``: the value, the gradient and H·v, where the vector
+    arguments are the inputs' tangents (``x_dot``)."""
+    program, _ = _upstream_one(vjp, namer)
+    (output,) = vjp.primal.outputs
+    grads = program.outputs[1:]
+    tangent = jvp(program, vjp.wrt, namer)
+    hv = tangent.tangents_out[1:]
+    stmts = _pruned(tangent.program.stmts, (output, *grads, *hv))
+    backward = {s.target for s in stmts if _from_backward(s)}
+    sections = _split(
+        stmts,
+        backward,
+        ("forward, with tangents", "backward (upstream gradient 1), with tangents"),
+    )
+    doc = (
+        f"Return ({output}, Grads, Grads of H·v): the value, the gradient and the "
+        "Hessian times the vector of input tangents."
+    )
+    function = Function(
+        "hvp",
+        vjp.primal.inputs + tangent.tangents_in,
+        doc,
+        sections,
+        (Values((output,)), Grads(grads), Grads(hv)),
+    )
+    return function, tangent.program.types, tangent.tangents_in
+
+
+def _from_backward(stmt: Stmt) -> bool:
+    origin = stmt.origin
+    while origin is not None and origin.kind == "tangent" and origin.stmt is not None:
+        origin = origin.stmt.origin
+    return origin is not None and origin.kind in ("undo", "seed", "zero")
+
+
+def hessian_function(vjp: VJP, namer: Namer) -> tuple[Function, Mapping[str, Type]]:
+    """``hessian(*inputs)``: the value, the gradient and the Hessian, one forward
+    sweep along each input over the gradient program."""
+    wrt = vjp.wrt
+    if len(wrt) > MAX_MATRIX_INPUTS:
+        raise OptionError(
+            f"a Hessian of {len(wrt)} inputs takes {len(wrt)} sweeps; at most "
+            f"{MAX_MATRIX_INPUTS} are generated (use --mode hvp for products with "
+            "vectors)",
+            "--mode hessian",
+        )
+    program, _ = _upstream_one(vjp, namer)
+    (output,) = vjp.primal.outputs
+    grads = program.outputs[1:]
+    types: dict[str, Type] = dict(program.types)
+    sections = list(
+        _split(
+            program.stmts,
+            {s.target for s in program.stmts if _from_backward(s)},
+            ("forward", "backward (upstream gradient 1)"),
+        )
+    )
+    columns: list[dict[str, str | None]] = []
+    for along in wrt:
+        stmts, derived, new_types = push(
+            program,
+            {along: Const.of(1.0)},
+            lambda name, a=along: namer.partial(name, a),
+        )
+        types.update(new_types)
+        tangents = tuple(s for s in stmts if s.origin is not None and _is_tangent(s))
+        wanted = derived[1:]
+        column: dict[str, str | None] = {}
+        kept = _pruned(tangents, wanted)
+        for grad, name in zip(grads, wanted, strict=True):
+            column[grad] = None if _zero_stmt(kept, name) else name
+        kept = tuple(s for s in kept if not _is_zero_fill(s))
+        sections.append(Section(f"second derivatives along {along}", kept))
+        columns.append(column)
+    rows = tuple(tuple(col[g] for col in columns) for g in grads)
+    doc = (
+        f"Return ({output}, Grads, H): the value, the gradient and the Hessian, "
+        "H[i][j] = d2 f / dx_i dx_j in WRT order."
+    )
+    function = Function(
+        "hessian",
+        vjp.primal.inputs,
+        doc,
+        tuple(sections),
+        (Values((output,)), Grads(grads), Matrix(rows)),
+    )
+    return function, types
+
+
+def _is_tangent(stmt: Stmt) -> bool:
+    return stmt.origin is not None and stmt.origin.kind in ("tangent", "tangent-zero")
+
+
+def _is_zero_fill(stmt: Stmt) -> bool:
+    return stmt.origin is not None and stmt.origin.kind == "tangent-zero"
+
+
+def jacobian_function(
+    forward: Program, wrt: tuple[str, ...], namer: Namer
+) -> tuple[Function, Mapping[str, Type], str]:
+    """``jacobian(*inputs)``: the values and ``J[i][j]`` = d out_i / d in_j; forward
+    mode along each input when there are fewer inputs than outputs, else reverse
+    mode from each output.  Returns the function, the types and the mode used."""
+    outputs = forward.outputs
+    if len(wrt) > MAX_MATRIX_INPUTS and len(outputs) > MAX_MATRIX_INPUTS:
+        raise OptionError(
+            f"a Jacobian of {len(outputs)} outputs and {len(wrt)} inputs is too large "
+            f"to write out (at most {MAX_MATRIX_INPUTS} sweeps); use --mode jvp or grad",
+            "--mode jacobian",
+        )
+    types: dict[str, Type] = dict(forward.types)
+    sections = [Section("forward", forward.stmts)]
+    entries: dict[tuple[str, str], str] = {}
+    if len(wrt) < len(outputs):
+        how = "forward"
+        for along in wrt:
+            stmts, derived, new_types = push(
+                forward,
+                {along: Const.of(1.0)},
+                lambda name, a=along: namer.partial(name, a),
+            )
+            types.update(new_types)
+            kept = _pruned(tuple(s for s in stmts if _is_tangent(s)), derived)
+            for out, name in zip(outputs, derived, strict=True):
+                if not _zero_stmt(kept, name):
+                    entries[(out, along)] = name
+            kept = tuple(s for s in kept if not _is_zero_fill(s))
+            sections.append(Section(f"derivatives along {along}", kept))
+    else:
+        how = "reverse"
+        for out in outputs:
+            single = Program(forward.inputs, forward.stmts, (out,), types=forward.types)
+            vjp = share(
+                reverse(
+                    single,
+                    wrt,
+                    namer,
+                    adjoint=lambda name, o=out: namer.partial(o, name),
+                ),
+                namer,
+            )
+            (cot,) = vjp.cotangents
+            seed = Stmt(cot, Const.of(1.0), origin=Origin("seed", names=(cot,)))
+            types.update(vjp.types)
+            stmts = (seed, *vjp.stmts)
+            for name, grad in zip(wrt, vjp.grads, strict=True):
+                if not _zero_stmt(stmts, grad):
+                    entries[(out, name)] = grad
+            stmts = tuple(
+                s for s in stmts if not (s.origin and s.origin.kind == "zero")
+            )
+            sections.append(Section(f"derivatives of {out}", stmts))
+    rows = tuple(tuple(entries.get((out, x)) for x in wrt) for out in outputs)
+    doc = (
+        f"Return ({_names(outputs)}, J): J[i][j] = d out_i / d in_j, outputs "
+        f"{', '.join(outputs)} by inputs in WRT order ({how} mode)."
+    )
+    function = Function(
+        "jacobian",
+        forward.inputs,
+        doc,
+        tuple(sections),
+        (Values(outputs), Matrix(rows)),
+    )
+    return function, types, how
+
+
+def _zero_stmt(stmts: tuple[Stmt, ...], name: str) -> bool:
+    """Whether ``name`` is defined as a zero fill (its entry is 0)."""
+    return any(
+        s.target == name
+        and s.origin is not None
+        and s.origin.kind in ("zero", "tangent-zero")
+        for s in stmts
+    )
+
+
+def _names(names: tuple[str, ...]) -> str:
+    return names[0] if len(names) == 1 else f"({', '.join(names)})"
+
+
+__all__ = [
+    "MODES",
+    "Expr",
+    "Function",
+    "Grads",
+    "Matrix",
+    "SCALAR",
+    "Section",
+    "Values",
+    "Var",
+    "check_modes",
+    "hessian_function",
+    "hvp_function",
+    "jacobian_function",
+    "jvp_function",
+]
