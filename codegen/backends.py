@@ -28,6 +28,9 @@ class Backend:
     #: the header line saying what the module computes with
     describe_scalar: str
     describe_arrays: str = ""
+    #: how a returned matrix (Hessian, Jacobian) is written: nested tuples, or an
+    #: array of shape (rows, columns, *batch)
+    matrix: str = "tuple"
 
     def upstream_policy(self, arrays: bool) -> str | None:
         """How ``forward_backward`` treats the caller's upstream gradient: typed array
@@ -52,6 +55,7 @@ BACKENDS: dict[str, Backend] = {
             "Backend: numpy (elementwise: call it with arrays to evaluate many points)."
         ),
         describe_arrays="Backend: numpy (arrays of the shapes above).",
+        matrix="array",
     ),
     "math": Backend(
         name="math",

@@ -4,9 +4,9 @@ print -> render -> format."""
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from codegen import passes
 from codegen.backends import Backend, get_backend
@@ -15,13 +15,25 @@ from codegen.formatting import format_module
 from codegen.ir import Program, all_names
 from codegen.linearize import linearize
 from codegen.liveness import prune
+from codegen.modes import (
+    Function,
+    Grads,
+    Matrix,
+    Values,
+    check_modes,
+    grad_functions,
+    hessian_function,
+    hvp_function,
+    jacobian_function,
+    jvp_function,
+)
 from codegen.module import TARGET_NAMES, build_view
 from codegen.naming import Namer, repeated
 from codegen.options import Options
 from codegen.parse import parse
 from codegen.render import render
 from codegen.reverse import VJP, differentiable_inputs, reverse
-from codegen.shapes import SCALAR
+from codegen.shapes import SCALAR, Type
 
 __all__ = ["Compiled", "Options", "compile_source", "generate", "render_unformatted"]
 
@@ -33,6 +45,12 @@ class Compiled:
     forward: Program
     vjp: VJP
     backend: Backend
+    #: the module's functions, in order, and the types of every name they use
+    functions: tuple[Function, ...] = ()
+    types: Mapping[str, Type] = field(default_factory=dict)
+    modes: tuple[str, ...] = ("grad",)
+    #: how ``jacobian`` is computed ("forward" or "reverse"), if the module has it
+    jacobian_mode: str = ""
 
     @property
     def wrt(self) -> tuple[str, ...]:
@@ -80,26 +98,96 @@ def module_namer(program: Program, backend: Backend) -> Namer:
 def compile_source(source: str, options: Options, where: str = "<expr>") -> Compiled:
     backend = get_backend(options.backend)
     forward = prune(linearize(parse(source, where), options.inputs))
-    return differentiate(forward, backend, options.wrt)
+    return differentiate(forward, backend, options.wrt, options.mode)
 
 
 def differentiate(
-    forward: Program, backend: Backend, wrt: tuple[str, ...] | None = None
+    forward: Program,
+    backend: Backend,
+    wrt: tuple[str, ...] | None = None,
+    modes: tuple[str, ...] = ("grad",),
 ) -> Compiled:
-    """Reverse mode of a forward program, with the passes ``backend`` needs."""
+    """The module's functions for ``modes``: reverse mode with the passes ``backend``
+    needs, and the other modes composed from the same transforms."""
+    modes = check_modes(modes)
     arrays = any(t.rank for t in forward.types.values())
     if arrays and not backend.arrays:
         raise OptionError(
             "array programs need the numpy backend", f"--backend {backend.name}"
         )
+    if arrays:
+        for mode in ("hessian", "jacobian"):
+            if mode in modes:
+                raise OptionError(
+                    f"{mode} is for scalar programs; for arrays use --mode "
+                    + ("hvp" if mode == "hessian" else "jvp or grad"),
+                    f"--mode {mode}",
+                )
     wrt = check_wrt(forward, wrt)
     namer = module_namer(forward, backend)
-    vjp = passes.share(reverse(forward, wrt, namer), namer)
+    raw = passes.share(reverse(forward, wrt, namer), namer)
     policy = backend.upstream_policy(arrays)
-    vjp = passes.seed_upstream(vjp, policy)
+    vjp = passes.seed_upstream(raw, policy)
     if backend.mutable:
         vjp = passes.copy_aliases(vjp, backend.views, fresh_upstream=policy is not None)
-    return Compiled(forward, vjp, backend)
+    types: dict[str, Type] = dict(forward.types)
+    types.update(vjp.types)
+    functions: list[Function] = list(grad_functions(vjp))
+    batched = policy == "broadcast"  # a seed of 1 is shaped like the output
+    how = ""
+    for mode in modes[1:]:
+        if mode == "jvp":
+            function, new_types = jvp_function(forward, wrt, namer)
+        elif mode == "hvp":
+            function, new_types, _ = hvp_function(_scalar(raw, mode), namer, batched)
+        elif mode == "hessian":
+            function, new_types = hessian_function(_scalar(raw, mode), namer, batched)
+        else:
+            function, new_types, how = jacobian_function(forward, wrt, namer, batched)
+        types.update(new_types)
+        if backend.mutable:
+            function = _unaliased(function, backend, types)
+        functions.append(function)
+    return Compiled(forward, vjp, backend, tuple(functions), types, modes, how)
+
+
+def _scalar(vjp: VJP, mode: str) -> VJP:
+    (output,) = vjp.primal.outputs
+    if vjp.primal.types.get(output, SCALAR).rank:
+        raise OptionError(
+            f"{mode} needs a scalar output; '{output}' is an array "
+            "(reduce it first, e.g. with sum)",
+            f"--mode {mode}",
+        )
+    return vjp
+
+
+def _unaliased(function: Function, backend: Backend, types: Mapping) -> Function:
+    """The function with returned arrays copied where they would be an argument's
+    array or the same array as another returned one."""
+    returned = [
+        name
+        for item in function.returns
+        for name in _returned_names(item)
+        if types.get(name, SCALAR).rank or not any(t.rank for t in types.values())
+    ]
+    stmts = tuple(s for section in function.sections for s in section.stmts)
+    fixed = passes.unalias(stmts, returned, function.params, backend.views)
+    sections = []
+    start = 0
+    for section in function.sections:
+        end = start + len(section.stmts)
+        sections.append(replace(section, stmts=fixed[start:end]))
+        start = end
+    return replace(function, sections=tuple(sections))
+
+
+def _returned_names(item: object) -> list[str]:
+    if isinstance(item, Values | Grads):
+        return list(item.names)
+    if isinstance(item, Matrix):
+        return [n for row in item.rows for n in row if n is not None]
+    return []
 
 
 @contextmanager

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from codegen.errors import OptionError
 from codegen.forward import jvp, push
-from codegen.ir import Const, Expr, Origin, Program, Stmt, Var
+from codegen.ir import Const, Expr, Op, Origin, Program, Stmt, Var
 from codegen.liveness import live_names
 from codegen.naming import Namer
 from codegen.passes import share
@@ -58,9 +58,11 @@ class Grads:
 
 @dataclass(frozen=True)
 class Matrix:
-    """Rows of entries (names, or ``None`` for an entry that is zero)."""
+    """Rows of entries (names, or ``None`` for an entry that is zero), assembled into
+    ``name`` where the backend needs statements for it."""
 
     rows: tuple[tuple[str | None, ...], ...]
+    name: str
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,42 @@ class Function:
     sections: tuple[Section, ...]
     returns: tuple[Returned, ...]
     defaults: Mapping[str, str] = field(default_factory=dict)
+    short_doc: str = ""  # the docstring when ``doc`` is too long for one line
+
+
+def grad_functions(vjp: VJP) -> tuple[Function, Function]:
+    """``forward`` and ``forward_backward``: the value; the value and the gradients
+    from one upstream gradient per output (a scalar output's defaults to 1.0)."""
+    primal = vjp.primal
+    outputs = primal.outputs
+    forward = Function(
+        "forward",
+        primal.inputs,
+        f"Return {_names(outputs)}.",
+        (Section("", primal.stmts),),
+        (Values(outputs),),
+    )
+    defaults = {}
+    if len(outputs) == 1 and not primal.types.get(outputs[0], SCALAR).rank:
+        defaults[vjp.cotangents[0]] = "1.0"
+    fields = ", ".join(f"{n}={g}" for n, g in zip(vjp.wrt, vjp.grads, strict=True))
+    upstream = ", ".join(vjp.cotangents)
+    what = (
+        "is the upstream gradient"
+        if len(outputs) == 1
+        else "are the upstream gradients"
+    )
+    values = _names(outputs)
+    forward_backward = Function(
+        "forward_backward",
+        primal.inputs + vjp.cotangents,
+        f"Return ({values}, Grads({fields})); {upstream} {what}.",
+        (Section("forward", primal.stmts), Section("backward", vjp.stmts)),
+        (Values(outputs), Grads(vjp.grads)),
+        defaults,
+        short_doc=f"Return ({values}, Grads in WRT order); {upstream} {what}.",
+    )
+    return forward, forward_backward
 
 
 def check_modes(modes: tuple[str, ...]) -> tuple[str, ...]:
@@ -97,11 +135,23 @@ def check_modes(modes: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(m for m in MODES if m in asked)
 
 
-def _upstream_one(vjp: VJP, namer: Namer) -> tuple[Program, list[Stmt]]:
+def _seed(cotangent: str, output: str, broadcast: bool) -> Stmt:
+    """``df = 1.0``: an upstream gradient of 1, shaped like the output where the
+    backend evaluates batches (``broadcast``)."""
+    one: Expr = Const.of(1.0)
+    if broadcast:
+        one = Op("broadcast_like", (one, Var(output)))
+    return Stmt(cotangent, one, origin=Origin("seed", names=(cotangent,)))
+
+
+def _upstream_one(
+    vjp: VJP, namer: Namer, broadcast: bool
+) -> tuple[Program, list[Stmt]]:
     """The gradient program of a scalar output with its upstream gradient 1: the
     primal statements, ``df = 1.0``, the backward statements."""
     (upstream,) = vjp.cotangents
-    seed = Stmt(upstream, Const.of(1.0), origin=Origin("seed", names=(upstream,)))
+    (output,) = vjp.primal.outputs
+    seed = _seed(upstream, output, broadcast)
     types = dict(vjp.primal.types)
     types.update(vjp.types)
     program = Program(
@@ -138,8 +188,7 @@ def jvp_function(
     outputs = forward.outputs
     stmts = _pruned(result.program.stmts, outputs + result.tangents_out)
     doc = (
-        f"Return ({_names(outputs)}, {_names(result.tangents_out)}): the value and its "
-        "tangent along the input tangents."
+        f"Return ({_names(outputs)}, {_names(result.tangents_out)}): value and tangent."
     )
     function = Function(
         "jvp",
@@ -152,11 +201,11 @@ def jvp_function(
 
 
 def hvp_function(
-    vjp: VJP, namer: Namer
+    vjp: VJP, namer: Namer, broadcast: bool
 ) -> tuple[Function, Mapping[str, Type], tuple[str, ...]]:
     """``hvp(*inputs, *vector)``: the value, the gradient and H·v, where the vector
     arguments are the inputs' tangents (``x_dot``)."""
-    program, _ = _upstream_one(vjp, namer)
+    program, _ = _upstream_one(vjp, namer, broadcast)
     (output,) = vjp.primal.outputs
     grads = program.outputs[1:]
     tangent = jvp(program, vjp.wrt, namer)
@@ -168,10 +217,7 @@ def hvp_function(
         backward,
         ("forward, with tangents", "backward (upstream gradient 1), with tangents"),
     )
-    doc = (
-        f"Return ({output}, Grads, Grads of H·v): the value, the gradient and the "
-        "Hessian times the vector of input tangents."
-    )
+    doc = f"Return ({output}, Grads, H·v as Grads); the vector is the input tangents."
     function = Function(
         "hvp",
         vjp.primal.inputs + tangent.tangents_in,
@@ -189,7 +235,9 @@ def _from_backward(stmt: Stmt) -> bool:
     return origin is not None and origin.kind in ("undo", "seed", "zero")
 
 
-def hessian_function(vjp: VJP, namer: Namer) -> tuple[Function, Mapping[str, Type]]:
+def hessian_function(
+    vjp: VJP, namer: Namer, broadcast: bool
+) -> tuple[Function, Mapping[str, Type]]:
     """``hessian(*inputs)``: the value, the gradient and the Hessian, one forward
     sweep along each input over the gradient program."""
     wrt = vjp.wrt
@@ -200,7 +248,7 @@ def hessian_function(vjp: VJP, namer: Namer) -> tuple[Function, Mapping[str, Typ
             "vectors)",
             "--mode hessian",
         )
-    program, _ = _upstream_one(vjp, namer)
+    program, _ = _upstream_one(vjp, namer, broadcast)
     (output,) = vjp.primal.outputs
     grads = program.outputs[1:]
     types: dict[str, Type] = dict(program.types)
@@ -229,16 +277,13 @@ def hessian_function(vjp: VJP, namer: Namer) -> tuple[Function, Mapping[str, Typ
         sections.append(Section(f"second derivatives along {along}", kept))
         columns.append(column)
     rows = tuple(tuple(col[g] for col in columns) for g in grads)
-    doc = (
-        f"Return ({output}, Grads, H): the value, the gradient and the Hessian, "
-        "H[i][j] = d2 f / dx_i dx_j in WRT order."
-    )
+    doc = f"Return ({output}, Grads, H); H[i][j] = d2{output} / dx_i dx_j in WRT order."
     function = Function(
         "hessian",
         vjp.primal.inputs,
         doc,
         tuple(sections),
-        (Values((output,)), Grads(grads), Matrix(rows)),
+        (Values((output,)), Grads(grads), Matrix(rows, namer.fresh("H"))),
     )
     return function, types
 
@@ -252,7 +297,7 @@ def _is_zero_fill(stmt: Stmt) -> bool:
 
 
 def jacobian_function(
-    forward: Program, wrt: tuple[str, ...], namer: Namer
+    forward: Program, wrt: tuple[str, ...], namer: Namer, broadcast: bool
 ) -> tuple[Function, Mapping[str, Type], str]:
     """``jacobian(*inputs)``: the values and ``J[i][j]`` = d out_i / d in_j; forward
     mode along each input when there are fewer inputs than outputs, else reverse
@@ -296,7 +341,7 @@ def jacobian_function(
                 namer,
             )
             (cot,) = vjp.cotangents
-            seed = Stmt(cot, Const.of(1.0), origin=Origin("seed", names=(cot,)))
+            seed = _seed(cot, out, broadcast)
             types.update(vjp.types)
             stmts = (seed, *vjp.stmts)
             for name, grad in zip(wrt, vjp.grads, strict=True):
@@ -307,16 +352,13 @@ def jacobian_function(
             )
             sections.append(Section(f"derivatives of {out}", stmts))
     rows = tuple(tuple(entries.get((out, x)) for x in wrt) for out in outputs)
-    doc = (
-        f"Return ({_names(outputs)}, J): J[i][j] = d out_i / d in_j, outputs "
-        f"{', '.join(outputs)} by inputs in WRT order ({how} mode)."
-    )
+    doc = f"Return ({_names(outputs)}, J); J[i][j] = d out_i / d in_j ({how} mode)."
     function = Function(
         "jacobian",
         forward.inputs,
         doc,
         tuple(sections),
-        (Values(outputs), Matrix(rows)),
+        (Values(outputs), Matrix(rows, namer.fresh("J"))),
     )
     return function, types, how
 

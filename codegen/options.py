@@ -38,6 +38,7 @@ class Options:
     inputs: tuple[str, ...] | None = None
     regenerate: str = "backpropgen --regen"  # the command the header names
     format: str = "auto"
+    mode: tuple[str, ...] = ("grad",)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,14 @@ class Option:
     @property
     def default(self) -> Value:
         return getattr(Options(), self.name) if self.field else None
+
+    def is_default(self, text: object) -> bool:
+        """Whether the command line's ``text`` spells the default (``grad`` for
+        ``("grad",)``)."""
+        default = self.default
+        if isinstance(default, tuple) and isinstance(text, str):
+            return tuple(part.strip() for part in text.split(",")) == default
+        return text == default
 
     def from_cli(self, text: str) -> Value:
         """The value of ``--flag TEXT`` (argparse has checked the choices)."""
@@ -98,6 +107,13 @@ OPTIONS: tuple[Option, ...] = (
         "inputs",
         "--inputs",
         "the inputs, in this order: x,y,z",
+        kind="names",
+    ),
+    Option(
+        "mode",
+        "--mode",
+        "what the module computes, comma-separated: grad (default), jvp, hvp, "
+        "hessian, jacobian",
         kind="names",
     ),
     Option(
@@ -153,7 +169,7 @@ def command_line(given: Mapping[str, object]) -> list[str]:
     parts: list[str] = []
     for option in OPTIONS:
         text = given.get(option.name)
-        if option.regenerate and text is not None and text != option.default:
+        if option.regenerate and text is not None and not option.is_default(text):
             assert isinstance(text, str)
             parts += [option.flag, shlex.quote(text)]
     return parts

@@ -30,6 +30,7 @@ SAMPLES: dict[str, tuple[list[str], str]] = {
     "inputs": (["y,x"], '"y,x"'),
     "at": (["x=1", "y=2"], ""),
     "format": (["fast"], ""),
+    "mode": (["hvp,jvp"], '["hvp", "jvp"]'),
 }
 
 
@@ -107,7 +108,9 @@ def test_regenerate_command_repeats_the_options(option: Option) -> None:
     assert (shown in command) == option.regenerate, command
     assert option.flag not in cli._regenerate_command(cli._parse_args(["x*y"]))
     if option.default is not None:  # the default, given, is not repeated
-        args = cli._parse_args(["x*y", option.flag, str(option.default)])
+        default = option.default
+        text = default if isinstance(default, str) else ",".join(default)
+        args = cli._parse_args(["x*y", option.flag, text])
         assert option.flag not in cli._regenerate_command(args)
 
 

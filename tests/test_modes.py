@@ -1,0 +1,150 @@
+"""The modes of differentiation in generated modules (--mode): jvp = J·v, hvp = H·v,
+hessian and jacobian against SymPy's derivatives of the program's meaning, on both
+backends, from the imported module."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import sympy
+from conftest import load
+
+from codegen.evaluate import load_module
+from codegen.generate import Options, compile_source, generate
+from codegen.primitives import to_sympy
+
+MODES = ("grad", "jvp", "hvp", "hessian", "jacobian")
+
+PROGRAMS = [
+    "sin(x) * exp(x*y) + x**3 / y",
+    "sigmoid(x*y) + tanh(x - y)",
+    "log(x*x + y*y) * sqrt(x + 3)",
+    "a = x*y; b = a*a + x; f = b / (y + 2)",
+    "exp(-x) * cos(y) + x*x*x*y",
+    "x ** y + 2 ** x * z",
+    "q = y*z; f = x + q",
+]
+
+RTOL = 1e-9  # float evaluation of the same math as SymPy's (30 digits)
+
+
+def _compiled(source: str, backend: str):
+    return compile_source(source, Options(backend=backend, mode=MODES))
+
+
+def _meaning(source: str, backend: str):
+    compiled = _compiled(source, backend)
+    forward = compiled.forward
+    (output,) = forward.outputs
+    symbols = [sympy.Symbol(n, real=True) for n in forward.inputs]
+    f = to_sympy(forward)[output]
+    return compiled, symbols, f
+
+
+def _point(source: str, n: int) -> list[float]:
+    rng = random.Random(source)
+    return [rng.uniform(0.6, 1.6) for _ in range(n)]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "math"])
+@pytest.mark.parametrize("source", PROGRAMS)
+def test_every_mode_against_sympy(source: str, backend: str) -> None:
+    compiled, symbols, f = _meaning(source, backend)
+    module = load(source, Options(backend=backend, mode=MODES))
+    n = len(symbols)
+    point = _point(source, n)
+    vector = [0.5 - 0.3 * k for k in range(n)]
+    at = dict(zip(symbols, point, strict=True))
+    grad = [sympy.diff(f, s) for s in symbols]
+    hess = [[sympy.diff(g, s) for s in symbols] for g in grad]
+    want_value = float(f.subs(at))
+    want_grad = [float(g.subs(at)) for g in grad]
+    want_h = [[float(h.subs(at)) for h in row] for row in hess]
+
+    value, tangent = module.jvp(*point, *vector)
+    assert float(value) == pytest.approx(want_value, rel=RTOL)
+    jv = sum(g * v for g, v in zip(want_grad, vector, strict=True))
+    assert float(tangent) == pytest.approx(jv, rel=RTOL, abs=1e-12)
+
+    value, grads, hv = module.hvp(*point, *vector)
+    assert [float(g) for g in grads] == pytest.approx(want_grad, rel=RTOL, abs=1e-12)
+    want_hv = [sum(h * v for h, v in zip(row, vector, strict=True)) for row in want_h]
+    assert [float(e) for e in hv] == pytest.approx(want_hv, rel=RTOL, abs=1e-12)
+    assert tuple(type(hv)._fields) == tuple(module.WRT)
+
+    value, grads, hessian = module.hessian(*point)
+    got = np.array(hessian, dtype=float)
+    assert got.shape == (n, n)
+    assert got == pytest.approx(np.array(want_h), rel=RTOL, abs=1e-12)
+    # symmetric as computed: each entry is its own sweep, none mirrored
+    assert got == pytest.approx(got.T, rel=1e-12, abs=1e-12)
+
+    values, jac = module.jacobian(*point)
+    got = np.array(jac, dtype=float)
+    assert got.shape == (1, n)
+    assert got[0] == pytest.approx(want_grad, rel=RTOL, abs=1e-12)
+
+
+def test_numpy_modes_evaluate_batches() -> None:
+    """One call over a batch of points: the Hessian is (n, n, batch), each slice the
+    Hessian at that point."""
+    source = "sigmoid(x*y) + tanh(x - y) * y"
+    module = load(source, Options(mode=MODES))
+    rng = np.random.default_rng(3)
+    xs, ys = rng.uniform(0.5, 1.5, (2, 7))
+    _, _, batch = module.hessian(xs, ys)
+    assert batch.shape == (2, 2, 7)
+    for k in range(7):
+        _, _, one = module.hessian(float(xs[k]), float(ys[k]))
+        assert batch[:, :, k] == pytest.approx(one, rel=1e-13)
+    _, grads, hv = module.hvp(xs, ys, np.ones(7), np.zeros(7))
+    assert hv.x == pytest.approx(batch[0, 0], rel=1e-13)
+    assert hv.y == pytest.approx(batch[1, 0], rel=1e-13)
+    # an input the output ignores still gets a gradient shaped like the batch
+    ignore = load("f = x * 2 + 0 * y", Options(mode=("hvp",)))
+    _, grads, hv = ignore.hvp(xs, ys, np.ones(7), np.ones(7))
+    assert np.shape(grads.x) == (7,)
+
+
+def test_jacobian_of_several_inputs_and_modes_in_the_header() -> None:
+    text = generate("f = x * y * z", Options(backend="math", mode=("jacobian",)))
+    assert "(reverse mode)" in text
+    module = load_module(text)
+    values, jac = module.jacobian(2.0, 3.0, 5.0)
+    assert values == 30.0
+    assert jac == ((15.0, 10.0, 6.0),)
+
+
+def test_modes_combine_in_one_module_with_one_namer() -> None:
+    text = generate("f = x * y", Options(mode=("hvp", "jvp")))
+    module = load_module(text)
+    for name in ("forward", "forward_backward", "jvp", "hvp"):
+        assert callable(getattr(module, name))
+    assert not hasattr(module, "hessian")
+    # jvp comes before hvp whatever order the modes were given in
+    assert text.index("def jvp(") < text.index("def hvp(")
+
+
+@pytest.mark.parametrize(
+    ("source", "mode", "message"),
+    [
+        ("f = x * y", "gradient", "unknown mode 'gradient'"),
+        ("X: array[N]\nf = sum(X * X)", "hessian", "hessian is for scalar programs"),
+        ("X: array[N]\nf = X * 2", "hvp", "hvp needs a scalar output"),
+    ],
+)
+def test_bad_modes_are_one_line_errors(source: str, mode: str, message: str) -> None:
+    from codegen.errors import OptionError
+
+    with pytest.raises(OptionError, match=message):
+        generate(source, Options(mode=(mode,)))
+
+
+def test_more_than_64_inputs_get_no_hessian() -> None:
+    from codegen.errors import OptionError
+
+    source = " + ".join(f"x{k} * x{k}" for k in range(65))
+    with pytest.raises(OptionError, match="hvp"):
+        generate(source, Options(backend="math", mode=("hessian",)))
