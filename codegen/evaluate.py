@@ -26,8 +26,11 @@ def load_module(text: str, name: str = "backpropgen_generated") -> types.ModuleT
 def evaluate_at(
     source: str, options: Options, point: dict[str, float], where: str
 ) -> list[tuple[str, float]]:
-    """The output's value and its gradients at ``point``, named for the table: one
-    compile, checked against the point, then rendered, formatted and run."""
+    """The output's value and its gradients at ``point``, named for the table, then
+    what the other modes compute there (``--mode``): the tangent (jvp), H·v (hvp),
+    the Hessian and the Jacobian.  Tangents and vectors are given like the inputs,
+    named as the tangent arguments (``x_dot=1``).  One compile, checked against the
+    point, then rendered, formatted and run."""
     compiled = compile_source(source, options, where)
     inputs = compiled.forward.inputs
     arrays = [n for n, t in compiled.forward.types.items() if t.rank]
@@ -37,31 +40,59 @@ def evaluate_at(
             "(import the generated module and call forward_backward instead)",
             "--at",
         )
-    unknown = [name for name in point if name not in inputs]
+    functions = {f.name: f for f in compiled.functions}
+    tangents: tuple[str, ...] = ()
+    for name in ("jvp", "hvp"):
+        if name in functions:
+            tangents = functions[name].params[len(inputs) :]
+    allowed = (*inputs, *tangents)
+    unknown = [name for name in point if name not in allowed]
     if unknown:
+        listed = ", ".join(inputs) or "none"
+        if tangents:
+            listed += f"; tangents: {', '.join(tangents)}"
         raise OptionError(
-            f"'{unknown[0]}' is not an input (inputs: {', '.join(inputs) or 'none'})",
+            f"'{unknown[0]}' is not an input (inputs: {listed})",
             "--at",
         )
-    missing = [name for name in inputs if name not in point]
+    missing = [name for name in allowed if name not in point]
     if missing:
-        raise OptionError(f"no value for input '{missing[0]}'", "--at")
+        what = "input" if missing[0] in inputs else "tangent"
+        raise OptionError(f"no value for {what} '{missing[0]}'", "--at")
     text = render_compiled(compiled, source, options)
     module = load_module(format_module(text, options.format))
     values = [point[name] for name in inputs]
+    vector = [point[name] for name in tangents]
     if compiled.backend.elementwise:  # NumPy's float rules, as with arrays: inf, nan
         values = [np.float64(v) for v in values]
+        vector = [np.float64(v) for v in vector]
+    (output,) = compiled.forward.outputs
+    wrt = compiled.wrt
+    named: list[tuple[str, object]] = []
     try:
         with warnings.catch_warnings():  # NumPy's invalid-value warnings: nan shows it
             warnings.simplefilter("ignore", RuntimeWarning)
             value, grads = module.forward_backward(*values)
+            named.append((output, value))
+            named += [(f"d{output}/d{x}", g) for x, g in zip(wrt, grads, strict=True)]
+            if "jvp" in functions:
+                _, tangent = module.jvp(*values, *vector)
+                named.append((f"{output}_dot (J·v)", tangent))
+            if "hvp" in functions:
+                _, _, hv = module.hvp(*values, *vector)
+                named += [(f"(H·v)[{x}]", e) for x, e in zip(wrt, hv, strict=True)]
+            if "hessian" in functions:
+                _, _, hessian = module.hessian(*values)
+                named += [
+                    (f"d2{output}/d{a}d{b}", hessian[i][j])
+                    for i, a in enumerate(wrt)
+                    for j, b in enumerate(wrt)
+                ]
+            if "jacobian" in functions:
+                _, jac = module.jacobian(*values)
+                named += [(f"J[{output}, {x}]", jac[0][j]) for j, x in enumerate(wrt)]
     except (ArithmeticError, ValueError, TypeError) as exc:
         raise OptionError(f"evaluation failed: {exc}", "--at") from None
-    (output,) = compiled.forward.outputs
-    named = [(output, value)]
-    named += [
-        (f"d{output}/d{name}", g) for name, g in zip(compiled.wrt, grads, strict=True)
-    ]
     return [(name, _real(name, number)) for name, number in named]
 
 

@@ -244,6 +244,23 @@ def function_view(
     )
 
 
+#: what each mode's function is, for the header
+_MODE_LINES = {
+    "grad": "forward and forward_backward (reverse mode)",
+    "jvp": "jvp (forward mode)",
+    "hvp": "hvp (forward over reverse mode)",
+    "hessian": "hessian (forward over reverse, one sweep per input)",
+}
+
+
+def _functions_line(compiled: Compiled) -> str:
+    parts = [_MODE_LINES[m] for m in compiled.modes if m in _MODE_LINES]
+    if "jacobian" in compiled.modes:
+        per = "output" if compiled.jacobian_mode == "reverse" else "input"
+        parts.append(f"jacobian ({compiled.jacobian_mode} mode, one sweep per {per})")
+    return "Functions: " + "; ".join(parts) + "."
+
+
 def build_view(compiled: Compiled, source: str, regenerate: str) -> ModuleView:
     forward, vjp, backend = compiled.forward, compiled.vjp, compiled.backend
     printer = Printer(backend.name)
@@ -269,6 +286,7 @@ def build_view(compiled: Compiled, source: str, regenerate: str) -> ModuleView:
         *shape_lines,
         _docstring_safe(_fit(f"Regenerate with: {regenerate}", WIDTH)),
         backend_line,
+        *_wrap_words(_functions_line(compiled), WIDTH - 4),
         *conventions,
     ]
     functions = tuple(

@@ -6,6 +6,7 @@ Source:
 
 Regenerate with: backpropgen --regen
 Backend: numpy (elementwise: call it with arrays to evaluate many points).
+Functions: forward and forward_backward (reverse mode).
 At non-differentiable points: relu'(0) = 0 (relu(x) and maximum(0, x)); abs'(0) = 0;
 max/min: ties split the gradient evenly among the tied arguments.
 """

@@ -16,6 +16,7 @@ Shapes: W (C, D), x (D,), y () int; loss ().
 
 Regenerate with: backpropgen --regen
 Backend: numpy (arrays of the shapes above).
+Functions: forward and forward_backward (reverse mode).
 At non-differentiable points: relu'(0) = 0 (relu(x) and maximum(0, x)); abs'(0) = 0;
 max/min: ties split the gradient evenly among the tied arguments.
 """
