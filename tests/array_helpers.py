@@ -1,17 +1,7 @@
 """Helpers for the array (NumPy) backprop tests: build a program, sample inputs for a
-shape binding, and the two independent oracles.
-
-* Central finite differences in float64 of the scalar ``<c, f(x)>`` for a random
-  upstream ``c``: one coordinate of every float input at a time, compared with the
-  vector-Jacobian product ``forward_backward`` returns for upstream ``c``.
-* The dot-product identity ``<J t, c> = <t, J^T c>``: ``J t`` by a central difference
-  along a random direction ``t``, ``J^T c`` by ``forward_backward`` with upstream ``c``.
-
-Tolerances (h = 1e-6, inputs of order 1): the truncation error of a central difference
-is ~h**2 * |f'''| ~ 1e-12 (covered by ``FD_RTOL``), the rounding error is
-~eps * |terms| / h ~ 2e-10 * |terms| where ``terms`` is the magnitude of the summands
-of ``<c, f(x)>``; ``FD_ATOL_FACTOR`` gives that a factor of ~5 of headroom.
-"""
+shape binding, and run the oracles of ``tests/oracles.py`` at a point (central
+differences of the vector-Jacobian product for a random upstream ``c``, and the
+dot-product test)."""
 
 from __future__ import annotations
 
@@ -22,14 +12,11 @@ from dataclasses import dataclass
 from types import ModuleType
 
 import numpy as np
+from oracles import POSITIVE, check_dot_product, check_vjp, random_like
 
 from codegen.evaluate import load_module
 from codegen.generate import Compiled, Options, compile_source, generate
 from codegen.shapes import Type
-
-FD_STEP = 1e-6
-FD_RTOL = 1e-6
-FD_ATOL_FACTOR = 1e-9  # ~ 5 * eps / h, times the magnitude of the summed terms
 
 #: distinct sizes, so that a transposed or swapped axis cannot go unnoticed
 GENERIC = {"N": 3, "D": 4, "M": 5, "C": 6, "H": 2, "K": 7}
@@ -121,7 +108,7 @@ def sample(
     labels: Mapping[str, object] | None = None,
     positive: Iterable[str] = (),
 ) -> dict[str, object]:
-    """Random inputs: float arrays ~ N(0, 1) (or in [0.5, 2] for ``positive`` names),
+    """Random inputs: float arrays ~ N(0, 1) (or in ``POSITIVE`` for ``positive`` names),
     integer inputs uniform in [0, bound) with ``labels[name]`` the bound (a symbol or
     an int), float scalars as Python floats."""
     labels = labels or {}
@@ -136,73 +123,12 @@ def sample(
             value = rng.integers(0, high, size=shape)
             point[name] = int(value) if shape == () else value
         elif name in positive:
-            value = rng.uniform(0.5, 2.0, size=shape)
+            value = rng.uniform(*POSITIVE, size=shape)
             point[name] = float(value) if shape == () else value
         else:
             value = rng.standard_normal(shape)
             point[name] = float(value) if shape == () else value
     return point
-
-
-def random_like(value, rng: np.random.Generator):
-    if np.ndim(value) == 0:
-        return float(rng.standard_normal())
-    return rng.standard_normal(np.shape(value))
-
-
-def inner(c, value) -> float:
-    return float(np.sum(np.asarray(c, dtype=float) * np.asarray(value, dtype=float)))
-
-
-def terms(c, value) -> float:
-    return float(np.sum(np.abs(np.asarray(c, dtype=float) * np.asarray(value))))
-
-
-def _shifted(point: Mapping[str, object], name: str, index, delta: float):
-    moved = dict(point)
-    value = point[name]
-    if np.ndim(value) == 0:
-        moved[name] = float(value) + delta
-    else:
-        array = np.array(value, dtype=float, copy=True)
-        array[index] += delta
-        moved[name] = array
-    return moved
-
-
-def fd_gradient(built: Built, point, c, name: str) -> np.ndarray:
-    """Central differences of <c, f(x)> with respect to every coordinate of ``name``."""
-    value = point[name]
-    grad = np.zeros(np.shape(value))
-    h = FD_STEP
-    for index in np.ndindex(np.shape(value)):
-        up = inner(c, built.forward(_shifted(point, name, index, h)))
-        down = inner(c, built.forward(_shifted(point, name, index, -h)))
-        grad[index] = (up - down) / (2 * h)
-    return grad
-
-
-def directional(built: Built, point, c, direction: Mapping[str, object]) -> float:
-    """<c, J t> by a central difference along ``t``."""
-    h = FD_STEP
-
-    def moved(sign: float):
-        out = dict(point)
-        for name, t in direction.items():
-            out[name] = (
-                float(point[name]) + sign * h * float(t)
-                if np.ndim(point[name]) == 0
-                else np.asarray(point[name]) + sign * h * np.asarray(t)
-            )
-        return out
-
-    up = inner(c, built.forward(moved(1.0)))
-    down = inner(c, built.forward(moved(-1.0)))
-    return (up - down) / (2 * h)
-
-
-def fd_atol(c, value) -> float:
-    return FD_ATOL_FACTOR * (1.0 + terms(c, value))
 
 
 def check_point(
@@ -212,7 +138,7 @@ def check_point(
     bind: Mapping[str, int],
 ) -> None:
     """All the checks at one point: value and its declared shape, gradient shapes,
-    finite differences of the VJP, and the dot-product identity."""
+    finite differences of the VJP and the dot-product test (tests/oracles.py)."""
     frozen = {n: np.array(v, copy=True) for n, v in point.items()}
     value = built.forward(point)
     declared = concrete(built.types[built.output].shape, bind)
@@ -237,23 +163,9 @@ def check_point(
         assert np.all(np.isfinite(g)), name
         assert np.asarray(g).dtype == np.float64, (name, np.asarray(g).dtype)
 
-    atol = fd_atol(c, value)
-    for name, g in zip(built.wrt, grads, strict=True):
-        fd = fd_gradient(built, point, c, name)
-        np.testing.assert_allclose(
-            np.asarray(g, dtype=float),
-            fd,
-            rtol=FD_RTOL,
-            atol=atol,
-            err_msg=f"d{name}: VJP vs central differences",
-        )
-
-    # the dot-product identity <J t, c> = <t, J^T c>
-    direction = {name: random_like(point[name], rng) for name in built.wrt}
-    jt_c = directional(built, point, c, direction)
-    t_jtc = sum(inner(direction[n], g) for n, g in zip(built.wrt, grads, strict=True))
-    scale = sum(terms(direction[n], g) for n, g in zip(built.wrt, grads, strict=True))
-    assert abs(jt_c - t_jtc) <= FD_RTOL * scale + atol, (jt_c, t_jtc)
+    named = dict(zip(built.wrt, grads, strict=True))
+    check_vjp(built.forward, point, c, named)
+    check_dot_product(built.forward, point, c, named, rng)
 
 
 def check_program(

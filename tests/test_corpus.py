@@ -13,15 +13,19 @@ import pytest
 from conftest import (
     BACKENDS,
     as_array,
-    central_difference,
     check_against_oracles,
-    fd_close,
-    grads_tuple,
     load,
     options,
+    split_statements,
+)
+from oracles import (
+    POSITIVE,
+    SYMMETRIC,
+    central_difference,
+    fd_close,
+    grads_tuple,
     oracle,
     sample_point,
-    split_statements,
 )
 
 from codegen.generate import Options, generate
@@ -32,8 +36,8 @@ BATCH = 6
 Domain = dict[str, tuple[float, float]]
 
 #: around zero, for functions defined everywhere; POS stays clear of 0 for log/sqrt/div
-SYM = (-2.0, 2.0)
-POS = (0.5, 2.0)
+SYM = SYMMETRIC
+POS = POSITIVE
 
 
 @dataclass(frozen=True)

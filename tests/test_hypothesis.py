@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import math
 
-from conftest import (
-    BACKENDS,
+from conftest import BACKENDS, load, options
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from oracles import (
     KINK_MARGIN,
     central_difference,
     fd_close,
     grads_tuple,
-    load,
-    options,
     oracle,
     sympy_close,
 )
-from hypothesis import HealthCheck, assume, given, settings
-from hypothesis import strategies as st
 
 NAMES = ("x", "y", "z")
 CONSTANTS = ("0.5", "2", "3", "1e-3", "2.5", "pi")

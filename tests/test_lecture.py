@@ -9,12 +9,12 @@ from conftest import (
     BACKENDS,
     EXAMPLES,
     GENERATED,
-    grads_tuple,
     load,
     load_generated,
     options,
     split_statements,
 )
+from oracles import grads_tuple
 
 import cli
 from codegen.evaluate import load_module

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import math
 
-from conftest import (
+from conftest import load, options
+from oracles import (
     central_difference,
     fd_close,
     grads_tuple,
-    load,
-    options,
     oracle,
     sympy_close,
 )

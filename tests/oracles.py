@@ -1,0 +1,368 @@
+"""The test oracles of backpropgen, written once: every test that checks a gradient
+checks it here.
+
+* Central finite differences of the generated ``forward``: one coordinate at a time
+  (:func:`central_difference` for scalar arguments, :func:`fd_vjp` for the
+  vector-Jacobian product of array programs), with one step rule (:func:`fd_step`).
+* The seeded dot-product test ``<J t, c> = <t, J^T c>`` (:func:`check_dot_product`):
+  ``J t`` by a central difference along a random direction ``t``, ``J^T c`` from the
+  generated backward pass.
+* SymPy: :func:`oracle` is ``sympy.diff`` of a program's meaning
+  (:func:`codegen.primitives.to_sympy`), evaluated at a point with 30 significant
+  digits (:func:`sympy_at`).
+
+Tolerances (each stated once, here)
+-----------------------------------
+
+Central differences, ``FD_STEP`` = 1e-6, step ``h = FD_STEP * max(1, |x|)``:
+
+* truncation error ~ h**2 * |f'''| / 6 ~ 1e-13 * |f'''| for inputs of order 1 (the
+  step is relative beyond 1, so the same holds in units of ``x``); ``FD_RTOL`` = 1e-6
+  covers |f''' / f'| up to ~6e6;
+* rounding error ~ eps * M / h ~ 2.2e-10 * M, where M is the magnitude of the summed
+  terms: ``|f|`` for a scalar program, ``sum |c * f|`` for ``<c, f(x)>``.
+  ``FD_ATOL`` = 1e-9 per unit of ``1 + M`` gives that a factor of ~5 of headroom.
+
+Until this module the scalar tests allowed 1e-5 and 1e-7 (tests/conftest.py) where the
+array tests allowed 1e-6 and 1e-9 (tests/array_helpers.py), for the same step and the
+same derivation; the stricter pair is the one the derivation supports, and every
+scalar check passes with it, so it is the one kept.  The relative tolerance is applied
+to the smaller of the two magnitudes compared, so no check got looser.
+
+Against SymPy the generated code is exact math up to float round-off, while the oracle
+is evaluated with 30 digits: ``SYMPY_RTOL`` = 1e-8 and ``SYMPY_ATOL`` = 1e-10 allow
+the round-off of a long chain of float operations with cancellation (relative error
+~ n * eps * cond), nothing more.  Two symbolic expressions of the same function, both
+evaluated with 30 digits, agree to ~1 ulp once rounded to float: ``SYMBOLIC_RTOL`` =
+1e-12 and ``SYMBOLIC_ATOL`` = 1e-13 are generous for that.
+
+Domains: ``POSITIVE`` = [0.5, 2] keeps log/sqrt arguments and denominators away from
+0 (in ``sample_point`` the default); ``SYMMETRIC`` = [-2, 2] for functions defined
+everywhere.  Sample points stay ``KINK_MARGIN`` = 1e-3 away from the kinks of
+relu/abs/max/min: that is 1000 steps h, so a central difference never straddles one.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import ModuleType
+
+import numpy as np
+import sympy
+
+from codegen.generate import Options, compile_source
+from codegen.ir import Op, Program
+from codegen.primitives import expr_to_sympy, to_sympy
+
+FD_STEP = 1e-6
+FD_RTOL = 1e-6
+FD_ATOL = 1e-9
+
+SYMPY_RTOL = 1e-8
+SYMPY_ATOL = 1e-10
+SYMPY_DIGITS = 30
+
+SYMBOLIC_RTOL = 1e-12
+SYMBOLIC_ATOL = 1e-13
+
+POSITIVE = (0.5, 2.0)
+SYMMETRIC = (-2.0, 2.0)
+KINK_MARGIN = 1e-3
+KINKED = frozenset({"relu", "abs", "max", "min"})
+
+#: a point of an array program: input name -> float, int or ndarray
+Point = Mapping[str, object]
+
+
+# --- central differences ---------------------------------------------------------------
+
+
+def fd_step(x: float) -> float:
+    """The one step rule: relative to the coordinate beyond 1, absolute below."""
+    return FD_STEP * max(1.0, abs(x))
+
+
+def central_difference(
+    fn: Callable[..., object], point: Sequence[float], index: int
+) -> float:
+    """d fn / d point[index] of a scalar function by central differences, divided by
+    the step as actually represented in floats (``up - down``)."""
+    h = fd_step(point[index])
+    up = list(point)
+    down = list(point)
+    up[index] = point[index] + h
+    down[index] = point[index] - h
+    return (float(fn(*up)) - float(fn(*down))) / (up[index] - down[index])
+
+
+def inner(a: object, b: object) -> float:
+    """<a, b> summed over every element (both broadcast to a common shape)."""
+    return float(np.sum(np.asarray(a, dtype=float) * np.asarray(b, dtype=float)))
+
+
+def magnitude(a: object, b: object) -> float:
+    """sum |a * b|: the size of the terms of <a, b>, for the rounding error."""
+    return float(np.sum(np.abs(np.asarray(a, dtype=float) * np.asarray(b))))
+
+
+def _with(point: Point, name: str, value: object) -> dict[str, object]:
+    moved = dict(point)
+    moved[name] = value
+    return moved
+
+
+def fd_vjp(
+    forward: Callable[[Point], object], point: Point, c: object, name: str
+) -> np.ndarray:
+    """The gradient of <c, forward(point)> with respect to every coordinate of
+    ``point[name]``, by central differences with :func:`fd_step` per coordinate."""
+    value = point[name]
+    grad = np.zeros(np.shape(value))
+    for index in np.ndindex(np.shape(value)):
+        if np.ndim(value) == 0:
+            x = float(value)  # type: ignore[arg-type]
+            h = fd_step(x)
+            up_x, down_x = x + h, x - h
+            up: object = up_x
+            down: object = down_x
+        else:
+            array = np.asarray(value, dtype=float)
+            x = float(array[index])
+            h = fd_step(x)
+            up_x, down_x = x + h, x - h
+            up = array.copy()
+            up[index] = up_x  # type: ignore[index]
+            down = array.copy()
+            down[index] = down_x  # type: ignore[index]
+        f_up = inner(c, forward(_with(point, name, up)))
+        f_down = inner(c, forward(_with(point, name, down)))
+        grad[index] = (f_up - f_down) / (up_x - down_x)
+    return grad
+
+
+def directional(
+    forward: Callable[[Point], object],
+    point: Point,
+    c: object,
+    direction: Mapping[str, object],
+) -> float:
+    """<c, J t> by a central difference along ``t`` (``direction``), with the step of
+    :func:`fd_step` for the largest coordinate moved."""
+    largest = max(
+        (
+            float(np.max(np.abs(point[name])))
+            for name in direction
+            if np.size(point[name])
+        ),
+        default=0.0,
+    )
+    h = fd_step(largest)
+
+    def moved(sign: float) -> dict[str, object]:
+        out = dict(point)
+        for name, t in direction.items():
+            out[name] = (
+                float(point[name]) + sign * h * float(t)  # type: ignore[arg-type]
+                if np.ndim(point[name]) == 0
+                else np.asarray(point[name]) + sign * h * np.asarray(t)
+            )
+        return out
+
+    up = inner(c, forward(moved(1.0)))
+    down = inner(c, forward(moved(-1.0)))
+    return (up - down) / (2 * h)
+
+
+def fd_tolerance(got: object, fd: object, size: float) -> np.ndarray:
+    """What a central difference may differ from an exact gradient by: ``FD_RTOL``
+    of the smaller of the two, plus ``FD_ATOL`` per unit of ``1 + size`` (the
+    magnitude of the differenced terms; see the module docstring)."""
+    smaller = np.minimum(np.abs(np.asarray(got, float)), np.abs(np.asarray(fd, float)))
+    return FD_RTOL * smaller + FD_ATOL * (1.0 + size)
+
+
+def fd_close(fd: float, exact: float, size: float) -> bool:
+    """A scalar central difference agrees with a gradient; ``size`` is |f|."""
+    return abs(fd - exact) <= float(fd_tolerance(exact, fd, abs(size)))
+
+
+def assert_fd_close(got: object, fd: object, size: float, what: str = "") -> None:
+    """Elementwise :func:`fd_close` for arrays, with NumPy's report on failure."""
+    got = np.asarray(got, dtype=float)
+    fd = np.asarray(fd, dtype=float)
+    assert got.shape == fd.shape, (what, got.shape, fd.shape)
+    tolerance = fd_tolerance(got, fd, size)
+    bad = ~(np.abs(got - fd) <= tolerance)  # a nan is bad too
+    if np.any(bad):
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise AssertionError(
+            f"{what}: {int(bad.sum())} of {bad.size} beyond tolerance, first at "
+            f"{index}: exact {got[index]!r}, central difference {fd[index]!r}, "
+            f"tolerance {float(np.broadcast_to(tolerance, got.shape)[index])!r}"
+        )
+
+
+def check_vjp(
+    forward: Callable[[Point], object],
+    point: Point,
+    c: object,
+    grads: Mapping[str, object],
+) -> None:
+    """Every gradient ``grads[name]`` (of <c, forward>) agrees with :func:`fd_vjp`."""
+    size = magnitude(c, forward(point))
+    for name, g in grads.items():
+        fd = fd_vjp(forward, point, c, name)
+        assert_fd_close(g, fd, size, f"d{name}: VJP vs central differences")
+
+
+def check_dot_product(
+    forward: Callable[[Point], object],
+    point: Point,
+    c: object,
+    grads: Mapping[str, object],
+    rng: np.random.Generator,
+) -> None:
+    """The dot-product test <J t, c> = <t, J^T c> for a random direction ``t`` drawn
+    from the (seeded) ``rng``: ``grads`` is J^T c, one entry per input moved."""
+    direction = {name: random_like(point[name], rng) for name in grads}
+    jt_c = directional(forward, point, c, direction)
+    t_jtc = sum(inner(direction[n], g) for n, g in grads.items())
+    scale = sum(magnitude(direction[n], g) for n, g in grads.items())
+    atol = FD_ATOL * (1.0 + magnitude(c, forward(point)))
+    assert abs(jt_c - t_jtc) <= FD_RTOL * scale + atol, (jt_c, t_jtc)
+
+
+def random_like(value: object, rng: np.random.Generator) -> object:
+    """A standard normal float, or array shaped like ``value``."""
+    if np.ndim(value) == 0:
+        return float(rng.standard_normal())
+    return rng.standard_normal(np.shape(value))
+
+
+# --- SymPy ---------------------------------------------------------------------------
+
+
+def sympy_at(expr: sympy.Expr, subs: Mapping[sympy.Symbol, float]) -> float:
+    """``expr`` evaluated at the point with ``SYMPY_DIGITS`` digits, as a float."""
+    point = {s: sympy.Float(v, SYMPY_DIGITS) for s, v in subs.items()}
+    try:
+        return float(sympy.N(expr, SYMPY_DIGITS, subs=point))
+    except ValueError:
+        # evalf of Max/Min refuses an argument that cancels to a zero without
+        # digits ("0.e-165 is not comparable"): substitute the point exactly (a
+        # float is a dyadic rational) and evaluate that instead
+        exact = {s: sympy.Rational(v) for s, v in subs.items()}
+        return float(sympy.N(expr.subs(exact), SYMPY_DIGITS))
+
+
+def sympy_close(got: float, want: float) -> bool:
+    """Generated code (float round-off) vs the SymPy oracle (30 digits)."""
+    return abs(got - want) <= SYMPY_RTOL * abs(want) + SYMPY_ATOL
+
+
+def symbolic_close(got: float, want: float) -> bool:
+    """Two symbolic expressions of the same function, both from :func:`sympy_at`."""
+    return abs(got - want) <= SYMBOLIC_RTOL * abs(want) + SYMBOLIC_ATOL
+
+
+@dataclass(frozen=True)
+class Oracle:
+    """The forward program of a source and its SymPy value and gradients."""
+
+    forward: Program
+    inputs: tuple[str, ...]
+    wrt: tuple[str, ...]
+    symbols: dict[str, sympy.Symbol]
+    value: sympy.Expr
+    grads: tuple[sympy.Expr, ...]
+
+    def subs(self, point: Mapping[str, float]) -> dict[sympy.Symbol, float]:
+        return {self.symbols[n]: point[n] for n in self.inputs}
+
+    def evaluate(self, point: Mapping[str, float]) -> tuple[float, tuple[float, ...]]:
+        subs = self.subs(point)
+        value = sympy_at(self.value, subs)
+        grads = tuple(sympy_at(g, subs) for g in self.grads)
+        return value, grads
+
+    def kink_distance(self, point: Mapping[str, float]) -> float:
+        """How close the point is to a kink of relu/abs/max/min anywhere in the program
+        (``inf`` if the program has none)."""
+        env: dict[str, sympy.Expr] = {
+            n: sympy.Float(point[n], SYMPY_DIGITS) for n in self.inputs
+        }
+        distance = math.inf
+        for stmt in self.forward.stmts:
+            expr = stmt.expr
+            if isinstance(expr, Op) and expr.prim in KINKED:
+                args = [float(expr_to_sympy(a, env)) for a in expr.args]
+                if expr.prim in ("relu", "abs"):
+                    distance = min(distance, abs(args[0]))
+                else:
+                    distance = min(
+                        distance,
+                        *(
+                            abs(a - b)
+                            for i, a in enumerate(args)
+                            for b in args[i + 1 :]
+                        ),
+                    )
+            env[stmt.target] = expr_to_sympy(expr, env)
+        return distance
+
+
+def oracle(source: str, opts: Options | None = None) -> Oracle:
+    """``sympy.diff`` of the program's meaning, for the inputs in ``opts.wrt``."""
+    compiled = compile_source(source, opts or Options())
+    forward = compiled.forward
+    env = to_sympy(forward)
+    symbols = {name: env[name] for name in forward.inputs}
+    (output,) = forward.outputs
+    value = env[output]
+    grads = tuple(sympy.diff(value, symbols[name]) for name in compiled.wrt)
+    return Oracle(forward, forward.inputs, compiled.wrt, symbols, value, grads)
+
+
+def sample_point(
+    rng: random.Random,
+    orc: Oracle,
+    domains: Mapping[str, tuple[float, float]] | None = None,
+    default: tuple[float, float] = POSITIVE,
+    tries: int = 200,
+) -> dict[str, float]:
+    """A random point in the domains (per input), at least KINK_MARGIN from kinks."""
+    domains = domains or {}
+    for _ in range(tries):
+        point = {n: rng.uniform(*domains.get(n, default)) for n in orc.inputs}
+        if orc.kink_distance(point) > KINK_MARGIN:
+            return point
+    raise AssertionError(f"no point away from kinks after {tries} tries")
+
+
+def grads_tuple(grads: Iterable[object]) -> tuple[float, ...]:
+    return tuple(float(g) for g in grads)  # type: ignore[arg-type]
+
+
+def check_module_against_oracles(
+    module: ModuleType, orc: Oracle, points: Sequence[Mapping[str, float]]
+) -> None:
+    """A generated scalar module agrees with SymPy and with central differences at
+    every point: its value (from ``forward`` and ``forward_backward``) and each
+    gradient."""
+    assert tuple(module.INPUTS) == orc.inputs
+    assert tuple(module.WRT) == orc.wrt
+    for point in points:
+        args = [point[n] for n in orc.inputs]
+        value, grads = module.forward_backward(*args)
+        want_value, want_grads = orc.evaluate(point)
+        got_grads = grads_tuple(grads)
+        assert len(got_grads) == len(orc.wrt)
+        assert sympy_close(float(value), want_value), (point, value, want_value)
+        assert sympy_close(float(module.forward(*args)), want_value), point
+        for name, got, want in zip(orc.wrt, got_grads, want_grads, strict=True):
+            assert sympy_close(got, want), (point, name, got, want)
+            fd = central_difference(module.forward, args, orc.inputs.index(name))
+            assert fd_close(fd, got, want_value), (point, name, got, fd)
