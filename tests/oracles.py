@@ -25,21 +25,25 @@ Central differences, ``FD_STEP`` = 1e-6, step ``h = FD_STEP * max(1, |x|)``:
 
 Until this module the scalar tests allowed 1e-5 and 1e-7 (tests/conftest.py) where the
 array tests allowed 1e-6 and 1e-9 (tests/array_helpers.py), for the same step and the
-same derivation; the stricter pair is the one the derivation supports, and every
-scalar check passes with it, so it is the one kept.  The relative tolerance is applied
-to the smaller of the two magnitudes compared, so no check got looser.
+same derivation; the stricter pair is the one the derivation supports, so it is the one
+kept for both.  Measured: the largest error of any central-difference gradient in the
+suite is 0.14 of this tolerance, and 0.02 over 1500 hypothesis examples.  The relative
+part is applied to the smaller of the two magnitudes compared, so no check got looser.
 
 Against SymPy the generated code is exact math up to float round-off, while the oracle
 is evaluated with 30 digits: ``SYMPY_RTOL`` = 1e-8 and ``SYMPY_ATOL`` = 1e-10 allow
-the round-off of a long chain of float operations with cancellation (relative error
-~ n * eps * cond), nothing more.  Two symbolic expressions of the same function, both
-evaluated with 30 digits, agree to ~1 ulp once rounded to float: ``SYMBOLIC_RTOL`` =
-1e-12 and ``SYMBOLIC_ATOL`` = 1e-13 are generous for that.
+the round-off of a chain of n float operations with condition number cond (relative
+error ~ n * eps * cond) up to n * cond ~ 4e7, and no error in the math.  Two symbolic
+expressions of the same function, both evaluated with 30 digits, agree to ~1 ulp once
+rounded to float: ``SYMBOLIC_RTOL`` = 1e-12 and ``SYMBOLIC_ATOL`` = 1e-13 are generous
+for that.
 
 Domains: ``POSITIVE`` = [0.5, 2] keeps log/sqrt arguments and denominators away from
 0 (in ``sample_point`` the default); ``SYMMETRIC`` = [-2, 2] for functions defined
 everywhere.  Sample points stay ``KINK_MARGIN`` = 1e-3 away from the kinks of
-relu/abs/max/min: that is 1000 steps h, so a central difference never straddles one.
+relu/abs/max/min: 1000 steps h for inputs of order 1, so a central difference does not
+straddle one.  (tests/test_rules.py keeps its own per-primitive domain table: the rule
+checks are symbolic, with no step to keep away from a kink.)
 """
 
 from __future__ import annotations
