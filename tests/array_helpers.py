@@ -108,9 +108,9 @@ def sample(
     labels: Mapping[str, object] | None = None,
     positive: Iterable[str] = (),
 ) -> dict[str, object]:
-    """Random inputs: float arrays ~ N(0, 1) (or in ``POSITIVE`` for ``positive`` names),
-    integer inputs uniform in [0, bound) with ``labels[name]`` the bound (a symbol or
-    an int), float scalars as Python floats."""
+    """Random inputs: float arrays ~ N(0, 1) (or in ``oracles.POSITIVE`` for the
+    ``positive`` names), integer inputs uniform in [0, bound) with ``labels[name]`` the
+    bound (a symbol or an int), float scalars as Python floats."""
     labels = labels or {}
     positive = set(positive)
     point: dict[str, object] = {}

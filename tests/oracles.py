@@ -81,7 +81,7 @@ KINKED = frozenset({"relu", "abs", "max", "min"})
 Point = Mapping[str, object]
 
 
-# --- central differences ---------------------------------------------------------------
+# --- central differences --------------------------------------------------------------
 
 
 def fd_step(x: float) -> float:
@@ -246,7 +246,7 @@ def random_like(value: object, rng: np.random.Generator) -> object:
     return rng.standard_normal(np.shape(value))
 
 
-# --- SymPy ---------------------------------------------------------------------------
+# --- SymPy ----------------------------------------------------------------------------
 
 
 def sympy_at(expr: sympy.Expr, subs: Mapping[sympy.Symbol, float]) -> float:
