@@ -19,7 +19,7 @@ from codegen.errors import InputError, OptionError
 from codegen.ir import Atom, Const, Op, Program, Stmt, Var
 from codegen.naming import Namer, name_problem, repeated
 from codegen.parse import BINOPS, COMPARE, Decl, Parsed, is_int_literal
-from codegen.primitives import SYMPY, USER_FUNCTIONS, const_to_sympy
+from codegen.primitives import SYMPY, const_to_sympy
 from codegen.shapes import SCALAR, Dim, Type, broadcast, infer, show
 
 MAX_FOLD_EXPONENT = 1024
@@ -334,7 +334,7 @@ class _Builder:
             return self._reshape(node, args, target)
         if options and name not in ("sum", "mean", "logsumexp"):
             raise self._error(f"{name}() takes no keyword arguments", node)
-        return self._emit(USER_FUNCTIONS[name], args, target, params)
+        return self._emit(name, args, target, params)
 
     def _need_array(self, name: str, arg: Atom, node: ast.AST) -> None:
         if self.type_of(arg).rank == 0:
