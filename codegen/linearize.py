@@ -12,8 +12,8 @@ import ast
 import math
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from fractions import Fraction
+from typing import NamedTuple
 
 import sympy
 
@@ -154,8 +154,7 @@ class _Assignments:
         return name
 
 
-@dataclass(frozen=True, slots=True)
-class _Call:
+class _Call(NamedTuple):
     """A call of a user function, its arguments linearized: what a lowering sees."""
 
     node: ast.Call
@@ -192,6 +191,8 @@ class _Builder:
                     self.dims.setdefault(dim, (name, axis))
         self.line = 0
         self.node: ast.AST | None = None
+        self._what_line = -1
+        self._what_text = ""
 
     # --- helpers -------------------------------------------------------------------
 
@@ -237,8 +238,14 @@ class _Builder:
         return f"{self.parsed.where}:{node.lineno}:{node.col_offset + 1}"
 
     def _what(self) -> str:
-        text = self.parsed.lines[self.line - 1].strip() if self.line else ""
-        return f"in '{text}'" if len(text) <= 100 else f"in line {self.line}"
+        """The statement being built, for messages: ``in 'q = x @ w'``."""
+        if self._what_line != self.line:  # asked for every statement made: memoized
+            text = self.parsed.lines[self.line - 1].strip() if self.line else ""
+            self._what_text = (
+                f"in '{text}'" if len(text) <= 100 else f"in line {self.line}"
+            )
+            self._what_line = self.line
+        return self._what_text
 
     def type_of(self, atom: Atom) -> Type:
         if isinstance(atom, Const):
@@ -286,8 +293,11 @@ class _Builder:
         result = infer(
             prim, types, dict(params), self._what(), self._where(self.node), args
         )
-        ints = all(t.dtype == "int" for t in types)
-        if prim == "pow" and ints and (result.rank or not isinstance(args[0], Const)):
+        if (
+            prim == "pow"
+            and all(t.dtype == "int" for t in types)
+            and (result.rank or not isinstance(args[0], Const))
+        ):
             # int arrays, and NumPy ints such as sum(y) (a dimension N is a Python
             # int and would not fail, but N ** -1.0 says the same)
             power = args[1]

@@ -7,8 +7,10 @@ shapes to write un-broadcasting out (``db1 = dt.sum(axis=0)``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from codegen.errors import InputError
 from codegen.ir import Const, Expr, Op, Program, Var
@@ -32,6 +34,7 @@ class Type:
 
 
 SCALAR = Type("float")
+INT = Type("int")
 
 
 def show(shape: Shape) -> str:
@@ -153,6 +156,7 @@ def index_text(items: tuple[IndexItem, ...]) -> str:
     return ", ".join(texts)
 
 
+@functools.cache  # one call per slice typed; a program has few distinct index texts
 def parse_index(text: str) -> tuple[IndexItem, ...]:
     """The items of an :func:`index_text` (its inverse; integers only, nothing is
     evaluated)."""
@@ -230,10 +234,10 @@ def check_gather(base: Type, index: list[Type]) -> None:
 # --- the shape rules: one small function per primitive --------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Site:
+class Site(NamedTuple):
     """What a shape rule may see besides its argument types and params: the argument
-    atoms (``reshape`` reads its target dimensions from them) and whom to blame."""
+    atoms (``reshape`` reads its target dimensions from them) and whom to blame.
+    (A named tuple: one is made per statement, and it is the cheapest to make.)"""
 
     args: tuple[Expr, ...]
     what: str  # the statement, for messages: "in 'q = x @ w'"
@@ -410,7 +414,7 @@ def _as_float(types: list[Type], params: dict, at: Site) -> Type:
 
 def _integer(types: list[Type], params: dict, at: Site) -> Type:
     """A Python int: ``a.shape[k]`` (dim), the element count of a reduction (count)."""
-    return Type("int")
+    return INT
 
 
 def _arange(types: list[Type], params: dict, at: Site) -> Type:
@@ -516,7 +520,7 @@ def infer(
 
 def const_type(const: Const) -> Type:
     """``int`` for an int literal, ``float`` for the rest (floats, ratios, ``pi``)."""
-    return Type("int") if isinstance(const.value, int) else SCALAR
+    return INT if isinstance(const.value, int) else SCALAR
 
 
 def type_expr(
