@@ -4,6 +4,11 @@ This is the one place that builds the graph: user names are kept, unnamed subexp
 get fresh temporaries in trace order (identical ones are shared), and constant
 subexpressions are folded by SymPy (only where the result is a plain finite number, so
 ``2 * pi`` or ``exp(2)`` stay as written).  All traversals are iterative.
+
+Every statement is made by one constructor (``_Builder._emit``, then ``_define``): its
+type comes from the shape rules of :mod:`codegen.shapes`, its constants are checked and a
+repeated value is shared, slices and gathers included.  User functions are lowered by
+the table ``_LOWERINGS``; ``_Assignments`` alone decides what assigning a name does.
 """
 
 from __future__ import annotations
