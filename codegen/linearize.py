@@ -4,6 +4,11 @@ This is the one place that builds the graph: user names are kept, unnamed subexp
 get fresh temporaries in trace order (identical ones are shared), and constant
 subexpressions are folded by SymPy (only where the result is a plain finite number, so
 ``2 * pi`` or ``exp(2)`` stay as written).  All traversals are iterative.
+
+Every statement is made by one constructor (``_Builder._emit``, then ``_define``): its
+type comes from the shape rules of :mod:`codegen.shapes`, its constants are checked and a
+repeated value is shared, slices and gathers included.  User functions are lowered by
+the table ``_LOWERINGS``; ``_Assignments`` alone decides what assigning a name does.
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ from __future__ import annotations
 import ast
 import math
 import sys
+from collections.abc import Callable
 from fractions import Fraction
+from typing import NamedTuple
 
 import sympy
 
@@ -19,8 +26,18 @@ from codegen.errors import InputError, OptionError
 from codegen.ir import Atom, Const, Op, Program, Stmt, Var
 from codegen.naming import Namer, name_problem, repeated
 from codegen.parse import BINOPS, COMPARE, Decl, Parsed, is_int_literal
-from codegen.primitives import SYMPY, USER_FUNCTIONS, const_to_sympy
-from codegen.shapes import SCALAR, Dim, Type, broadcast, infer, show
+from codegen.primitives import SYMPY, const_to_sympy
+from codegen.shapes import (
+    SCALAR,
+    IndexItem,
+    IndexProblem,
+    Type,
+    check_gather,
+    const_type,
+    index_text,
+    infer,
+    sliced,
+)
 
 MAX_FOLD_EXPONENT = 1024
 
@@ -109,15 +126,63 @@ def _log10(value: int | float | Fraction) -> float:
     return math.log10(value)
 
 
+class _Assignments:
+    """THE place that decides what an assignment to a name does.
+
+    Built from every statement before any is linearized, so that a read can tell an
+    input from a name assigned further down.  Today each name is assigned once: a
+    second assignment is refused here.  Reassignment will give each later assignment a
+    fresh version here instead (``x``, then ``x_2``): :meth:`written` returns the name an
+    assignment writes, and the builder reads a name through the version it holds now.
+    """
+
+    def __init__(self, parsed: Parsed) -> None:
+        self.where = parsed.where
+        self.line: dict[str, int] = {}  # name -> line of its assignment
+        for st in parsed.statements:
+            if st.target is not None:
+                self._assign(st.target, st.line)
+
+    def _assign(self, name: str, line: int) -> None:
+        first = self.line.get(name)
+        if first is not None:
+            lines = f"on line {first}" if first == line else f"on lines {first} and"
+            lines = lines if first == line else f"{lines} {line}"
+            raise InputError(
+                f"'{name}' is assigned twice {lines}; assign each name once",
+                f"{self.where}:{line}",
+            )
+        self.line[name] = line
+
+    def written(self, name: str, line: int) -> str:
+        """The name that the assignment to ``name`` on ``line`` writes."""
+        return name
+
+
+class _Call(NamedTuple):
+    """A call of a user function, its arguments linearized: what a lowering sees."""
+
+    node: ast.Call
+    name: str
+    args: tuple[Atom, ...]
+    options: dict  # keyword -> literal value (axis=1, keepdims=True)
+    target: str | None
+
+    @property
+    def params(self) -> tuple[tuple[str, object], ...]:
+        return tuple(sorted(self.options.items()))
+
+
 class _Builder:
-    def __init__(self, parsed: Parsed, namer: Namer, targets: dict[str, int]) -> None:
+    def __init__(self, parsed: Parsed, namer: Namer, assignments: _Assignments) -> None:
         self.parsed = parsed
         self.namer = namer
-        self.targets = targets  # name -> line of its assignment
-        self.defined: set[str] = set()
+        self.assignments = assignments
+        # name -> the variable holding its value now (assigned names, dimensions read)
+        self.current: dict[str, str] = {}
         self.inputs: dict[str, None] = {}
         self.stmts: list[Stmt] = []
-        self.shared: dict[tuple, str] = {}
+        self.shared: dict[Op, str] = {}
         self._line_bytes: dict[int, bytes] = {}
         self.decls: dict[str, Decl] = dict(parsed.decls)
         self.types: dict[str, Type] = {
@@ -131,6 +196,8 @@ class _Builder:
                     self.dims.setdefault(dim, (name, axis))
         self.line = 0
         self.node: ast.AST | None = None
+        self._what_line = -1
+        self._what_text = ""
 
     # --- helpers -------------------------------------------------------------------
 
@@ -167,7 +234,7 @@ class _Builder:
                 self.node,
             )
 
-    def _error(self, message: str, node: ast.AST) -> InputError:
+    def _error(self, message: str, node: ast.AST | None) -> InputError:
         return InputError(message, self._where(node))
 
     def _where(self, node: ast.AST | None) -> str:
@@ -176,36 +243,42 @@ class _Builder:
         return f"{self.parsed.where}:{node.lineno}:{node.col_offset + 1}"
 
     def _what(self) -> str:
-        text = self.parsed.lines[self.line - 1].strip() if self.line else ""
-        return f"in '{text}'" if len(text) <= 100 else f"in line {self.line}"
+        """The statement being built, for messages: ``in 'q = x @ w'``."""
+        if self._what_line != self.line:  # asked for every statement made: memoized
+            text = self.parsed.lines[self.line - 1].strip() if self.line else ""
+            self._what_text = (
+                f"in '{text}'" if len(text) <= 100 else f"in line {self.line}"
+            )
+            self._what_line = self.line
+        return self._what_text
 
     def type_of(self, atom: Atom) -> Type:
         if isinstance(atom, Const):
-            value = atom.value
-            return Type("int") if isinstance(value, int) else Type("float")
+            return const_type(atom)
         return self.types.get(atom.name, SCALAR)
 
     def _name(self, node: ast.Name, line: int) -> Atom:
         name = node.id
         if name == "pi":
             return Const(math.pi, "pi")
-        if name in self.defined:
-            return Var(name)
-        if name in self.targets:
-            assigned = self.targets[name]
-            if assigned >= line:
-                raise self._error(
-                    f"'{name}' is used before it is assigned (line {assigned})", node
-                )
+        held = self.current.get(name)
+        if held is not None:
+            return Var(held)
+        assigned = self.assignments.line.get(name)
+        if assigned is not None and assigned >= line:
+            raise self._error(
+                f"'{name}' is used before it is assigned (line {assigned})", node
+            )
         if name in self.dims and name not in self.decls:
             source, axis = self.dims[name]
             self.inputs.setdefault(source, None)
-            self.types[name] = Type("int")
-            self.stmts.append(Stmt(name, Op("dim", (Var(source),), (("axis", axis),))))
-            self.defined.add(name)
+            self._emit("dim", (Var(source),), name, (("axis", axis),))
+            self.current[name] = name
             return Var(name)
         self.inputs.setdefault(name, None)
         return Var(name)
+
+    # --- the one statement constructor ----------------------------------------------
 
     def _emit(
         self,
@@ -214,14 +287,22 @@ class _Builder:
         target: str | None,
         params: tuple[tuple[str, object], ...] = (),
     ) -> Atom:
+        """``prim(*args)`` into ``target`` (or a shared temporary): its type from the
+        shape rules, checked, folded when its arguments are constants.  Callers do
+        the checks that need the source (index ranges, slice lengths) first."""
         types = [self.type_of(a) for a in args]
         if prim == "matmul":
             prim = {(2, 2): "matmul", (2, 1): "matvec", (1, 2): "vecmat"}.get(
                 (types[0].rank, types[1].rank), "dot"
             )
-        result = infer(prim, types, dict(params), self._what(), self._where(self.node))
-        ints = all(t.dtype == "int" for t in types)
-        if prim == "pow" and ints and (result.rank or not isinstance(args[0], Const)):
+        result = infer(
+            prim, types, dict(params), self._what(), self._where(self.node), args
+        )
+        if (
+            prim == "pow"
+            and all(t.dtype == "int" for t in types)
+            and (result.rank or not isinstance(args[0], Const))
+        ):
             # int arrays, and NumPy ints such as sum(y) (a dimension N is a Python
             # int and would not fail, but N ** -1.0 says the same)
             power = args[1]
@@ -244,17 +325,14 @@ class _Builder:
                 + ("divisor)" if prim == "div" else "to a negative power)"),
                 self.node,
             )
-        if not params and all(isinstance(a, Const) for a in args):
+        if not params and prim in SYMPY and all(isinstance(a, Const) for a in args):
             folded = fold(prim, args)  # type: ignore[arg-type]
             if folded is not None:
                 if target is None:
                     return (
                         folded  # its user checks its size (10**400 / 10**399 is fine)
                     )
-                self._check_const(folded)
-                self.types[target] = self.type_of(folded)
-                self.stmts.append(Stmt(target, folded))
-                return Var(target)
+                return self._define(folded, const_type(folded), target)
             if prim == "pow":  # too large to fold: 10**4999 stays a power
                 base, power = (a.value for a in args)  # type: ignore[union-attr]
                 if abs(base) > 1 and power > 0:
@@ -265,21 +343,29 @@ class _Builder:
                     f"{self._what()}: {prim}({text}) is not a finite real float",
                     self.node,
                 )
-        for arg in args:
-            if isinstance(arg, Const):
-                self._check_const(arg)
-        op = Op(prim, args, params)
+        return self._define(Op(prim, args, params), result, target)
+
+    def _define(self, expr: Op | Atom, kind: Type, target: str | None) -> Var:
+        """THE place a statement is made: its constants checked, a value without a
+        target shared (an identical one computed before is reused), its type recorded.
+        """
+        if isinstance(expr, Const):
+            self._check_const(expr)
+        elif isinstance(expr, Op):
+            for arg in expr.args:
+                if isinstance(arg, Const):
+                    self._check_const(arg)
         if target is None:
-            key = (prim, args, params)
-            name = self.shared.get(key)
+            assert isinstance(expr, Op)
+            name = self.shared.get(expr)
             if name is None:
                 name = self.namer.temp()
-                self.shared[key] = name
-                self.types[name] = result
-                self.stmts.append(Stmt(name, op))
+                self.shared[expr] = name
+                self.types[name] = kind
+                self.stmts.append(Stmt(name, expr))
             return Var(name)
-        self.types[target] = result
-        self.stmts.append(Stmt(target, op))
+        self.types[target] = kind
+        self.stmts.append(Stmt(target, expr))
         return Var(target)
 
     # --- calls, subscripts, attributes ----------------------------------------------
@@ -288,53 +374,7 @@ class _Builder:
         assert isinstance(node.func, ast.Name)
         name = node.func.id
         options = {kw.arg: _literal_value(kw.value) for kw in node.keywords}
-        params = tuple(sorted(options.items()))
-        if name in ("sum", "mean", "transpose", "softmax", "log_softmax", "logsumexp"):
-            self._need_array(name, args[0], node)
-        if name in ("max", "min") and len(args) == 1:
-            prim = "amax" if name == "max" else "amin"
-            if self.type_of(args[0]).rank == 0:
-                raise self._error(
-                    f"{name}() of one argument reduces an array, but its argument is "
-                    "a scalar (to compare values, give two or more)",
-                    node,
-                )
-            return self._emit(prim, args, target, params)
-        if name in ("max", "min") and options:
-            raise self._error(f"{name}() of several values takes no axis", node)
-        if name in ("maximum", "minimum"):
-            zero = [isinstance(a, Const) and a.value == 0 for a in args]
-            if name == "maximum" and any(zero) and not all(zero):
-                # max(0, x): the ReLU, with the lecture's relu'(0) = 0
-                (x,) = [a for a, z in zip(args, zero, strict=True) if not z]
-                return self._emit("relu", (x,), target)
-            return self._emit("max" if name == "maximum" else "min", args, target)
-        if name in ("softmax", "log_softmax", "logsumexp"):
-            return self._stable(name, args[0], options, target)
-        if name == "arange":
-            (n,) = args
-            if isinstance(n, Const) and isinstance(n.value, int) and n.value >= 1:
-                length: object = n.value
-            elif isinstance(n, Var) and n.name in self.dims:
-                length = n.name
-            else:
-                raise self._error(
-                    "arange() takes a dimension name (N) or a positive integer", node
-                )
-            return self._emit("arange", args, target, (("length", length),))
-        if name == "where":
-            if self.type_of(args[0]).dtype != "bool":
-                raise self._error(
-                    "where() needs a comparison as its condition (a > 0)", node
-                )
-            return self._emit("where", args, target)
-        if name == "transpose":
-            return self._emit("transpose", args, target)
-        if name == "reshape":
-            return self._reshape(node, args, target)
-        if options and name not in ("sum", "mean", "logsumexp"):
-            raise self._error(f"{name}() takes no keyword arguments", node)
-        return self._emit(USER_FUNCTIONS[name], args, target, params)
+        return _LOWERINGS[name](self, _Call(node, name, args, options, target))
 
     def _need_array(self, name: str, arg: Atom, node: ast.AST) -> None:
         if self.type_of(arg).rank == 0:
@@ -345,110 +385,30 @@ class _Builder:
                 node,
             )
 
-    def _stable(self, name: str, a: Atom, options: dict, target: str | None) -> Atom:
-        """logsumexp / softmax / log_softmax, max-shifted and written out:
-
-            m = a.max(axis, keepdims=True)   # the shift: no gradient (it cancels)
-            e = exp(a - m);  z = e.sum(axis, keepdims=True)
-            softmax = e / z;  log_softmax = (a - m) - log(z);  logsumexp = log(z) + m
-
-        Their gradients then come from the saved ``e`` and ``z`` through the rules of
-        exp, sum, div and log.
-        """
-        axis = options.get("axis", None if name == "logsumexp" else -1)
-        keep = (("axis", axis), ("keepdims", True))
-        shift = self._emit("shift", (a,), None, (("axis", axis),))
-        centered = self._emit("sub", (a, shift), None)
-        e = self._emit("exp", (centered,), None)
-        z = self._emit("sum", (e,), None, keep)
-        if name == "softmax":
-            return self._emit("div", (e, z), target)
-        log_z = self._emit("log", (z,), None)
-        if name == "log_softmax":
-            return self._emit("sub", (centered, log_z), target)
-        if options.get("keepdims"):
-            return self._emit("add", (log_z, shift), target)
-        total = self._emit("add", (log_z, shift), None)
-        return self._emit("squeeze", (total,), target, (("axis", axis),))
-
-    def _reshape(
-        self, node: ast.Call, args: tuple[Atom, ...], target: str | None
-    ) -> Atom:
-        base, *dims = args
-        shape: list[Dim] = []
-        for dim in dims:
-            if isinstance(dim, Const) and isinstance(dim.value, int) and dim.value >= 1:
-                shape.append(dim.value)
-            elif isinstance(dim, Var) and dim.name in self.dims:
-                shape.append(dim.name)
-            else:
-                raise self._error(
-                    "reshape() dimensions are dimension names (N) or positive integers",
-                    node,
-                )
-        old = self.type_of(base)
-        if _size(old.shape) != _size(tuple(shape)):
-            raise InputError(
-                f"{self._what()}: cannot reshape {show(old.shape)} into {show(tuple(shape))}",
-                self._where(node),
-            )
-        op = Op("reshape", (base, *dims))
-        name = target if target is not None else self.namer.temp()
-        self.types[name] = Type(old.dtype, tuple(shape))
-        self.stmts.append(Stmt(name, op))
-        return Var(name)
-
     def _slice(
         self, node: ast.Subscript, base: Atom, items: list[ast.expr], target: str | None
     ) -> Atom:
-        kind = self.type_of(base)
-        if len(items) > kind.rank:
-            raise self._error(
-                f"too many indices ({len(items)}) for shape {show(kind.shape)}", node
-            )
-        shape: list[Dim] = []
-        texts: list[str] = []
-        for axis, item in enumerate(items):
-            dim = kind.shape[axis]
+        index: list[IndexItem] = []
+        for item in items:
             if not isinstance(item, ast.Slice):
-                k = int(_literal_value(item))  # type: ignore[call-overload]
-                if isinstance(dim, int) and not -dim <= k < dim:
-                    raise self._error(
-                        f"index {k} is out of range for axis {axis} of size {dim}", node
-                    )
-                texts.append(str(k))
+                index.append(int(_literal_value(item)))  # type: ignore[call-overload]
                 continue
             lo, hi, step = (
                 None if part is None else int(_literal_value(part))  # type: ignore[call-overload]
                 for part in (item.lower, item.upper, item.step)
             )
-            if step == 0:
-                raise self._error("slice step cannot be zero", node)
-            texts.append(
-                (f"{'' if lo is None else lo}:{'' if hi is None else hi}")
-                + ("" if step is None else f":{step}")
-            )
-            if isinstance(dim, int):
-                shape.append(len(range(dim)[slice(lo, hi, step)]))
-            elif step in (None, 1):
-                shape.append(_symbolic_length(dim, lo, hi, self._error, node))
-            else:
-                raise self._error(
-                    f"cannot slice symbolic dimension {dim} with a step", node
-                )
-        shape.extend(kind.shape[len(items) :])
-        index = ", ".join(texts)
-        op = Op("slice", (base,), (("index", index),))
-        name = target if target is not None else self.namer.temp()
-        self.types[name] = Type(kind.dtype, tuple(shape))
-        self.stmts.append(Stmt(name, op))
-        return Var(name)
+            index.append((lo, hi, step))
+        try:
+            sliced(self.type_of(base).shape, tuple(index))
+        except IndexProblem as problem:
+            raise self._error(str(problem), node) from None
+        params = (("index", index_text(tuple(index))),)
+        return self._emit("slice", (base,), target, params)
 
     def _subscript(
         self, node: ast.Subscript, base: Atom, index: list[Atom], target: str | None
     ) -> Atom:
         items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-        kind = self.type_of(base)
         static = [isinstance(i, ast.Slice) or is_int_literal(i) for i in items]
         if all(static):
             return self._slice(node, base, items, target)
@@ -458,33 +418,19 @@ class _Builder:
                 "index with arrays only, or with slices and integers only",
                 node,
             )
-        if len(index) > kind.rank:
-            raise self._error(
-                f"too many indices ({len(index)}) for shape {show(kind.shape)}", node
-            )
-        shapes = []
-        for atom in index:
-            t = self.type_of(atom)
-            if t.dtype != "int":
-                raise self._error(
-                    "an index must be an integer array or integer (got "
-                    f"{t.dtype} with shape {show(t.shape)})",
-                    node,
-                )
-            shapes.append(t.shape)
-        lead = broadcast(shapes, self._what(), self._where(node))
-        result = Type(kind.dtype, lead + kind.shape[len(index) :])
-        op = Op("gather", (base, *index))
-        name = target if target is not None else self.namer.temp()
-        self.types[name] = result
-        self.stmts.append(Stmt(name, op))
-        return Var(name)
+        try:
+            check_gather(self.type_of(base), [self.type_of(a) for a in index])
+        except IndexProblem as problem:
+            raise self._error(str(problem), node) from None
+        return self._emit("gather", (base, *index), target)
 
     # --- statements -----------------------------------------------------------------
 
-    def statement(self, root: ast.expr, target: str, line: int) -> None:
-        """Emit the statements computing ``root`` into ``target`` (iterative)."""
+    def statement(self, root: ast.expr, name: str, line: int) -> str:
+        """Emit the statements computing ``root`` for an assignment to ``name`` (or
+        the output) on ``line``, iteratively; return the variable written."""
         self.line = line
+        target = self.assignments.written(name, line)
         values: dict[int, Atom] = {}
         stack: list[tuple[ast.expr, bool]] = [(root, False)]
         while stack:
@@ -530,39 +476,166 @@ class _Builder:
         result = values[id(root)]
         if not (isinstance(result, Var) and result.name == target):
             # a plain name or constant (or a folded constant): a copy statement
-            self.types[target] = self.type_of(result)
-            self.stmts.append(Stmt(target, result))
-        self.defined.add(target)
+            self._define(result, self.type_of(result), target)
+        self.current[name] = target
+        return target
 
 
-def _size(shape: tuple[Dim, ...]) -> tuple[int, tuple[str, ...]]:
-    """A shape's element count as (product of ints, sorted symbols)."""
-    count = 1
-    symbols: list[str] = []
-    for dim in shape:
-        if isinstance(dim, int):
-            count *= dim
-        else:
-            symbols.append(dim)
-    return count, tuple(sorted(symbols))
+# --- lowering of user functions: one small function per name --------------------------
 
 
-def _symbolic_length(dim: str, lo: int | None, hi: int | None, error, node) -> Dim:
-    """Length of ``a[lo:hi]`` along a symbolic axis N: an int, N, or ``N-1``-style."""
+def _elementwise(b: _Builder, c: _Call) -> Atom:
+    """exp, log, sqrt, sin, cos, tan, tanh, sigmoid, relu, abs: their own primitive."""
+    if c.options:
+        raise b._error(f"{c.name}() takes no keyword arguments", c.node)
+    return b._emit(c.name, c.args, c.target)
 
-    def bound(value: int | None, default: tuple[int, int]) -> tuple[int, int]:
-        if value is None:
-            return default
-        return (1, value) if value < 0 else (0, value)
 
-    end = bound(hi, (1, 0))
-    start = bound(lo, (0, 0))
-    coeff, const = end[0] - start[0], end[1] - start[1]
-    if coeff == 0:
-        return max(const, 0)
-    if coeff == 1:
-        return dim if const == 0 else f"{dim}{const:+d}"
-    raise error(f"cannot tell the length of this slice of dimension {dim}", node)
+def _extremum(b: _Builder, c: _Call) -> Atom:
+    """max(a, axis=...) reduces an array; max(a, b, ...) compares values (min alike)."""
+    if len(c.args) == 1:
+        if b.type_of(c.args[0]).rank == 0:
+            raise b._error(
+                f"{c.name}() of one argument reduces an array, but its argument is "
+                "a scalar (to compare values, give two or more)",
+                c.node,
+            )
+        prim = "amax" if c.name == "max" else "amin"
+        return b._emit(prim, c.args, c.target, c.params)
+    if c.options:
+        raise b._error(f"{c.name}() of several values takes no axis", c.node)
+    return b._emit(c.name, c.args, c.target)
+
+
+def _maximum(b: _Builder, c: _Call) -> Atom:
+    """maximum(0, x) is the ReLU, with the lecture's relu'(0) = 0."""
+    zero = [isinstance(a, Const) and a.value == 0 for a in c.args]
+    if any(zero) and not all(zero):
+        (x,) = [a for a, z in zip(c.args, zero, strict=True) if not z]
+        return b._emit("relu", (x,), c.target)
+    return b._emit("max", c.args, c.target)
+
+
+def _minimum(b: _Builder, c: _Call) -> Atom:
+    return b._emit("min", c.args, c.target)
+
+
+def _reduction(b: _Builder, c: _Call) -> Atom:
+    """sum and mean over ``axis`` (default: all), ``keepdims``."""
+    b._need_array(c.name, c.args[0], c.node)
+    return b._emit(c.name, c.args, c.target, c.params)
+
+
+def _shifted(b: _Builder, a: Atom, axis: object) -> tuple[Atom, Atom, Atom, Atom]:
+    """The max-shifted parts of logsumexp / softmax / log_softmax:
+
+        m = a.max(axis, keepdims=True)   # the shift: no gradient (it cancels)
+        e = exp(a - m);  z = e.sum(axis, keepdims=True)
+
+    so that their gradients come from the saved ``e`` and ``z`` through the rules of
+    exp, sum, div and log.  Returns ``(m, a - m, e, z)``."""
+    shift = b._emit("shift", (a,), None, (("axis", axis),))
+    centered = b._emit("sub", (a, shift), None)
+    e = b._emit("exp", (centered,), None)
+    z = b._emit("sum", (e,), None, (("axis", axis), ("keepdims", True)))
+    return shift, centered, e, z
+
+
+def _softmax(b: _Builder, c: _Call) -> Atom:
+    """softmax = e / z (see :func:`_shifted`)."""
+    b._need_array(c.name, c.args[0], c.node)
+    _, _, e, z = _shifted(b, c.args[0], c.options.get("axis", -1))
+    return b._emit("div", (e, z), c.target)
+
+
+def _log_softmax(b: _Builder, c: _Call) -> Atom:
+    """log_softmax = (a - m) - log(z)."""
+    b._need_array(c.name, c.args[0], c.node)
+    _, centered, _, z = _shifted(b, c.args[0], c.options.get("axis", -1))
+    log_z = b._emit("log", (z,), None)
+    return b._emit("sub", (centered, log_z), c.target)
+
+
+def _logsumexp(b: _Builder, c: _Call) -> Atom:
+    """logsumexp = log(z) + m, squeezed over ``axis`` unless ``keepdims``."""
+    b._need_array(c.name, c.args[0], c.node)
+    axis = c.options.get("axis")
+    shift, _, _, z = _shifted(b, c.args[0], axis)
+    log_z = b._emit("log", (z,), None)
+    if c.options.get("keepdims"):
+        return b._emit("add", (log_z, shift), c.target)
+    total = b._emit("add", (log_z, shift), None)
+    return b._emit("squeeze", (total,), c.target, (("axis", axis),))
+
+
+def _transpose(b: _Builder, c: _Call) -> Atom:
+    b._need_array(c.name, c.args[0], c.node)
+    return b._emit("transpose", c.args, c.target)
+
+
+def _reshape(b: _Builder, c: _Call) -> Atom:
+    """reshape(a, N, 1): its dimensions are dimension names or positive integers, and
+    the element count stays (the shape rule checks it)."""
+    b._need_array(c.name, c.args[0], c.node)
+    for dim in c.args[1:]:
+        positive = isinstance(dim, Const) and isinstance(dim.value, int)
+        if not (
+            (positive and dim.value >= 1)  # type: ignore[union-attr]
+            or (isinstance(dim, Var) and dim.name in b.dims)
+        ):
+            raise b._error(
+                "reshape() dimensions are dimension names (N) or positive integers",
+                c.node,
+            )
+    return b._emit("reshape", c.args, c.target)
+
+
+def _arange(b: _Builder, c: _Call) -> Atom:
+    """arange(N): the indices 0..N-1 of a dimension (or of a positive integer)."""
+    (n,) = c.args
+    if isinstance(n, Const) and isinstance(n.value, int) and n.value >= 1:
+        length: object = n.value
+    elif isinstance(n, Var) and n.name in b.dims:
+        length = n.name
+    else:
+        raise b._error(
+            "arange() takes a dimension name (N) or a positive integer", c.node
+        )
+    return b._emit("arange", c.args, c.target, (("length", length),))
+
+
+def _where(b: _Builder, c: _Call) -> Atom:
+    if b.type_of(c.args[0]).dtype != "bool":
+        raise b._error("where() needs a comparison as its condition (a > 0)", c.node)
+    return b._emit("where", c.args, c.target)
+
+
+#: user function -> its lowering (every name in ``primitives.FUNCTIONS`` has one)
+_LOWERINGS: dict[str, Callable[[_Builder, _Call], Atom]] = {
+    "exp": _elementwise,
+    "log": _elementwise,
+    "sqrt": _elementwise,
+    "sin": _elementwise,
+    "cos": _elementwise,
+    "tan": _elementwise,
+    "tanh": _elementwise,
+    "sigmoid": _elementwise,
+    "relu": _elementwise,
+    "abs": _elementwise,
+    "max": _extremum,
+    "min": _extremum,
+    "maximum": _maximum,
+    "minimum": _minimum,
+    "sum": _reduction,
+    "mean": _reduction,
+    "logsumexp": _logsumexp,
+    "softmax": _softmax,
+    "log_softmax": _log_softmax,
+    "transpose": _transpose,
+    "reshape": _reshape,
+    "arange": _arange,
+    "where": _where,
+}
 
 
 def _children(node: ast.expr) -> list[ast.expr]:
@@ -636,27 +709,15 @@ def _check_dimensions(
 
 def linearize(parsed: Parsed, inputs: tuple[str, ...] | None = None) -> Program:
     """Build the flat forward program; ``inputs`` (from ``--inputs``) fixes input order."""
-    targets: dict[str, int] = {}
-    for st in parsed.statements:
-        if st.target is None:
-            continue
-        if st.target in targets:
-            first = targets[st.target]
-            lines = f"on line {first}" if first == st.line else f"on lines {first} and"
-            lines = lines if first == st.line else f"{lines} {st.line}"
-            raise InputError(
-                f"'{st.target}' is assigned twice {lines}; assign each name once",
-                f"{parsed.where}:{st.line}",
-            )
-        targets[st.target] = st.line
+    assignments = _Assignments(parsed)
+    targets = assignments.line
     namer = Namer(_all_names(parsed) + list(inputs or ()))
-    builder = _Builder(parsed, namer, targets)
+    builder = _Builder(parsed, namer, assignments)
     _check_dimensions(parsed, builder.dims, targets)
     output = ""
     for st in parsed.statements:
-        target = st.target if st.target is not None else namer.fresh("f")
-        builder.statement(st.value, target, st.line)
-        output = target
+        name = st.target if st.target is not None else namer.fresh("f")
+        output = builder.statement(st.value, name, st.line)
     used = tuple(builder.inputs)
     for name in parsed.declared:
         if name in targets:

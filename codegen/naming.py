@@ -11,7 +11,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 
 from codegen.errors import OptionError
-from codegen.primitives import USER_FUNCTIONS
+from codegen.primitives import FUNCTIONS as USER_FUNCTIONS
 
 #: names the generated module itself uses
 MODULE_NAMES = frozenset(

@@ -10,7 +10,7 @@ Accepted (one statement per line or separated by ``;``; ``#`` comments):
 * one bare expression, as the last statement (its value is the output).
 
 Expressions: ``+ - * / **``, unary ``-``/``+``, parentheses, int/float literals, ``pi``,
-and calls of the functions in :data:`codegen.primitives.USER_FUNCTIONS`.
+and calls of the functions in :data:`codegen.primitives.FUNCTIONS`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from codegen.errors import InputError
 from codegen.naming import name_problem
-from codegen.primitives import FUNCTIONS, USER_FUNCTIONS
+from codegen.primitives import FUNCTIONS
 
 #: past this many tokens the input is refused at once rather than parsed slowly
 MAX_TOKENS = 2_000_000
@@ -385,14 +385,14 @@ def _check_expr(root: ast.expr, where: str) -> None:
             if not isinstance(func, ast.Name):
                 raise _err(
                     "only the built-in functions can be called "
-                    f"({', '.join(sorted(USER_FUNCTIONS))})",
+                    f"({', '.join(sorted(FUNCTIONS))})",
                     node,
                     where,
                 )
-            if func.id not in USER_FUNCTIONS:
+            if func.id not in FUNCTIONS:
                 raise _err(
                     f"unknown function '{func.id}' "
-                    f"(known: {', '.join(sorted(USER_FUNCTIONS))})",
+                    f"(known: {', '.join(sorted(FUNCTIONS))})",
                     func,
                     where,
                 )
@@ -439,7 +439,7 @@ def _check_expr(root: ast.expr, where: str) -> None:
                     raise _err("starred arguments are not supported", arg, where)
                 stack.append(arg)
         elif isinstance(node, ast.Name):
-            if node.id in USER_FUNCTIONS:
+            if node.id in FUNCTIONS:
                 raise _err(
                     f"'{node.id}' is a function; call it as {node.id}(...)",
                     node,

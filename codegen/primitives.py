@@ -117,8 +117,6 @@ FUNCTIONS: dict[str, tuple[int, int | None, frozenset[str]]] = {
     "where": (3, 3, frozenset()),
 }
 
-USER_FUNCTIONS: dict[str, str] = {name: name for name in FUNCTIONS}
-
 
 def _piecewise(cond: sympy.Basic) -> sympy.Expr:
     return sympy.Piecewise((sympy.Integer(1), cond), (sympy.Integer(0), True))
