@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from codegen.ir import Atom, Const, Expr, Op, Program, Stmt, Var, all_names
 from codegen.naming import Namer
+from codegen.shapes import SCALAR, Type, const_type, infer
 
 
 def _rename(expr: Expr, current: dict[str, str]) -> Expr:
@@ -49,6 +50,7 @@ def flatten(program: Program, namer: Namer | None = None) -> Program:
     namer = namer or Namer(all_names(program))
     stmts: list[Stmt] = []
     types = dict(program.types)
+    typed = bool(types)
     for stmt in program.stmts:
         if not isinstance(stmt.expr, Op):
             stmts.append(stmt)
@@ -79,11 +81,26 @@ def flatten(program: Program, namer: Namer | None = None) -> Program:
                 # a temporary of the block: same origin, so its comment stays on top
                 name = namer.temp()
                 args = tuple(done[id(a)] for a in node.args)
+                if typed:  # minted with its type: no name defaults to a scalar
+                    types[name] = infer(
+                        node.prim,
+                        [_type(a, types) for a in args],
+                        dict(node.params),
+                        f"flattening '{stmt.target}'",
+                        "<flatten>",
+                        args,
+                    )
                 stmts.append(
                     Stmt(name, Op(node.prim, args, node.params), origin=stmt.origin)
                 )
                 done[id(node)] = Var(name)
     return Program(program.inputs, tuple(stmts), program.outputs, types=types)
+
+
+def _type(atom: Atom, types: dict[str, Type]) -> Type:
+    if isinstance(atom, Const):
+        return const_type(atom)
+    return types.get(atom.name, SCALAR)
 
 
 def prepare(program: Program, namer: Namer | None = None) -> Program:

@@ -180,11 +180,6 @@ def test_recorded_types_are_the_derived_ones(entry) -> None:
         assert set(type_program(program)) == set(program.types)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="transforms.flatten mints untyped temporaries (they default to a float "
-    "scalar); its owner switches it to type them with codegen.shapes.type_expr",
-)
 def test_prepare_keeps_every_name_typed() -> None:
     """After ``prepare`` (what second order runs) every name of every gallery
     program's reverse program is recorded with its true type."""
