@@ -66,31 +66,51 @@ def evaluate_at(
     if compiled.backend.elementwise:  # NumPy's float rules, as with arrays: inf, nan
         values = [np.float64(v) for v in values]
         vector = [np.float64(v) for v in vector]
-    (output,) = compiled.forward.outputs
+    outputs = compiled.forward.outputs
     wrt = compiled.wrt
     named: list[tuple[str, object]] = []
     try:
         with warnings.catch_warnings():  # NumPy's invalid-value warnings: nan shows it
             warnings.simplefilter("ignore", RuntimeWarning)
-            value, grads = module.forward_backward(*values)
-            named.append((output, value))
-            named += [(f"d{output}/d{x}", g) for x, g in zip(wrt, grads, strict=True)]
+            if len(outputs) == 1:
+                (output,) = outputs
+                value, grads = module.forward_backward(*values)
+                named.append((output, value))
+                named += [
+                    (f"d{output}/d{x}", g) for x, g in zip(wrt, grads, strict=True)
+                ]
+            else:  # one row of gradients per output: its upstream 1, the others 0
+                named += zip(outputs, module.forward(*values), strict=True)
+                for k, output in enumerate(outputs):
+                    unit = [float(j == k) for j in range(len(outputs))]
+                    _, grads = module.forward_backward(*values, *unit)
+                    named += [
+                        (f"d{output}/d{x}", g) for x, g in zip(wrt, grads, strict=True)
+                    ]
             if "jvp" in functions:
                 _, tangent = module.jvp(*values, *vector)
-                named.append((f"{output}_dot (J·v)", tangent))
+                tangents = tangent if len(outputs) > 1 else (tangent,)
+                named += [
+                    (f"{o}_dot (J·v)", t)
+                    for o, t in zip(outputs, tangents, strict=True)
+                ]
             if "hvp" in functions:
                 _, _, hv = module.hvp(*values, *vector)
                 named += [(f"(H·v)[{x}]", e) for x, e in zip(wrt, hv, strict=True)]
             if "hessian" in functions:
                 _, _, hessian = module.hessian(*values)
                 named += [
-                    (f"d2{output}/d{a}d{b}", hessian[i][j])
+                    (f"d2{outputs[0]}/d{a}d{b}", hessian[i][j])
                     for i, a in enumerate(wrt)
                     for j, b in enumerate(wrt)
                 ]
             if "jacobian" in functions:
                 _, jac = module.jacobian(*values)
-                named += [(f"J[{output}, {x}]", jac[0][j]) for j, x in enumerate(wrt)]
+                named += [
+                    (f"J[{o}, {x}]", jac[i][j])
+                    for i, o in enumerate(outputs)
+                    for j, x in enumerate(wrt)
+                ]
     except (ArithmeticError, ValueError, TypeError) as exc:
         raise OptionError(f"evaluation failed: {exc}", "--at") from None
     return [(name, _real(name, number)) for name, number in named]

@@ -97,7 +97,7 @@ def module_namer(program: Program, backend: Backend) -> Namer:
 
 def compile_source(source: str, options: Options, where: str = "<expr>") -> Compiled:
     backend = get_backend(options.backend)
-    forward = prune(linearize(parse(source, where), options.inputs))
+    forward = prune(linearize(parse(source, where), options.inputs, options.outputs))
     return differentiate(forward, backend, options.wrt, options.mode)
 
 
@@ -152,6 +152,12 @@ def differentiate(
 
 
 def _scalar(vjp: VJP, mode: str) -> VJP:
+    if len(vjp.primal.outputs) != 1:
+        raise OptionError(
+            f"{mode} needs one scalar output; this program has "
+            f"{len(vjp.primal.outputs)} ({', '.join(vjp.primal.outputs)})",
+            f"--mode {mode}",
+        )
     (output,) = vjp.primal.outputs
     if vjp.primal.types.get(output, SCALAR).rank:
         raise OptionError(

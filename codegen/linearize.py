@@ -707,8 +707,14 @@ def _check_dimensions(
             )
 
 
-def linearize(parsed: Parsed, inputs: tuple[str, ...] | None = None) -> Program:
-    """Build the flat forward program; ``inputs`` (from ``--inputs``) fixes input order."""
+def linearize(
+    parsed: Parsed,
+    inputs: tuple[str, ...] | None = None,
+    outputs: tuple[str, ...] | None = None,
+) -> Program:
+    """Build the flat forward program; ``inputs`` (from ``--inputs``) fixes input order,
+    ``outputs`` (from ``--outputs``, else the program's last line ``u, v``) names the
+    outputs (default: the value of the last statement)."""
     assignments = _Assignments(parsed)
     targets = assignments.line
     namer = Namer(_all_names(parsed) + list(inputs or ()))
@@ -734,7 +740,33 @@ def linearize(parsed: Parsed, inputs: tuple[str, ...] | None = None) -> Program:
         order = used
     types = {name: builder.types.get(name, SCALAR) for name in order}
     types.update(builder.types)
-    return Program(order, tuple(builder.stmts), (output,), types=types)
+    named = _outputs(parsed, outputs, targets)
+    return Program(order, tuple(builder.stmts), named or (output,), types=types)
+
+
+def _outputs(
+    parsed: Parsed, listed: tuple[str, ...] | None, targets: dict[str, int]
+) -> tuple[str, ...] | None:
+    """The outputs named by ``--outputs`` or the last line, each an assigned value."""
+    if listed is not None:
+        what = "--outputs"
+        twice = repeated(listed)
+        if twice is not None:
+            raise OptionError(f"'{twice}' is listed twice", what)
+    elif parsed.outputs is not None:
+        listed, what = parsed.outputs, f"{parsed.where}:{parsed.outputs_line}"
+    else:
+        return None
+    for name in listed:
+        if name not in targets:
+            assigned = ", ".join(targets) or "none"
+            problem = f"output '{name}' is not assigned in the program"
+            if len(assigned) <= 60:
+                problem += f" (assigned: {assigned})"
+            if what == "--outputs":
+                raise OptionError(problem, what)
+            raise InputError(problem, what)
+    return listed
 
 
 def _check_listed(

@@ -39,6 +39,7 @@ class Options:
     regenerate: str = "backpropgen --regen"  # the command the header names
     format: str = "auto"
     mode: tuple[str, ...] = ("grad",)
+    outputs: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,12 @@ OPTIONS: tuple[Option, ...] = (
         "inputs",
         "--inputs",
         "the inputs, in this order: x,y,z",
+        kind="names",
+    ),
+    Option(
+        "outputs",
+        "--outputs",
+        "the outputs, in this order: u,v (default: the last statement's value)",
         kind="names",
     ),
     Option(

@@ -111,6 +111,10 @@ class Parsed:
     where: str
     lines: tuple[str, ...]
     decls: tuple[tuple[str, Decl], ...] = ()
+    #: ``u, v`` as the last line: the program's outputs, in that order (None: the
+    #: last statement's value is the one output); with the line they are named on
+    outputs: tuple[str, ...] | None = None
+    outputs_line: int = 0
 
 
 def _deep_parse(text: str, filename: str) -> ast.Module:
@@ -228,6 +232,8 @@ def _validate(module: ast.Module, where: str, lines: tuple[str, ...]) -> Parsed:
     statements: list[Statement] = []
     declared: list[str] = []
     decls: list[tuple[str, Decl]] = []
+    outputs: tuple[str, ...] | None = None
+    outputs_line = 0
     body = module.body
     if not body:
         raise InputError("empty input: nothing to differentiate", where)
@@ -262,6 +268,27 @@ def _validate(module: ast.Module, where: str, lines: tuple[str, ...]) -> Parsed:
                 )
             declared.append(name)
             decls.append((name, decl))
+        elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Tuple):
+            # u, v: several outputs, named on the last line
+            if not last:
+                raise _err(
+                    "a list of outputs ('u, v') is only allowed as the last line",
+                    stmt,
+                    where,
+                )
+            names = []
+            for item in stmt.value.elts:
+                if not isinstance(item, ast.Name):
+                    raise _err(
+                        "the outputs line names assigned values: 'u, v'", item, where
+                    )
+                _check_name(item.id, item, where)
+                if item.id in names:
+                    raise _err(f"output '{item.id}' is listed twice", item, where)
+                names.append(item.id)
+            if not names:
+                raise _err("an empty list of outputs", stmt, where)
+            outputs, outputs_line = tuple(names), stmt.lineno
         elif isinstance(stmt, ast.Expr):
             if not last:
                 raise _err(
@@ -281,7 +308,15 @@ def _validate(module: ast.Module, where: str, lines: tuple[str, ...]) -> Parsed:
             )
     if not statements:
         raise InputError("no statements: nothing to differentiate", where)
-    return Parsed(tuple(statements), tuple(declared), where, lines, tuple(decls))
+    return Parsed(
+        tuple(statements),
+        tuple(declared),
+        where,
+        lines,
+        tuple(decls),
+        outputs,
+        outputs_line,
+    )
 
 
 def _declaration(kind: ast.expr, line: int, where: str) -> Decl:

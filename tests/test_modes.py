@@ -154,3 +154,73 @@ def test_more_than_64_inputs_get_no_hessian() -> None:
     source = " + ".join(f"x{k} * x{k}" for k in range(65))
     with pytest.raises(OptionError, match="hvp"):
         generate(source, Options(backend="math", mode=("hessian",)))
+
+
+# --- several outputs ------------------------------------------------------------------
+
+SEVERAL = [
+    ("u = x*y; v = sin(x) + y*y\nu, v", ("x", "y"), ("u", "v")),
+    (
+        "u = exp(x) * y; v = u / (1 + x*x); w = tanh(v - y)\nw, u, v",
+        ("x", "y"),
+        ("w", "u", "v"),
+    ),
+    ("a = x * 2\nb = a * a\nb, a", ("x",), ("b", "a")),  # one input: forward jacobian
+]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "math"])
+@pytest.mark.parametrize(("source", "inputs", "outputs"), SEVERAL)
+def test_several_outputs_against_sympy(
+    source: str, inputs: tuple[str, ...], outputs: tuple[str, ...], backend: str
+) -> None:
+    opts = Options(backend=backend, mode=("jvp", "jacobian"))
+    compiled = compile_source(source, opts)
+    assert compiled.forward.outputs == outputs
+    module = load(source, opts)
+    assert module.OUTPUTS == outputs and not hasattr(module, "OUTPUT")
+    meaning = to_sympy(compiled.forward)
+    symbols = [sympy.Symbol(n, real=True) for n in inputs]
+    point = _point(source, len(inputs))
+    at = dict(zip(symbols, point, strict=True))
+    jac = [[sympy.diff(meaning[o], s) for s in symbols] for o in outputs]
+    want_j = np.array([[float(e.subs(at)) for e in row] for row in jac])
+    values = module.forward(*point)
+    assert len(values) == len(outputs)
+    for got, o in zip(values, outputs, strict=True):
+        assert float(got) == pytest.approx(float(meaning[o].subs(at)), rel=RTOL)
+    # forward_backward is a vector-Jacobian product: one upstream gradient per output
+    upstream = [1.5 - k for k in range(len(outputs))]
+    _, grads = module.forward_backward(*point, *upstream)
+    assert [float(g) for g in grads] == pytest.approx(
+        list(np.array(upstream) @ want_j), rel=RTOL, abs=1e-12
+    )
+    vector = [0.7 + k for k in range(len(inputs))]
+    _, tangents = module.jvp(*point, *vector)
+    assert [float(t) for t in tangents] == pytest.approx(
+        list(want_j @ np.array(vector)), rel=RTOL, abs=1e-12
+    )
+    _, got_j = module.jacobian(*point)
+    assert np.array(got_j, dtype=float) == pytest.approx(want_j, rel=RTOL, abs=1e-12)
+    how = "forward" if len(inputs) < len(outputs) else "reverse"
+    assert f"({how} mode)" in module.jacobian.__doc__
+
+
+def test_outputs_option_and_errors() -> None:
+    from codegen.errors import InputError, OptionError
+
+    module = load("u = x*y; v = x + y", Options(outputs=("v", "u")))
+    assert module.OUTPUTS == ("v", "u")
+    assert module.forward(2.0, 3.0) == (5.0, 6.0)
+    with pytest.raises(OptionError, match="output 'w' is not assigned"):
+        generate("u = x*y; v = x + 1", Options(outputs=("u", "w")))
+    with pytest.raises(OptionError, match="listed twice"):
+        generate("u = x*y; v = x + 1", Options(outputs=("u", "u")))
+    with pytest.raises(InputError, match="output 'q' is not assigned"):
+        generate("u = x*y\nu, q")
+    with pytest.raises(InputError, match="only allowed as the last line"):
+        generate("u = x*y\nu, u\nv = u")
+    with pytest.raises(InputError, match="listed twice"):
+        generate("u = x*y\nu, u")
+    with pytest.raises(OptionError, match="hvp needs one scalar output"):
+        generate("u = x*y\nv = x + y\nu, v", Options(mode=("hvp",)))

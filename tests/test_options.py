@@ -30,6 +30,7 @@ SAMPLES: dict[str, tuple[list[str], str]] = {
     "inputs": (["y,x"], '"y,x"'),
     "at": (["x=1", "y=2"], ""),
     "format": (["fast"], ""),
+    "outputs": (["f"], '["f"]'),
     "mode": (["hvp,jvp"], '["hvp", "jvp"]'),
 }
 
