@@ -23,10 +23,12 @@ from typing import NamedTuple
 import sympy
 
 from codegen.errors import InputError, OptionError
-from codegen.ir import Atom, Const, Op, Program, Stmt, Var
+from codegen.ir import Atom, Const, Op, Origin, Program, Stmt, Var
 from codegen.naming import Namer, name_problem, repeated
 from codegen.parse import BINOPS, COMPARE, Decl, Parsed, is_int_literal
+from codegen.passes import share
 from codegen.primitives import SYMPY, const_to_sympy
+from codegen.reverse import reverse
 from codegen.shapes import (
     SCALAR,
     IndexItem,
@@ -36,8 +38,10 @@ from codegen.shapes import (
     const_type,
     index_text,
     infer,
+    show,
     sliced,
 )
+from codegen.transforms import prepare
 
 MAX_FOLD_EXPONENT = 1024
 
@@ -604,6 +608,74 @@ def _arange(b: _Builder, c: _Call) -> Atom:
     return b._emit("arange", c.args, c.target, (("length", length),))
 
 
+def _grad(b: _Builder, c: _Call) -> Atom:
+    """grad(y, x): the gradient of the earlier scalar value ``y`` with respect to the
+    input ``x``, shaped like ``x``.  The program so far is differentiated here (reverse
+    mode, upstream gradient 1) and its backward statements join the forward program,
+    flat and single-assignment, so that later statements can use the gradient and the
+    whole program can be differentiated again (backpropagating twice)."""
+    y, x = c.args
+    names = [a.id if isinstance(a, ast.Name) else None for a in c.node.args]
+    if names[0] is None or names[1] is None:
+        raise b._error("grad(y, x) takes two names: a value and an input", c.node)
+    if not isinstance(y, Var) or names[0] not in b.current or names[0] in b.dims:
+        raise b._error(
+            f"grad({names[0]}, {names[1]}): '{names[0]}' is not a value assigned "
+            "before this line",
+            c.node,
+        )
+    if not isinstance(x, Var) or names[1] in b.assignments.line or names[1] in b.dims:
+        raise b._error(
+            f"grad({names[0]}, {names[1]}): '{names[1]}' is not an input "
+            "(differentiate with respect to an input)",
+            c.node,
+        )
+    y_type, x_type = b.type_of(y), b.type_of(x)
+    if y_type.rank or not y_type.differentiable:
+        raise b._error(
+            f"grad({names[0]}, {names[1]}): '{names[0]}' must be a float scalar "
+            f"(it is {y_type.dtype} of shape {show(y_type.shape)}; reduce it with sum)",
+            c.node,
+        )
+    if not x_type.differentiable:
+        raise b._error(
+            f"grad({names[0]}, {names[1]}): '{names[1]}' is an {x_type.dtype} input: "
+            "it has no gradient",
+            c.node,
+        )
+    b.inputs.setdefault(x.name, None)
+    prefix = Program(tuple(b.inputs), tuple(b.stmts), (y.name,), types=b.types)
+    adjoints: dict[str, str] = {}
+
+    def adjoint(name: str) -> str:  # d<y>_d<v>, fresh for each grad()
+        if name not in adjoints:
+            adjoints[name] = b.namer.fresh(f"d{y.name}_d{name}")
+        return adjoints[name]
+
+    vjp = share(reverse(prefix, (x.name,), b.namer, adjoint=adjoint), b.namer)
+    (upstream,) = vjp.cotangents
+    seed = Stmt(
+        upstream,
+        Const.of(1.0),
+        origin=Origin("inner", names=(names[0], names[1], upstream)),
+    )
+    types = dict(b.types)
+    types.update(vjp.types)
+    inner = Program(
+        prefix.inputs,
+        prefix.stmts + (seed,) + vjp.stmts,
+        vjp.grads,
+        types=types,
+    )
+    flat = prepare(inner, b.namer)
+    b.stmts[:] = flat.stmts
+    b.types.update(flat.types)
+    (gradient,) = flat.outputs
+    if c.target is None:
+        return Var(gradient)
+    return b._define(Var(gradient), b.types[gradient], c.target)
+
+
 def _where(b: _Builder, c: _Call) -> Atom:
     if b.type_of(c.args[0]).dtype != "bool":
         raise b._error("where() needs a comparison as its condition (a > 0)", c.node)
@@ -635,6 +707,7 @@ _LOWERINGS: dict[str, Callable[[_Builder, _Call], Atom]] = {
     "reshape": _reshape,
     "arange": _arange,
     "where": _where,
+    "grad": _grad,
 }
 
 

@@ -30,9 +30,9 @@ def prune(program: Program) -> Program:
         if stmt.target in live:
             keep.append(stmt)
             live.update(names_in(stmt.expr))
-    return Program(
-        program.inputs, tuple(reversed(keep)), program.outputs, types=program.types
-    )
+    kept = [*program.inputs, *(stmt.target for stmt in keep)]
+    types = {name: program.types[name] for name in kept if name in program.types}
+    return Program(program.inputs, tuple(reversed(keep)), program.outputs, types=types)
 
 
 def reads(stmts: Iterable[Stmt]) -> list[str]:

@@ -92,6 +92,12 @@ def origin_text(origin: Origin) -> tuple[str, str]:
     if origin.kind == "zero":
         output, name = origin.names
         return f"{output} does not depend on {name}", ""
+    if origin.kind == "inner":
+        y, x, upstream = origin.names
+        return (
+            f"grad({y}, {x}): backpropagation inside the program ({upstream} = 1)",
+            "",
+        )
     if origin.kind == "seed":
         (upstream,) = origin.names
         return f"the upstream gradient {upstream} is 1", ""

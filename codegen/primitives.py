@@ -115,6 +115,9 @@ FUNCTIONS: dict[str, tuple[int, int | None, frozenset[str]]] = {
     "reshape": (2, None, frozenset()),
     "arange": (1, 1, frozenset()),
     "where": (3, 3, frozenset()),
+    # grad(y, x): the gradient of an earlier scalar value y with respect to input x,
+    # backpropagated inside the program (linearize writes the inner backward out)
+    "grad": (2, 2, frozenset()),
 }
 
 

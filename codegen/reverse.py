@@ -238,6 +238,12 @@ def reverse(
             )
             has_grad.add(name)
         grads.append(grad)
+    # a value can reach an output only through an argument whose contribution is
+    # None (the shape of a full_like): its gradient is then computed for nothing
+    live = live_names(backward, grads)
+    backward = [stmt for stmt in backward if stmt.target in live]
+    kept = {*cotangents, *grads, *(stmt.target for stmt in backward)}
+    grad_types = {n: t for n, t in grad_types.items() if n in kept}
     return VJP(
         program,
         tuple(backward),
