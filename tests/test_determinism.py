@@ -29,6 +29,18 @@ SOURCES: list[tuple[str, dict[str, object]]] = [
         "1e-3 * x ** 2.5 + pi * sqrt(y) / tanh(z) - sigmoid(-w)",
         {"inputs": ["w", "z", "y", "x"]},
     ),
+    # every mode, several outputs and grad() inside a program
+    (
+        "a = sin(x*y) + z; b = a * a * x",
+        {"mode": ["grad", "jvp", "hvp", "hessian", "jacobian"]},
+    ),
+    ("u = x*y; v = exp(x) + z; w = u / v\nw, u, v", {"mode": ["jvp", "jacobian"]}),
+    ("f = x*x*y; g = grad(f, x); h = grad(g, y); out = g * h", {"mode": ["hvp"]}),
+    ((EXAMPLES / "gradient_penalty.bp").read_text(encoding="utf-8"), {}),
+    (
+        (EXAMPLES / "two_layer_net.bp").read_text(encoding="utf-8"),
+        {"mode": ["jvp", "hvp"], "wrt": ["W1", "b1", "W2", "b2"]},
+    ),
 ]
 
 SCRIPT = """
