@@ -4,6 +4,7 @@ print -> render -> format."""
 from __future__ import annotations
 
 import gc
+import keyword
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -16,6 +17,7 @@ from codegen.ir import Program, all_names
 from codegen.linearize import linearize
 from codegen.liveness import prune
 from codegen.modes import (
+    TARGETS,
     Function,
     Grads,
     Matrix,
@@ -26,6 +28,7 @@ from codegen.modes import (
     hvp_function,
     jacobian_function,
     jvp_function,
+    layer_functions,
 )
 from codegen.module import TARGET_NAMES, build_view
 from codegen.naming import Namer, repeated
@@ -51,6 +54,8 @@ class Compiled:
     modes: tuple[str, ...] = ("grad",)
     #: how ``jacobian`` is computed ("forward" or "reverse"), if the module has it
     jacobian_mode: str = ""
+    target: str = "flat"
+    name: str = "layer"
 
     @property
     def wrt(self) -> tuple[str, ...]:
@@ -98,7 +103,9 @@ def module_namer(program: Program, backend: Backend) -> Namer:
 def compile_source(source: str, options: Options, where: str = "<expr>") -> Compiled:
     backend = get_backend(options.backend)
     forward = prune(linearize(parse(source, where), options.inputs, options.outputs))
-    return differentiate(forward, backend, options.wrt, options.mode)
+    return differentiate(
+        forward, backend, options.wrt, options.mode, options.target, options.name
+    )
 
 
 def differentiate(
@@ -106,10 +113,13 @@ def differentiate(
     backend: Backend,
     wrt: tuple[str, ...] | None = None,
     modes: tuple[str, ...] = ("grad",),
+    target: str = "flat",
+    name: str = "layer",
 ) -> Compiled:
     """The module's functions for ``modes``: reverse mode with the passes ``backend``
     needs, and the other modes composed from the same transforms."""
     modes = check_modes(modes)
+    check_target(target, name, backend)
     arrays = any(t.rank for t in forward.types.values())
     if arrays and not backend.arrays:
         raise OptionError(
@@ -132,7 +142,10 @@ def differentiate(
         vjp = passes.copy_aliases(vjp, backend.views, fresh_upstream=policy is not None)
     types: dict[str, Type] = dict(forward.types)
     types.update(vjp.types)
-    functions: list[Function] = list(grad_functions(vjp))
+    if target == "layer":
+        functions: list[Function] = list(layer_functions(vjp, name))
+    else:
+        functions = list(grad_functions(vjp))
     batched = policy == "broadcast"  # a seed of 1 is shaped like the output
     how = ""
     for mode in modes[1:]:
@@ -148,7 +161,30 @@ def differentiate(
         if backend.mutable:
             function = _unaliased(function, backend, types)
         functions.append(function)
-    return Compiled(forward, vjp, backend, tuple(functions), types, modes, how)
+    return Compiled(
+        forward, vjp, backend, tuple(functions), types, modes, how, target, name
+    )
+
+
+def check_target(target: str, name: str, backend: Backend) -> None:
+    """``--target`` and ``--name``: a known layout, and a function name that is an
+    identifier clashing with nothing the module defines."""
+    if target not in TARGETS:
+        raise OptionError(
+            f"unknown target '{target}' (choose from {', '.join(TARGETS)})", "--target"
+        )
+    if target == "function" and backend.name != "torch":
+        raise OptionError(
+            "a torch.autograd.Function needs the torch backend (--backend torch)",
+            "--target function",
+        )
+    if not name.isidentifier() or keyword.iskeyword(name):
+        raise OptionError(f"'{name}' is not a valid function name", "--name")
+    for suffix in ("_forward", "_backward"):
+        if f"{name}{suffix}" in TARGET_NAMES | backend.reserved:
+            raise OptionError(
+                f"'{name}{suffix}' is a name the module already uses", "--name"
+            )
 
 
 def _scalar(vjp: VJP, mode: str) -> VJP:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from codegen.ir import Expr, Op, Origin, Program, Stmt, Var
-from codegen.modes import Function, Grads, Returned, Values
+from codegen.modes import Cache, Function, Grads, Returned, Values
 from codegen.printing import Printer, source_statement
 from codegen.render import FunctionView, ModuleView
 from codegen.rules import CONVENTIONS, POW_CONVENTION
@@ -202,6 +202,8 @@ def _returned(
         )
     if isinstance(item, Grads):
         return [], f"Grads({', '.join(item.names)})"
+    if isinstance(item, Cache):
+        return [], f"Cache({', '.join(item.names)})"
     entries = [[name or "0.0" for name in row] for row in item.rows]
     if matrix_style == "tuple":
         rows = ", ".join(
@@ -227,6 +229,11 @@ def function_view(
     """A function printed: its sections (titled ``# forward`` ...), then the lines
     that assemble a matrix, if it returns one."""
     lines: list[str] = []
+    if function.unpack:  # a layer's backward: the values its forward cached
+        names = ", ".join(function.unpack)
+        if len(function.unpack) == 1:
+            names = f"({names},)"
+        lines.append(f"{names} = cache")
     for section in function.sections:
         if section.title:
             if lines:
@@ -253,6 +260,7 @@ def function_view(
 #: what each mode's function is, for the header
 _MODE_LINES = {
     "grad": "forward and forward_backward (reverse mode)",
+    "layer": "{name}_forward and {name}_backward (reverse mode, split at the cache)",
     "jvp": "jvp (forward mode)",
     "hvp": "hvp (forward over reverse mode)",
     "hessian": "hessian (forward over reverse, one sweep per input)",
@@ -260,7 +268,12 @@ _MODE_LINES = {
 
 
 def _functions_line(compiled: Compiled) -> str:
-    parts = [_MODE_LINES[m] for m in compiled.modes if m in _MODE_LINES]
+    modes = list(compiled.modes)
+    if compiled.target == "layer":
+        modes[0] = "layer"
+    parts = [
+        _MODE_LINES[m].format(name=compiled.name) for m in modes if m in _MODE_LINES
+    ]
     if "jacobian" in compiled.modes:
         per = "output" if compiled.jacobian_mode == "reverse" else "input"
         parts.append(f"jacobian ({compiled.jacobian_mode} mode, one sweep per {per})")
@@ -303,6 +316,14 @@ def build_view(compiled: Compiled, source: str, regenerate: str) -> ModuleView:
         for f in compiled.functions
     )
     imports = printer.imports("from collections import namedtuple")
+    cache = [
+        f"CACHE = {_tuple(item.names)}"
+        for f in compiled.functions
+        for item in f.returns
+        if isinstance(item, Cache)
+    ]
+    if cache:
+        cache.append('Cache = namedtuple("Cache", CACHE)')
     constants = (
         f"INPUTS = {_tuple(forward.inputs)}",
         (
@@ -311,5 +332,6 @@ def build_view(compiled: Compiled, source: str, regenerate: str) -> ModuleView:
             else f"OUTPUTS = {_tuple(outputs)}"
         ),
         f"WRT = {_tuple(wrt)}",
+        *cache,
     )
     return ModuleView("\n".join(doc), tuple(imports), constants, functions)

@@ -40,6 +40,8 @@ class Options:
     format: str = "auto"
     mode: tuple[str, ...] = ("grad",)
     outputs: tuple[str, ...] | None = None
+    target: str = "flat"
+    name: str = "layer"
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,18 @@ OPTIONS: tuple[Option, ...] = (
         "what the module computes, comma-separated: grad (default), jvp, hvp, "
         "hessian, jacobian",
         kind="names",
+    ),
+    Option(
+        "target",
+        "--target",
+        "the layout: flat (forward, forward_backward), layer (CS231n pair with a "
+        "cache), function (torch.autograd.Function; torch backend)",
+        choices=("flat", "layer", "function"),
+    ),
+    Option(
+        "name",
+        "--name",
+        "the layer's name: NAME_forward, NAME_backward (default: layer)",
     ),
     Option(
         "at",

@@ -31,6 +31,8 @@ SAMPLES: dict[str, tuple[list[str], str]] = {
     "at": (["x=1", "y=2"], ""),
     "format": (["fast"], ""),
     "outputs": (["f"], '["f"]'),
+    "target": (["layer"], '"layer"'),
+    "name": (["affine"], '"affine"'),
     "mode": (["hvp,jvp"], '["hvp", "jvp"]'),
 }
 
