@@ -4,6 +4,7 @@ print -> render -> format."""
 from __future__ import annotations
 
 import gc
+import importlib.util
 import keyword
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -125,6 +126,19 @@ def differentiate(
         raise OptionError(
             "array programs need the numpy backend", f"--backend {backend.name}"
         )
+    if backend.name == "torch" and importlib.util.find_spec("torch") is None:
+        raise OptionError(
+            "PyTorch is not installed: pip install 'backpropgen[torch]' "
+            "(or pip install torch)",
+            "--backend torch",
+        )
+    for mode in ("hessian", "jacobian"):
+        if mode in modes and not backend.matrix:
+            raise OptionError(
+                f"{mode} is not generated for the {backend.name} backend yet "
+                "(use --mode hvp or jvp)",
+                f"--mode {mode}",
+            )
     if arrays:
         for mode in ("hessian", "jacobian"):
             if mode in modes:

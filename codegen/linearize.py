@@ -601,6 +601,10 @@ def _arange(b: _Builder, c: _Call) -> Atom:
         length: object = n.value
     elif isinstance(n, Var) and n.name in b.dims:
         length = n.name
+        # the array N measures: backends that place arrays on devices put it there
+        source = b.dims[n.name][0]
+        params = (("length", length), ("like", source))
+        return b._emit("arange", c.args, c.target, params)
     else:
         raise b._error(
             "arange() takes a dimension name (N) or a positive integer", c.node

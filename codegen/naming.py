@@ -17,6 +17,7 @@ from codegen.primitives import FUNCTIONS as USER_FUNCTIONS
 MODULE_NAMES = frozenset(
     {
         "math",
+        "torch",
         "np",
         "numpy",
         "namedtuple",
