@@ -25,7 +25,7 @@ import sympy
 from codegen.errors import InputError, OptionError
 from codegen.ir import Atom, Const, Op, Origin, Program, Stmt, Var
 from codegen.naming import Namer, name_problem, repeated
-from codegen.parse import BINOPS, COMPARE, Decl, Parsed, is_int_literal, parse
+from codegen.parse import BINOPS, COMPARE, Decl, Dim, Parsed, is_int_literal, parse
 from codegen.passes import share
 from codegen.primitives import SYMPY, const_to_sympy
 from codegen.reverse import reverse
@@ -40,6 +40,8 @@ from codegen.shapes import (
     infer,
     show,
     sliced,
+    symbolic_offset,
+    symbolic_size,
 )
 from codegen.transforms import prepare
 
@@ -224,6 +226,9 @@ class _Builder:
         self.inputs: dict[str, None] = {}
         self.stmts: list[Stmt] = []
         self.shared: dict[Op, str] = {}
+        #: name -> the largest index value it holds, as (symbol or "", offset): an
+        #: arange(N) holds N-1, a dimension N holds N (see ``_check_range``)
+        self.largest: dict[str, tuple[str, int]] = {}
         self._line_bytes: dict[int, bytes] = {}
         self.decls: dict[str, Decl] = dict(parsed.decls)
         self.types: dict[str, Type] = {
@@ -322,6 +327,7 @@ class _Builder:
             source, axis = self.dims[name]
             self.inputs.setdefault(source, None)
             self._emit("dim", (Var(source),), name, (("axis", axis),))
+            self.largest[name] = (name, 0)
             self.current[name] = name
             return Var(name)
         self.inputs.setdefault(name, None)
@@ -471,7 +477,44 @@ class _Builder:
             check_gather(self.type_of(base), [self.type_of(a) for a in index])
         except IndexProblem as problem:
             raise self._error(str(problem), node) from None
+        self._check_range(node, self.type_of(base).shape, index, items)
         return self._emit("gather", (base, *index), target)
+
+    def _check_range(
+        self,
+        node: ast.AST,
+        shape: tuple[Dim, ...],
+        index: list[Atom],
+        items: list[ast.expr],
+    ) -> None:
+        """Refuse an index that is out of range on every input: ``X[N]`` for ``X``
+        of ``N`` rows, ``X[arange(N)]`` for ``N-1`` rows, ``y[:, 3]`` for 3 columns.
+        Sizes are compared as symbol + offset (``N-1``); what cannot be proved (an
+        int 5 on an axis of ``N``) is left to run time."""
+        for axis, (atom, size, item) in enumerate(
+            zip(index, shape, items, strict=False)
+        ):
+            if isinstance(atom, Const) and type(atom.value) is int:
+                largest: tuple[str, int] | None = ("", atom.value)
+                smallest = atom.value
+            elif isinstance(atom, Var):
+                largest, smallest = self.largest.get(atom.name), 0
+            else:
+                continue
+            if largest is None:
+                continue
+            symbol, offset = (
+                ("", size) if isinstance(size, int) else symbolic_offset(size)
+            )
+            beyond = largest[0] == symbol and largest[1] >= offset
+            below = symbol == "" and smallest < -offset
+            if beyond or below:
+                last = offset - 1 if symbol == "" else symbolic_size(symbol, offset - 1)
+                raise self._error(
+                    f"{self._what()}: index {ast.unparse(item)} is out of range for "
+                    f"axis {axis} of size {size} (its indices run from 0 to {last})",
+                    node,
+                )
 
     # --- statements -----------------------------------------------------------------
 
@@ -624,8 +667,24 @@ def _transpose(b: _Builder, c: _Call) -> Atom:
 
 def _reshape(b: _Builder, c: _Call) -> Atom:
     """reshape(a, N, 1): its dimensions are dimension names or positive integers, and
-    the element count stays (the shape rule checks it)."""
-    b._need_array(c.name, c.args[0], c.node)
+    the element count stays (the shape rule checks it).  A scalar (an input, a
+    dimension's size, a constant or a value) is refused: the module would call
+    ``.reshape`` on a Python number."""
+    arg = c.args[0]
+    if b.type_of(arg).rank == 0:
+        if isinstance(arg, Const):
+            kind = "a constant"
+        elif arg.name in b.dims and arg.name not in b.decls:
+            kind = "the size of a dimension, a number"
+        elif arg.name in b.decls or arg.name in b.inputs:
+            kind = "a scalar input"
+        else:
+            kind = "a scalar value"
+        raise b._error(
+            f"reshape() works on arrays, but '{ast.unparse(c.node.args[0])}' is "
+            f"{kind}; use it as it is (it broadcasts)",
+            c.node,
+        )
     for dim in c.args[1:]:
         positive = isinstance(dim, Const) and isinstance(dim.value, int)
         if not (
@@ -650,7 +709,13 @@ def _arange(b: _Builder, c: _Call) -> Atom:
         raise b._error(
             "arange() takes a dimension name (N) or a positive integer", c.node
         )
-    return b._emit("arange", c.args, c.target, (("length", length),))
+    result = b._emit("arange", c.args, c.target, (("length", length),))
+    if isinstance(result, Var):
+        if isinstance(length, int):
+            b.largest[result.name] = ("", length - 1)
+        else:
+            b.largest[result.name] = (str(length), -1)
+    return result
 
 
 def _grad(b: _Builder, c: _Call) -> Atom:

@@ -429,11 +429,12 @@ def test_at_follows_numpy_float_rules_with_the_numpy_backend(
 ) -> None:
     """--at runs the NumPy module on NumPy floats, as it runs on arrays: a negative
     number to a fractional power is nan, 0 to a negative power inf, no exceptions.
-    (The unchosen where() branch's nan reaches the gradient, as in PyTorch and JAX.)"""
+    The branch where() did not choose contributes 0 to the gradient, not its nan
+    (issue 11; PyTorch and JAX would give nan here)."""
     rows = {
         ("x**0.5", "x=-1"): ["f", "nan", "df/dx", "nan"],
         ("x**0.5", "x=0"): ["f", "0.0", "df/dx", "inf"],
-        ("where(x > 0, x**0.5, 0)", "x=-4"): ["f", "0.0", "df/dx", "nan"],
+        ("where(x > 0, x**0.5, 0)", "x=-4"): ["f", "0.0", "df/dx", "0.0"],
     }
     for (source, at), want in rows.items():
         status, out, err = _run(capsys, [source, "--at", at])
