@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from codegen.errors import MissingRuleError
-from codegen.ir import Const, Expr, Op, Var, call
+from codegen.ir import Const, Expr, Op, Program, Var, call
 
 Contribution = Expr | None
 RuleFn = Callable[[Expr, Var, tuple[Expr, ...]], tuple[Contribution, ...]]
@@ -256,7 +256,30 @@ def _copy(g, out, args):
     return (g,)
 
 
+#: stated in the header of programs that use ``where`` (``module.py``: see
+#: :func:`where_note`)
+WHERE_CONVENTION = (
+    "where(c, a, b): the branch that was not selected contributes exactly 0 to every "
+    "gradient, even where its own derivative is inf or nan (where(x > 0, sqrt(x), 0) "
+    "has gradient 0 at x = -1): the backward statements of values computed only for "
+    "one branch are masked by the condition (where(c, ..., 0)). Elsewhere the math "
+    "holds as written: sqrt(x) at x = 0 has gradient inf."
+)
+
+
+def where_note(program: Program) -> str | None:
+    """:data:`WHERE_CONVENTION` if the forward program uses ``where``, else None."""
+    for stmt in program.stmts:
+        if isinstance(stmt.expr, Op) and stmt.expr.prim == "where":
+            return WHERE_CONVENTION
+    return None
+
+
 def _where(g, out, args):
+    """Routes ``g`` to the selected branch.  This rule alone would not keep the
+    other branch's gradient at 0 (0 times its inf or nan local derivative is nan):
+    reverse mode masks the statements computed only for a branch, see
+    :func:`codegen.reverse.branch_guards`."""
     cond, a, b = args
     zero = Const.of(0.0)
     return None, call("where", cond, g, zero), call("where", cond, zero, g)
