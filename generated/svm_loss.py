@@ -17,8 +17,9 @@ Shapes: W (C, D), x (D,), y () int; loss ().
 Regenerate with: backpropgen --regen
 Backend: numpy (arrays of the shapes above).
 Functions: forward and forward_backward (reverse mode).
-At non-differentiable points: relu'(0) = 0 (relu(x) and maximum(0, x)); abs'(0) = 0;
-max/min: ties split the gradient evenly among the tied arguments.
+Cost in operations (primitives applied, +1 per accumulation; ratio to forward):
+forward 10, forward_backward 22 (2.2x).
+At non-differentiable points: relu'(0) = 0 (relu(x) and maximum(0, x)).
 """
 
 from collections import namedtuple
@@ -28,6 +29,8 @@ import numpy as np
 INPUTS = ("W", "x", "y")
 OUTPUT = "loss"
 WRT = ("W", "x")
+SHAPES = {"W": ("C", "D"), "x": ("D",), "y": ()}
+INTEGERS = {"y": ("C",)}
 
 Grads = namedtuple("Grads", WRT)
 
