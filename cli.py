@@ -29,6 +29,7 @@ examples:
   backpropgen "x*y + sin(x)" --wrt x              only df/dx
   backpropgen --regen                             rewrite generated/ from pyproject.toml
   backpropgen --check                             exit 1 if generated/ is stale (for CI)
+  backpropgen --verify generated/net.py           check a module's gradients (exit 1: wrong)
 """
 
 
@@ -72,6 +73,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_option(parser: argparse.ArgumentParser, option: Option) -> None:
     """One option of the table; not given, its value is None (the one-module check)."""
+    if option.switch:
+        parser.add_argument(
+            option.flag,
+            dest=option.name,
+            action="store_const",
+            const=True,
+            help=option.help,
+        )
+        return
     parser.add_argument(
         option.flag,
         dest=option.name,
@@ -266,7 +276,13 @@ def run(argv: list[str] | None = None) -> int:
         args.output = None
     if args.output and args.output.endswith(("/", os.sep)):
         raise OptionError("a folder name, not a file", f"-o {args.output}")
+    if args.verify and args.file is None and _module_path(args.source):
+        if args.output or args.at:
+            raise OptionError("--verify MODULE.py checks a module: drop -o and --at")
+        return _verify_file(args.source)
     source, where = _read_source(args)
+    if args.verify and args.at:
+        raise OptionError("give --at or --verify, not both")
     if args.at:
         if args.output:
             raise OptionError("--at prints values and writes no file: drop -o")
@@ -285,9 +301,29 @@ def run(argv: list[str] | None = None) -> int:
         except OSError as exc:
             reason = exc.strerror or str(exc)
             raise OptionError(f"cannot write: {reason}", f"-o {args.output}") from None
-    else:
+    elif not args.verify:
         _write_stdout(text)
+    if args.verify:  # our own output, imported from its text
+        from codegen.evaluate import load_module
+        from codegen.verify import verify_module
+
+        report = verify_module(load_module(text), args.output or where)
+        _write_stdout(report.text())
+        return 0 if report.passed else 1
     return 0
+
+
+def _module_path(source: str | None) -> bool:
+    """``--verify MODULE.py``: the argument names a Python file, not an expression."""
+    return source is not None and source.strip().endswith(".py")
+
+
+def _verify_file(path: str) -> int:
+    from codegen.verify import verify_file
+
+    report = verify_file(path)
+    _write_stdout(report.text())
+    return 0 if report.passed else 1
 
 
 def main(argv: list[str] | None = None) -> int:

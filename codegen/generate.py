@@ -15,7 +15,7 @@ from codegen.backends import Backend, get_backend
 from codegen.errors import OptionError
 from codegen.formatting import format_module
 from codegen.ir import Program, all_names
-from codegen.linearize import linearize
+from codegen.linearize import REASSIGNMENT_RULE, linearize, reassigns
 from codegen.liveness import prune
 from codegen.modes import (
     TARGETS,
@@ -57,6 +57,8 @@ class Compiled:
     jacobian_mode: str = ""
     target: str = "flat"
     name: str = "layer"
+    #: sentences the header adds about how the program was read (reassignment)
+    notes: tuple[str, ...] = ()
 
     @property
     def wrt(self) -> tuple[str, ...]:
@@ -103,10 +105,14 @@ def module_namer(program: Program, backend: Backend) -> Namer:
 
 def compile_source(source: str, options: Options, where: str = "<expr>") -> Compiled:
     backend = get_backend(options.backend)
-    forward = prune(linearize(parse(source, where), options.inputs, options.outputs))
-    return differentiate(
+    parsed = parse(source, where)
+    forward = prune(linearize(parsed, options.inputs, options.outputs))
+    compiled = differentiate(
         forward, backend, options.wrt, options.mode, options.target, options.name
     )
+    if reassigns(parsed):
+        compiled = replace(compiled, notes=(REASSIGNMENT_RULE,))
+    return compiled
 
 
 def differentiate(

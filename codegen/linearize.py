@@ -701,19 +701,19 @@ def _reshape(b: _Builder, c: _Call) -> Atom:
 def _arange(b: _Builder, c: _Call) -> Atom:
     """arange(N): the indices 0..N-1 of a dimension (or of a positive integer)."""
     (n,) = c.args
+    params: tuple[tuple[str, object], ...]
     if isinstance(n, Const) and isinstance(n.value, int) and n.value >= 1:
         length: object = n.value
+        params = (("length", length),)
     elif isinstance(n, Var) and n.name in b.dims:
         length = n.name
         # the array N measures: backends that place arrays on devices put it there
-        source = b.dims[n.name][0]
-        params = (("length", length), ("like", source))
-        return b._emit("arange", c.args, c.target, params)
+        params = (("length", length), ("like", b.dims[n.name][0]))
     else:
         raise b._error(
             "arange() takes a dimension name (N) or a positive integer", c.node
         )
-    result = b._emit("arange", c.args, c.target, (("length", length),))
+    result = b._emit("arange", c.args, c.target, params)
     if isinstance(result, Var):
         if isinstance(length, int):
             b.largest[result.name] = ("", length - 1)

@@ -24,7 +24,10 @@ MODULE_NAMES = frozenset(
         "Grads",
         "INPUTS",
         "OUTPUT",
+        "OUTPUTS",
         "WRT",
+        "SHAPES",
+        "INTEGERS",
         "forward",
         "forward_backward",
         "float",  # dtype=float in the numpy backend

@@ -58,6 +58,7 @@ class Option:
     choices: tuple[str, ...] | None = None
     metavar: str | None = None
     many: bool = False  # several arguments after one flag (--at x=1 y=2), extended
+    switch: bool = False  # takes no value (--verify): True when given, else None
     field: bool = True  # an ``Options`` field (--at is not: it evaluates instead)
     manifest: bool = True  # a key of [tool.backpropgen.modules.NAME]
     regenerate: bool = True  # repeated in the header's command when not the default
@@ -143,6 +144,16 @@ OPTIONS: tuple[Option, ...] = (
         "evaluate a scalar program at a point; print the value and gradients",
         metavar="NAME=VALUE",
         many=True,
+        field=False,
+        manifest=False,
+        regenerate=False,
+    ),
+    Option(
+        "verify",
+        "--verify",
+        "check the module against central differences of its forward: "
+        "backpropgen --verify MODULE.py, or EXPR --verify to generate and check",
+        switch=True,
         field=False,
         manifest=False,
         regenerate=False,

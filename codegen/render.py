@@ -26,7 +26,7 @@ class ModuleView:
 
     docstring: str
     imports: tuple[str, ...]
-    constants: tuple[str, ...]  # INPUTS = ..., OUTPUT = ..., WRT = ...
+    constants: tuple[str, ...]  # INPUTS = ..., OUTPUT = ..., WRT = ..., SHAPES = ...
     functions: tuple[FunctionView, ...]
     template: str = "module.py.jinja"  # function.py.jinja: a torch.autograd.Function
     class_doc: str = ""

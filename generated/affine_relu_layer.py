@@ -15,8 +15,9 @@ Regenerate with: backpropgen --regen
 Backend: numpy (arrays of the shapes above).
 Functions: affine_relu_forward and affine_relu_backward (reverse mode, split at the
 cache).
-At non-differentiable points: relu'(0) = 0 (relu(x) and maximum(0, x)); abs'(0) = 0;
-max/min: ties split the gradient evenly among the tied arguments.
+Cost in operations (primitives applied, +1 per accumulation; ratio to
+affine_relu_forward): affine_relu_forward 3, affine_relu_backward 8 (2.7x).
+At non-differentiable points: relu'(0) = 0 (relu(x) and maximum(0, x)).
 """
 
 from collections import namedtuple
@@ -26,6 +27,7 @@ import numpy as np
 INPUTS = ("X", "W", "b")
 OUTPUT = "out"
 WRT = ("X", "W", "b")
+SHAPES = {"X": ("N", "D"), "W": ("D", "M"), "b": ("M",)}
 CACHE = ("X", "W", "out")
 Cache = namedtuple("Cache", CACHE)
 

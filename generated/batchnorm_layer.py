@@ -20,8 +20,8 @@ Regenerate with: backpropgen --regen
 Backend: numpy (arrays of the shapes above).
 Functions: batchnorm_forward and batchnorm_backward (reverse mode, split at the
 cache).
-At non-differentiable points: relu'(0) = 0 (relu(x) and maximum(0, x)); abs'(0) = 0;
-max/min: ties split the gradient evenly among the tied arguments.
+Cost in operations (primitives applied, +1 per accumulation; ratio to
+batchnorm_forward): batchnorm_forward 9, batchnorm_backward 23 (2.6x).
 """
 
 from collections import namedtuple
@@ -31,6 +31,7 @@ import numpy as np
 INPUTS = ("x", "gamma", "beta")
 OUTPUT = "out"
 WRT = ("x", "gamma", "beta")
+SHAPES = {"x": ("N", "D"), "gamma": ("D",), "beta": ("D",)}
 CACHE = ("x", "gamma", "xc", "t1", "std", "xhat", "out")
 Cache = namedtuple("Cache", CACHE)
 
