@@ -17,7 +17,7 @@ has a rule here and that each agrees with ``sympy.diff`` of its meaning.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from codegen.errors import MissingRuleError
@@ -30,6 +30,20 @@ CONVENTIONS = (
     "relu'(0) = 0 (relu(x) and maximum(0, x)); abs'(0) = 0; "
     "max/min: ties split the gradient evenly among the tied arguments"
 )
+#: primitive -> the convention stated in a module's header when its program uses it
+PRIMITIVE_CONVENTIONS: dict[str, str] = {
+    "norm": "norm(a) (and sqrt(sum(a * a)), computed as norm(a)) at a = 0: "
+    "gradient 0, the subgradient PyTorch uses",
+}
+
+
+def conventions_for(prims: Iterable[str]) -> tuple[str, ...]:
+    """The conventions of :data:`PRIMITIVE_CONVENTIONS` that apply to a program using
+    ``prims``, in the table's order."""
+    used = set(prims)
+    return tuple(text for prim, text in PRIMITIVE_CONVENTIONS.items() if prim in used)
+
+
 #: stated too where a power has a variable base and exponent (see ``_pow``)
 POW_CONVENTION = "a ** b at a = 0: the gradient in b is 0"
 
@@ -117,6 +131,36 @@ def _relu(g, out, args):
 def _abs(g, out, args):
     (a,) = args
     return (g * call("sign", a),)
+
+
+def _softplus(g, out, args):
+    """softplus' = sigmoid(x) = 1 - exp(-out) = -expm1(-out): from the output, and
+    accurate where sigmoid(x) is tiny (expm1 keeps its digits)."""
+    return (-g * call("expm1", -out),)
+
+
+def _log_sigmoid(g, out, args):
+    """log_sigmoid' = sigmoid(-x) = 1 - exp(out) = -expm1(out): 1 at x = -1000, and
+    exp(-x) (not 0) for large x."""
+    return (-g * call("expm1", out),)
+
+
+def _log1p(g, out, args):
+    (a,) = args
+    return (g / (1 + a),)
+
+
+def _expm1(g, out, args):
+    """expm1' = exp(x), from the input: out + 1 would lose the digits of exp(x)
+    for x < -1 (1 - 0.99999999999990 keeps three)."""
+    (a,) = args
+    return (g * call("exp", a),)
+
+
+def _logaddexp(g, out, args):
+    """d/da = exp(a - out) = sigmoid(a - b) (a - out <= 0: no overflow)."""
+    a, b = args
+    return g * call("exp", a - out), g * call("exp", b - out)
 
 
 def _extremum(strict: str) -> RuleFn:
@@ -208,6 +252,15 @@ def _amax(g, out, args, axis=None, keepdims=False):
     return (_restore(g, axis, keepdims) * hit / ties,)
 
 
+def _norm(g, out, args, axis=None, keepdims=False):
+    """norm' = a / out, taken as 0 where out = 0 (every element is 0 there: a / 1),
+    the subgradient PyTorch uses, rather than 0 / 0."""
+    (a,) = args
+    size = _restore(out, axis, keepdims)
+    safe = call("where", call("eq", size, Const.of(0)), Const.of(1), size)
+    return (_restore(g, axis, keepdims) * a / safe,)
+
+
 def _squeeze(g, out, args, axis=None):
     return (_restore(g, axis, False) if axis is not None else g,)
 
@@ -279,6 +332,13 @@ RULES: dict[str, Rule] = {
     "sigmoid": Rule(_sigmoid, "sigmoid' = output * (1 - output)"),
     "relu": Rule(_relu, "relu gate: passes the gradient where the output is > 0"),
     "abs": Rule(_abs, "abs' = sign(input), 0 at 0"),
+    "softplus": Rule(_softplus, "softplus' = sigmoid(input) = -expm1(-output)"),
+    "log_sigmoid": Rule(
+        _log_sigmoid, "log_sigmoid' = sigmoid(-input) = -expm1(output)"
+    ),
+    "log1p": Rule(_log1p),
+    "expm1": Rule(_expm1, "expm1' = exp(input)"),
+    "logaddexp": Rule(_logaddexp, "logaddexp' = exp(input - output)"),
     "max": Rule(_extremum("gt"), "max gate: routes the gradient to the larger input"),
     "min": Rule(_extremum("lt"), "min gate: routes the gradient to the smaller input"),
     "gt": Rule(_flat),
@@ -301,6 +361,7 @@ RULES: dict[str, Rule] = {
     "amax": Rule(_amax, "max: routes the gradient to the maximum (ties split evenly)"),
     "amin": Rule(_amax, "min: routes the gradient to the minimum (ties split evenly)"),
     "shift": Rule(_flat),  # the max-shift of a stable logsumexp: its gradient cancels
+    "norm": Rule(_norm, "norm' = input / output (0 where the norm is 0)"),
     "squeeze": Rule(_squeeze),
     "expand": Rule(_expand),
     "expand_dims": Rule(_expand_dims),
