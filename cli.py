@@ -72,6 +72,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_option(parser: argparse.ArgumentParser, option: Option) -> None:
     """One option of the table; not given, its value is None (the one-module check)."""
+    if option.kind == "flag":
+        parser.add_argument(
+            option.flag,
+            dest=option.name,
+            action="store_const",
+            const=True,
+            help=option.help,
+        )
+        return
     parser.add_argument(
         option.flag,
         dest=option.name,
@@ -271,9 +280,11 @@ def run(argv: list[str] | None = None) -> int:
         if args.output:
             raise OptionError("--at prints values and writes no file: drop -o")
         return _at(args, source, where)
-    from codegen.generate import generate
+    from codegen.generate import generate_with_warnings
 
-    text = generate(source, _options(args), where)
+    text, warnings = generate_with_warnings(source, _options(args), where)
+    for warning in warnings:
+        print(f"backpropgen: warning: {warning}", file=sys.stderr)
     if args.output:
         from codegen.sources import write_atomic
 

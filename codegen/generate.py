@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
-from codegen import passes
+from codegen import passes, stable
 from codegen.backends import Backend, get_backend
 from codegen.errors import OptionError
 from codegen.formatting import format_module
@@ -51,6 +51,11 @@ class Compiled:
     modes: tuple[str, ...] = ("grad",)
     #: how ``jacobian`` is computed ("forward" or "reverse"), if the module has it
     jacobian_mode: str = ""
+    #: warnings for the user (unstable spellings, see ``codegen.stable``): the CLI
+    #: prints them on stderr; library code never prints
+    warnings: tuple[str, ...] = ()
+    #: sentences for the module's header (what ``--stable`` rewrote)
+    notes: tuple[str, ...] = ()
 
     @property
     def wrt(self) -> tuple[str, ...]:
@@ -97,8 +102,19 @@ def module_namer(program: Program, backend: Backend) -> Namer:
 
 def compile_source(source: str, options: Options, where: str = "<expr>") -> Compiled:
     backend = get_backend(options.backend)
-    forward = prune(linearize(parse(source, where), options.inputs, options.outputs))
-    return differentiate(forward, backend, options.wrt, options.mode)
+    parsed = parse(source, where)
+    if options.stable:
+        parsed, findings = stable.rewrite(parsed)
+        warnings: tuple[str, ...] = ()
+        sentence = stable.header_sentence(findings)
+        notes = (sentence,) if sentence else ()
+    else:
+        warnings = tuple(f.message for f in stable.find(parsed))
+        notes = ()
+    flat = linearize(parsed, options.inputs, options.outputs)
+    forward = prune(stable.norms(flat))
+    compiled = differentiate(forward, backend, options.wrt, options.mode)
+    return replace(compiled, warnings=warnings, notes=notes)
 
 
 def differentiate(
@@ -211,9 +227,20 @@ def _no_cycle_collection() -> Iterator[None]:
 
 def generate(source: str, options: Options | None = None, where: str = "<expr>") -> str:
     """The formatted module for ``source`` (default options if None)."""
+    text, _ = generate_with_warnings(source, options, where)
+    return text
+
+
+def generate_with_warnings(
+    source: str, options: Options | None = None, where: str = "<expr>"
+) -> tuple[str, tuple[str, ...]]:
+    """:func:`generate`, and the warnings about the program (unstable spellings), one
+    line each, for the caller to show."""
     options = options or Options()
     with _no_cycle_collection():
-        return format_module(render_unformatted(source, options, where), options.format)
+        compiled = compile_source(source, options, where)
+        text = render_compiled(compiled, source, options)
+        return format_module(text, options.format), compiled.warnings
 
 
 def render_unformatted(source: str, options: Options, where: str = "<expr>") -> str:

@@ -10,7 +10,7 @@ from codegen.ir import Expr, Op, Origin, Program, Stmt, Var
 from codegen.modes import Function, Grads, Returned, Values
 from codegen.printing import Printer, source_statement
 from codegen.render import FunctionView, ModuleView
-from codegen.rules import CONVENTIONS, POW_CONVENTION
+from codegen.rules import CONVENTIONS, POW_CONVENTION, conventions_for
 from codegen.shapes import show
 
 if TYPE_CHECKING:
@@ -279,6 +279,10 @@ def build_view(compiled: Compiled, source: str, regenerate: str) -> ModuleView:
     stated = CONVENTIONS
     if any(_variable_power(stmt.expr) for stmt in forward.stmts):
         stated += f"; {POW_CONVENTION}"
+    for text in conventions_for(
+        s.expr.prim for s in forward.stmts if isinstance(s.expr, Op)
+    ):
+        stated += f"; {text}"
     conventions = _wrap_words(f"At non-differentiable points: {stated}.", WIDTH - 4)
     shape_lines = _shape_lines(forward, vjp.cotangents)
     if shape_lines and backend.describe_arrays:
@@ -297,6 +301,7 @@ def build_view(compiled: Compiled, source: str, regenerate: str) -> ModuleView:
         backend_line,
         *_wrap_words(_functions_line(compiled), WIDTH - 4),
         *conventions,
+        *(line for note in compiled.notes for line in _wrap_words(note, WIDTH - 4)),
     ]
     functions = tuple(
         function_view(f, printer, compiled.types, backend.matrix)

@@ -24,9 +24,9 @@ from codegen.errors import OptionError
 
 #: what a value is: one string, or a list of names (``"x,y"`` on the command line; that
 #: string or a TOML list in the manifest)
-Kind = Literal["text", "names"]
+Kind = Literal["text", "names", "flag"]
 #: a value as ``Options`` holds it
-Value = str | tuple[str, ...] | None
+Value = str | tuple[str, ...] | bool | None
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class Options:
     format: str = "auto"
     mode: tuple[str, ...] = ("grad",)
     outputs: tuple[str, ...] | None = None
+    stable: bool = False  # rewrite unstable spellings (log(1 + exp(x)) -> softplus(x))
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,12 @@ class Option:
             return tuple(part.strip() for part in text.split(",")) == default
         return text == default
 
-    def from_cli(self, text: str) -> Value:
-        """The value of ``--flag TEXT`` (argparse has checked the choices)."""
+    def from_cli(self, text: str | bool) -> Value:
+        """The value of ``--flag TEXT`` (argparse has checked the choices), or True
+        for a given ``flag``."""
+        if self.kind == "flag":
+            return True
+        assert isinstance(text, str)
         if self.kind == "names":
             from codegen.naming import name_list  # imports sympy: not for --help
 
@@ -82,6 +87,10 @@ class Option:
 
     def from_toml(self, value: object, where: str) -> Value:
         """The value of the manifest key in the table ``where``."""
+        if self.kind == "flag":
+            if not isinstance(value, bool):
+                raise OptionError(f"'{self.name}' must be true or false", where)
+            return value
         if self.kind == "names":
             from codegen.naming import name_list
 
@@ -124,6 +133,14 @@ OPTIONS: tuple[Option, ...] = (
         kind="names",
     ),
     Option(
+        "stable",
+        "--stable",
+        "rewrite unstable spellings (log(sigmoid(x)), log(1 + exp(x)), log(1 + x), "
+        "exp(x) - 1, log(sum(exp(a)))) as log_sigmoid, softplus, log1p, expm1, "
+        "logsumexp instead of warning about them",
+        kind="flag",
+    ),
+    Option(
         "at",
         "--at",
         "evaluate a scalar program at a point; print the value and gradients",
@@ -155,7 +172,7 @@ def options_from_cli(given: Mapping[str, object]) -> Options:
     for option in OPTIONS:
         text = given.get(option.name)
         if option.field and text is not None:
-            assert isinstance(text, str)
+            assert isinstance(text, str | bool)
             values[option.name] = option.from_cli(text)
     return replace(Options(), **values)
 
@@ -177,6 +194,9 @@ def command_line(given: Mapping[str, object]) -> list[str]:
     for option in OPTIONS:
         text = given.get(option.name)
         if option.regenerate and text is not None and not option.is_default(text):
+            if option.kind == "flag":
+                parts.append(option.flag)
+                continue
             assert isinstance(text, str)
             parts += [option.flag, shlex.quote(text)]
     return parts

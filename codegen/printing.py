@@ -340,10 +340,15 @@ def _np_log_sigmoid(p: Printer, op: Op) -> _Text:
 
 def _np_norm(p: Printer, op: Op) -> _Text:
     """The Euclidean norm as ``np.hypot.reduce``: scaled as it goes, so no square
-    overflows (1e200) or underflows (1e-300)."""
-    inner = _reduce_args(dict(op.params))
-    args = p.expr(op.args[0]) + (f", {inner}" if inner else "")
-    return _Text(f"{p.ref('numpy', 'hypot')}.reduce({args})", ATOM)
+    overflows (1e200) or underflows (1e-300).  A ufunc reduces axis 0 by default, so
+    ``axis=None`` (all axes) is written out."""
+    params = dict(op.params)
+    inner = _reduce_args(params)
+    if params.get("axis") is None:
+        inner = "axis=None" + (f", {inner}" if inner else "")
+    return _Text(
+        f"{p.ref('numpy', 'hypot')}.reduce({p.expr(op.args[0])}, {inner})", ATOM
+    )
 
 
 def _np_relu(p: Printer, op: Op) -> _Text:
