@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_option(parser: argparse.ArgumentParser, option: Option) -> None:
     """One option of the table; not given, its value is None (the one-module check)."""
-    if option.switch:
+    if option.kind == "flag":
         parser.add_argument(
             option.flag,
             dest=option.name,
@@ -287,9 +287,11 @@ def run(argv: list[str] | None = None) -> int:
         if args.output:
             raise OptionError("--at prints values and writes no file: drop -o")
         return _at(args, source, where)
-    from codegen.generate import generate
+    from codegen.generate import generate_with_warnings
 
-    text = generate(source, _options(args), where)
+    text, warnings = generate_with_warnings(source, _options(args), where)
+    for warning in warnings:
+        print(f"backpropgen: warning: {warning}", file=sys.stderr)
     if args.output:
         from codegen.sources import write_atomic
 

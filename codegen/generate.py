@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
-from codegen import passes
+from codegen import passes, stable
 from codegen.backends import Backend, get_backend
 from codegen.errors import OptionError
 from codegen.formatting import format_module
@@ -57,7 +57,11 @@ class Compiled:
     jacobian_mode: str = ""
     target: str = "flat"
     name: str = "layer"
-    #: sentences the header adds about how the program was read (reassignment)
+    #: warnings for the user (unstable spellings, see ``codegen.stable``): the CLI
+    #: prints them on stderr; library code never prints
+    warnings: tuple[str, ...] = ()
+    #: sentences the header adds about how the program was read (what ``--stable``
+    #: rewrote, reassigned names)
     notes: tuple[str, ...] = ()
 
     @property
@@ -106,13 +110,22 @@ def module_namer(program: Program, backend: Backend) -> Namer:
 def compile_source(source: str, options: Options, where: str = "<expr>") -> Compiled:
     backend = get_backend(options.backend)
     parsed = parse(source, where)
-    forward = prune(linearize(parsed, options.inputs, options.outputs))
+    if options.stable:
+        parsed, findings = stable.rewrite(parsed)
+        warnings: tuple[str, ...] = ()
+        sentence = stable.header_sentence(findings)
+        notes: tuple[str, ...] = (sentence,) if sentence else ()
+    else:
+        warnings = tuple(f.message for f in stable.find(parsed))
+        notes = ()
+    if reassigns(parsed):
+        notes += (REASSIGNMENT_RULE,)
+    flat = linearize(parsed, options.inputs, options.outputs)
+    forward = prune(stable.norms(flat))
     compiled = differentiate(
         forward, backend, options.wrt, options.mode, options.target, options.name
     )
-    if reassigns(parsed):
-        compiled = replace(compiled, notes=(REASSIGNMENT_RULE,))
-    return compiled
+    return replace(compiled, warnings=warnings, notes=notes)
 
 
 def differentiate(
@@ -267,9 +280,20 @@ def _no_cycle_collection() -> Iterator[None]:
 
 def generate(source: str, options: Options | None = None, where: str = "<expr>") -> str:
     """The formatted module for ``source`` (default options if None)."""
+    text, _ = generate_with_warnings(source, options, where)
+    return text
+
+
+def generate_with_warnings(
+    source: str, options: Options | None = None, where: str = "<expr>"
+) -> tuple[str, tuple[str, ...]]:
+    """:func:`generate`, and the warnings about the program (unstable spellings), one
+    line each, for the caller to show."""
     options = options or Options()
     with _no_cycle_collection():
-        return format_module(render_unformatted(source, options, where), options.format)
+        compiled = compile_source(source, options, where)
+        text = render_compiled(compiled, source, options)
+        return format_module(text, options.format), compiled.warnings
 
 
 def render_unformatted(source: str, options: Options, where: str = "<expr>") -> str:

@@ -796,6 +796,12 @@ def _where(b: _Builder, c: _Call) -> Atom:
     return b._emit("where", c.args, c.target)
 
 
+def _norm(b: _Builder, c: _Call) -> Atom:
+    """norm(a, axis=..., keepdims=...): the Euclidean norm, its own primitive."""
+    b._need_array(c.name, c.args[0], c.node)
+    return b._emit("norm", c.args, c.target, c.params)
+
+
 #: user function -> its lowering (every name in ``primitives.FUNCTIONS`` has one)
 _LOWERINGS: dict[str, Callable[[_Builder, _Call], Atom]] = {
     "exp": _elementwise,
@@ -808,6 +814,12 @@ _LOWERINGS: dict[str, Callable[[_Builder, _Call], Atom]] = {
     "sigmoid": _elementwise,
     "relu": _elementwise,
     "abs": _elementwise,
+    "softplus": _elementwise,
+    "log_sigmoid": _elementwise,
+    "log1p": _elementwise,
+    "expm1": _elementwise,
+    "logaddexp": _elementwise,
+    "norm": _norm,
     "max": _extremum,
     "min": _extremum,
     "maximum": _maximum,

@@ -22,11 +22,11 @@ from typing import Literal
 from codegen.backends import BACKENDS
 from codegen.errors import OptionError
 
-#: what a value is: one string, or a list of names (``"x,y"`` on the command line; that
-#: string or a TOML list in the manifest)
-Kind = Literal["text", "names"]
+#: what a value is: one string, a list of names (``"x,y"`` on the command line; that
+#: string or a TOML list in the manifest), or a flag (no value: True when given)
+Kind = Literal["text", "names", "flag"]
 #: a value as ``Options`` holds it
-Value = str | tuple[str, ...] | None
+Value = str | tuple[str, ...] | bool | None
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class Options:
     outputs: tuple[str, ...] | None = None
     target: str = "flat"
     name: str = "layer"
+    stable: bool = False  # rewrite unstable spellings (log(1 + exp(x)) -> softplus(x))
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,6 @@ class Option:
     choices: tuple[str, ...] | None = None
     metavar: str | None = None
     many: bool = False  # several arguments after one flag (--at x=1 y=2), extended
-    switch: bool = False  # takes no value (--verify): True when given, else None
     field: bool = True  # an ``Options`` field (--at is not: it evaluates instead)
     manifest: bool = True  # a key of [tool.backpropgen.modules.NAME]
     regenerate: bool = True  # repeated in the header's command when not the default
@@ -75,8 +75,12 @@ class Option:
             return tuple(part.strip() for part in text.split(",")) == default
         return text == default
 
-    def from_cli(self, text: str) -> Value:
-        """The value of ``--flag TEXT`` (argparse has checked the choices)."""
+    def from_cli(self, text: str | bool) -> Value:
+        """The value of ``--flag TEXT`` (argparse has checked the choices), or True
+        for a given ``flag``."""
+        if self.kind == "flag":
+            return True
+        assert isinstance(text, str)
         if self.kind == "names":
             from codegen.naming import name_list  # imports sympy: not for --help
 
@@ -85,6 +89,10 @@ class Option:
 
     def from_toml(self, value: object, where: str) -> Value:
         """The value of the manifest key in the table ``where``."""
+        if self.kind == "flag":
+            if not isinstance(value, bool):
+                raise OptionError(f"'{self.name}' must be true or false", where)
+            return value
         if self.kind == "names":
             from codegen.naming import name_list
 
@@ -139,6 +147,14 @@ OPTIONS: tuple[Option, ...] = (
         "the layer's name: NAME_forward, NAME_backward (default: layer)",
     ),
     Option(
+        "stable",
+        "--stable",
+        "rewrite unstable spellings (log(sigmoid(x)), log(1 + exp(x)), log(1 + x), "
+        "exp(x) - 1, log(sum(exp(a)))) as log_sigmoid, softplus, log1p, expm1, "
+        "logsumexp instead of warning about them",
+        kind="flag",
+    ),
+    Option(
         "at",
         "--at",
         "evaluate a scalar program at a point; print the value and gradients",
@@ -153,7 +169,7 @@ OPTIONS: tuple[Option, ...] = (
         "--verify",
         "check the module against central differences of its forward: "
         "backpropgen --verify MODULE.py, or EXPR --verify to generate and check",
-        switch=True,
+        kind="flag",
         field=False,
         manifest=False,
         regenerate=False,
@@ -180,7 +196,7 @@ def options_from_cli(given: Mapping[str, object]) -> Options:
     for option in OPTIONS:
         text = given.get(option.name)
         if option.field and text is not None:
-            assert isinstance(text, str)
+            assert isinstance(text, str | bool)
             values[option.name] = option.from_cli(text)
     return replace(Options(), **values)
 
@@ -202,6 +218,9 @@ def command_line(given: Mapping[str, object]) -> list[str]:
     for option in OPTIONS:
         text = given.get(option.name)
         if option.regenerate and text is not None and not option.is_default(text):
+            if option.kind == "flag":
+                parts.append(option.flag)
+                continue
             assert isinstance(text, str)
             parts += [option.flag, shlex.quote(text)]
     return parts

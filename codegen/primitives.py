@@ -35,6 +35,12 @@ ARITY: dict[str, int] = {
     "sigmoid": 1,
     "relu": 1,
     "abs": 1,
+    # stable primitives: no overflow or cancellation across float64's range
+    "softplus": 1,  # log(1 + exp(x))
+    "log_sigmoid": 1,  # log(sigmoid(x))
+    "log1p": 1,  # log(1 + x)
+    "expm1": 1,  # exp(x) - 1
+    "logaddexp": 2,  # log(exp(a) + exp(b))
     "max": VARIADIC,
     "min": VARIADIC,
     # used by derivative code: piecewise-constant, so their derivative is zero
@@ -79,6 +85,7 @@ ARITY.update(
         "ne": 2,
         "arange": 1,
         "dim": 1,  # a.shape[k]
+        "norm": 1,  # the Euclidean norm over ``axis`` (all by default), ``keepdims``
     }
 )
 
@@ -89,7 +96,7 @@ ARRAY_PRIMITIVES = frozenset(
     "transpose reshape "
     "reshape_like "
     "expand expand_dims count gather scatter_add slice unslice arange dim "
-    "broadcast_to".split()
+    "broadcast_to norm".split()
 )
 
 MAX_EXTREMUM_ARGS = 32
@@ -98,8 +105,13 @@ MAX_EXTREMUM_ARGS = 32
 FUNCTIONS: dict[str, tuple[int, int | None, frozenset[str]]] = {
     **{
         name: (1, 1, frozenset())
-        for name in "exp log sqrt sin cos tan tanh sigmoid relu abs".split()
+        for name in (
+            "exp log sqrt sin cos tan tanh sigmoid relu abs "
+            "softplus log_sigmoid log1p expm1"
+        ).split()
     },
+    "logaddexp": (2, 2, frozenset()),
+    "norm": (1, 1, frozenset({"axis", "keepdims"})),
     # n-ary max/min: each argument's gradient counts the ties among all n (n**2
     # terms in all), so n is capped; nest them for more: max(max(...), ...)
     "max": (1, MAX_EXTREMUM_ARGS, frozenset({"axis", "keepdims"})),
@@ -142,6 +154,11 @@ SYMPY: dict[str, Callable[..., sympy.Expr]] = {
     "sigmoid": lambda a: 1 / (1 + sympy.exp(-a)),
     "relu": lambda a: sympy.Max(0, a),
     "abs": sympy.Abs,
+    "softplus": lambda a: sympy.log(1 + sympy.exp(a)),
+    "log_sigmoid": lambda a: -sympy.log(1 + sympy.exp(-a)),
+    "log1p": lambda a: sympy.log(1 + a),
+    "expm1": lambda a: sympy.exp(a) - 1,
+    "logaddexp": lambda a, b: sympy.log(sympy.exp(a) + sympy.exp(b)),
     "max": sympy.Max,
     "min": sympy.Min,
     "gt": lambda a, b: _piecewise(sympy.StrictGreaterThan(a, b)),

@@ -327,6 +327,31 @@ def _np_sigmoid(p: Printer, op: Op) -> _Text:
     return _Text(f"{exp}({minimum}({x}, 0)) / (1 + {exp}(-{abs_}({x})))", MUL)
 
 
+def _np_softplus(p: Printer, op: Op) -> _Text:
+    """log(1 + exp(x)) as ``np.logaddexp(0, x)``: max(x, 0) + log1p(exp(-|x|))."""
+    return p.call(p.ref("numpy", "logaddexp"), (Const(0, "0"), op.args[0]))
+
+
+def _np_log_sigmoid(p: Printer, op: Op) -> _Text:
+    """log(sigmoid(x)) = -log(1 + exp(-x)) as ``-np.logaddexp(0, -x)``."""
+    inner = p.text(op.args[0])
+    neg = "-" + _wrap(inner, inner.prec < ATOM or inner.text.startswith("-"))
+    return _Text(f"-{p.ref('numpy', 'logaddexp')}(0, {neg})", UNARY)
+
+
+def _np_norm(p: Printer, op: Op) -> _Text:
+    """The Euclidean norm as ``np.hypot.reduce``: scaled as it goes, so no square
+    overflows (1e200) or underflows (1e-300).  A ufunc reduces axis 0 by default, so
+    ``axis=None`` (all axes) is written out."""
+    params = dict(op.params)
+    inner = _reduce_args(params)
+    if params.get("axis") is None:
+        inner = "axis=None" + (f", {inner}" if inner else "")
+    return _Text(
+        f"{p.ref('numpy', 'hypot')}.reduce({p.expr(op.args[0])}, {inner})", ATOM
+    )
+
+
 def _np_relu(p: Printer, op: Op) -> _Text:
     return p.call(p.ref("numpy", "maximum"), (Const(0, "0"), op.args[0]))
 
@@ -452,6 +477,12 @@ NUMPY: dict[str, Rule] = {
     "sigmoid": _np_sigmoid,
     "relu": _np_relu,
     "abs": _function("numpy", "abs"),
+    "softplus": _np_softplus,
+    "log_sigmoid": _np_log_sigmoid,
+    "log1p": _function("numpy", "log1p"),
+    "expm1": _function("numpy", "expm1"),
+    "logaddexp": _function("numpy", "logaddexp"),
+    "norm": _np_norm,
     "max": _np_extremum("maximum"),
     "min": _np_extremum("minimum"),
     "sign": _function("numpy", "sign"),
@@ -496,13 +527,36 @@ def _math_sigmoid(p: Printer, op: Op) -> _Text:
     return _Text(f"{exp}(min({x}, 0)) / (1 + {exp}(-abs({x})))", MUL)
 
 
+def _math_softplus(p: Printer, op: Op) -> _Text:
+    """max(x, 0) + log1p(exp(-|x|)): no exp of a positive number."""
+    x = p.expr(op.args[0])
+    log1p, exp = p.ref("math", "log1p"), p.ref("math", "exp")
+    return _Text(f"max({x}, 0) + {log1p}({exp}(-abs({x})))", ADD)
+
+
+def _math_log_sigmoid(p: Printer, op: Op) -> _Text:
+    """min(x, 0) - log1p(exp(-|x|))."""
+    x = p.expr(op.args[0])
+    log1p, exp = p.ref("math", "log1p"), p.ref("math", "exp")
+    return _Text(f"min({x}, 0) - {log1p}({exp}(-abs({x})))", ADD)
+
+
+def _math_logaddexp(p: Printer, op: Op) -> _Text:
+    """max(a, b) + log1p(exp(-|a - b|))."""
+    a, b = op.args
+    log1p, exp = p.ref("math", "log1p"), p.ref("math", "exp")
+    diff = p.expr(Op("sub", (a, b)))
+    return _Text(f"max({p.expr(a)}, {p.expr(b)}) + {log1p}({exp}(-abs({diff})))", ADD)
+
+
 def _math_sign(p: Printer, op: Op) -> _Text:
-    """sign(0) = 0, as ``np.sign``."""
+    """sign(0) = 0, as ``np.sign``; ``float(...)`` so that a NumPy float64 argument
+    (whose comparisons give ``np.bool_``, which cannot be subtracted) works too."""
     part = p.text(op.args[0])
     a = _wrap(
         part, part.prec <= CMP
     )  # ``(x if c else y) > 0``, not ``x if c else y > 0``
-    return _Text(f"({a} > 0) - ({a} < 0)", ADD)
+    return _Text(f"float({a} > 0) - float({a} < 0)", ADD)
 
 
 def _math_relu(p: Printer, op: Op) -> _Text:
@@ -531,6 +585,11 @@ MATH: dict[str, Rule] = {
     "sigmoid": _math_sigmoid,
     "relu": _math_relu,
     "abs": _builtin("abs"),
+    "softplus": _math_softplus,
+    "log_sigmoid": _math_log_sigmoid,
+    "log1p": _function("math", "log1p"),
+    "expm1": _function("math", "expm1"),
+    "logaddexp": _math_logaddexp,
     "max": _builtin("max"),
     "min": _builtin("min"),
     "sign": _math_sign,
@@ -566,6 +625,12 @@ SOURCE: dict[str, Rule] = {
     "sigmoid": _source_call,
     "relu": _source_call,
     "abs": _source_call,
+    "softplus": _source_call,
+    "log_sigmoid": _source_call,
+    "log1p": _source_call,
+    "expm1": _source_call,
+    "logaddexp": _source_call,
+    "norm": _source_call,
     "max": _source_call,
     "min": _source_call,
     "sign": _source_call,
@@ -757,6 +822,41 @@ def _torch_unslice(p: Printer, target: str, op: Op) -> str:
     )
 
 
+def _torch_softplus(p: Printer, op: Op) -> _Text:
+    """max(x, 0) + log1p(exp(-|x|)): exact across the range (torch's own softplus
+    switches to x past a threshold)."""
+    x = p.expr(op.args[0])
+    clamp, log1p, exp = (p.ref("torch", f) for f in ("clamp", "log1p", "exp"))
+    return _Text(f"{clamp}({x}, min=0) + {log1p}({exp}(-abs({x})))", ADD)
+
+
+def _torch_log_sigmoid(p: Printer, op: Op) -> _Text:
+    """min(x, 0) - log1p(exp(-|x|))."""
+    x = p.expr(op.args[0])
+    clamp, log1p, exp = (p.ref("torch", f) for f in ("clamp", "log1p", "exp"))
+    return _Text(f"{clamp}({x}, max=0) - {log1p}({exp}(-abs({x})))", ADD)
+
+
+def _torch_logaddexp(p: Printer, op: Op) -> _Text:
+    """``torch.logaddexp(a, b)``; a constant side becomes a tensor like the other."""
+    a, b = op.args
+    if isinstance(a, Const) and not isinstance(b, Const):
+        a, b = b, a
+    if isinstance(b, Const) and not isinstance(a, Const):
+        full = f"{p.ref('torch', 'full_like')}({p.expr(a)}, {p.expr(b)})"
+        return _Text(f"{p.ref('torch', 'logaddexp')}({p.expr(a)}, {full})", ATOM)
+    return p.call(p.ref("torch", "logaddexp"), op.args)
+
+
+def _torch_norm(p: Printer, op: Op) -> _Text:
+    """The Euclidean norm, ``torch.linalg.vector_norm(a, dim=..., keepdim=...)``."""
+    params = dict(op.params)
+    inner = _dims(params)
+    name = p.ref("torch", "linalg")
+    args = p.expr(op.args[0]) + (f", {inner}" if inner else "")
+    return _Text(f"{name}.vector_norm({args})", ATOM)
+
+
 def _torch_where(p: Printer, op: Op) -> _Text:
     return p.call(p.ref("torch", "where"), op.args)
 
@@ -803,6 +903,12 @@ TORCH: dict[str, Rule] = {
     "slice": _slice,
     "unslice": _Statement(_torch_unslice),
     "where": _torch_where,
+    "softplus": _torch_softplus,
+    "log_sigmoid": _torch_log_sigmoid,
+    "log1p": _torch_function("log1p"),
+    "expm1": _torch_function("expm1"),
+    "logaddexp": _torch_logaddexp,
+    "norm": _torch_norm,
     "arange": _torch_arange,
     "dim": _np_dim,
 }

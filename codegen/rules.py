@@ -58,6 +58,10 @@ CONVENTIONS: dict[str, Convention] = {
     "amax": Convention(TIES),
     "amin": Convention(TIES),
     "pow": Convention(POW_CONVENTION, when=_variable_power),
+    "norm": Convention(
+        "norm(a) (and sqrt(sum(a * a)), computed as norm(a)) at a = 0: "
+        "gradient 0, the subgradient PyTorch uses"
+    ),
 }
 
 
@@ -144,6 +148,36 @@ def _relu(g, out, args):
 def _abs(g, out, args):
     (a,) = args
     return (g * call("sign", a),)
+
+
+def _softplus(g, out, args):
+    """softplus' = sigmoid(x) = 1 - exp(-out) = -expm1(-out): from the output, and
+    accurate where sigmoid(x) is tiny (expm1 keeps its digits)."""
+    return (-g * call("expm1", -out),)
+
+
+def _log_sigmoid(g, out, args):
+    """log_sigmoid' = sigmoid(-x) = 1 - exp(out) = -expm1(out): 1 at x = -1000, and
+    exp(-x) (not 0) for large x."""
+    return (-g * call("expm1", out),)
+
+
+def _log1p(g, out, args):
+    (a,) = args
+    return (g / (1 + a),)
+
+
+def _expm1(g, out, args):
+    """expm1' = exp(x), from the input: out + 1 would lose the digits of exp(x)
+    for x < -1 (1 - 0.99999999999990 keeps three)."""
+    (a,) = args
+    return (g * call("exp", a),)
+
+
+def _logaddexp(g, out, args):
+    """d/da = exp(a - out) = sigmoid(a - b) (a - out <= 0: no overflow)."""
+    a, b = args
+    return g * call("exp", a - out), g * call("exp", b - out)
 
 
 def _extremum(strict: str) -> RuleFn:
@@ -233,6 +267,15 @@ def _amax(g, out, args, axis=None, keepdims=False):
     hit = call("eq", a, _restore(out, axis, keepdims))
     ties = call("sum", hit, axis=axis, keepdims=True)
     return (_restore(g, axis, keepdims) * hit / ties,)
+
+
+def _norm(g, out, args, axis=None, keepdims=False):
+    """norm' = a / out, taken as 0 where out = 0 (every element is 0 there: a / 1),
+    the subgradient PyTorch uses, rather than 0 / 0."""
+    (a,) = args
+    size = _restore(out, axis, keepdims)
+    safe = call("where", call("eq", size, Const.of(0)), Const.of(1), size)
+    return (_restore(g, axis, keepdims) * a / safe,)
 
 
 def _squeeze(g, out, args, axis=None):
@@ -329,6 +372,13 @@ RULES: dict[str, Rule] = {
     "sigmoid": Rule(_sigmoid, "sigmoid' = output * (1 - output)"),
     "relu": Rule(_relu, "relu gate: passes the gradient where the output is > 0"),
     "abs": Rule(_abs, "abs' = sign(input), 0 at 0"),
+    "softplus": Rule(_softplus, "softplus' = sigmoid(input) = -expm1(-output)"),
+    "log_sigmoid": Rule(
+        _log_sigmoid, "log_sigmoid' = sigmoid(-input) = -expm1(output)"
+    ),
+    "log1p": Rule(_log1p),
+    "expm1": Rule(_expm1, "expm1' = exp(input)"),
+    "logaddexp": Rule(_logaddexp, "logaddexp' = exp(input - output)"),
     "max": Rule(_extremum("gt"), "max gate: routes the gradient to the larger input"),
     "min": Rule(_extremum("lt"), "min gate: routes the gradient to the smaller input"),
     "gt": Rule(_flat),
@@ -351,6 +401,7 @@ RULES: dict[str, Rule] = {
     "amax": Rule(_amax, "max: routes the gradient to the maximum (ties split evenly)"),
     "amin": Rule(_amax, "min: routes the gradient to the minimum (ties split evenly)"),
     "shift": Rule(_flat),  # the max-shift of a stable logsumexp: its gradient cancels
+    "norm": Rule(_norm, "norm' = input / output (0 where the norm is 0)"),
     "squeeze": Rule(_squeeze),
     "expand": Rule(_expand),
     "expand_dims": Rule(_expand_dims),

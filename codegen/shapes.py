@@ -100,7 +100,10 @@ ELEMENTWISE = frozenset(
     "gt lt eq ge le ne where".split()
 )
 COMPARISONS = frozenset("gt lt eq ge le ne".split())
-_FLOAT_ONLY = frozenset("div exp log sqrt sin cos tan tanh sigmoid mean".split())
+_FLOAT_ONLY = frozenset(
+    "div exp log sqrt sin cos tan tanh sigmoid mean "
+    "softplus log_sigmoid log1p expm1 logaddexp norm".split()
+)
 
 
 def _dtype(prim: str, types: list[Type]) -> str:
@@ -479,6 +482,12 @@ SHAPE_RULES: dict[str, ShapeRule] = {
     "sigmoid": _elementwise("sigmoid"),
     "relu": _elementwise("relu"),
     "abs": _elementwise("abs"),
+    "softplus": _elementwise("softplus"),
+    "log_sigmoid": _elementwise("log_sigmoid"),
+    "log1p": _elementwise("log1p"),
+    "expm1": _elementwise("expm1"),
+    "logaddexp": _elementwise("logaddexp"),
+    "norm": _reduction("norm"),
     "max": _elementwise("max"),
     "min": _elementwise("min"),
     "gt": _elementwise("gt"),

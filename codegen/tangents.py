@@ -162,6 +162,44 @@ def _abs(dots, out, args):
     return _scaled(da, call("sign", a))
 
 
+def _softplus(dots, out, args):
+    (da,) = dots
+    return None if da is None else -da * call("expm1", -out)
+
+
+def _log_sigmoid(dots, out, args):
+    (da,) = dots
+    return None if da is None else -da * call("expm1", out)
+
+
+def _log1p(dots, out, args):
+    (a,) = args
+    (da,) = dots
+    return None if da is None else da / (1 + a)
+
+
+def _expm1(dots, out, args):
+    (a,) = args
+    (da,) = dots
+    return _scaled(da, call("exp", a))
+
+
+def _logaddexp(dots, out, args):
+    a, b = args
+    da, db = dots
+    return _plus(_scaled(da, call("exp", a - out)), _scaled(db, call("exp", b - out)))
+
+
+def _norm(dots, out, args, axis=None, keepdims=False):
+    """d norm = sum(a * da) / norm, 0 where the norm is 0 (as the reverse rule)."""
+    (a,) = args
+    (da,) = dots
+    if da is None:
+        return None
+    safe = call("where", call("eq", out, Const.of(0)), Const.of(1), out)
+    return call("sum", a * da, axis=axis, keepdims=keepdims) / safe
+
+
 def _extremum(strict: str) -> TangentFn:
     """max (strict="gt") or min (strict="lt"): the winner's tangent; ties average."""
 
@@ -307,6 +345,11 @@ TANGENTS: dict[str, TangentFn] = {
     "sigmoid": _sigmoid,
     "relu": _relu,
     "abs": _abs,
+    "softplus": _softplus,
+    "log_sigmoid": _log_sigmoid,
+    "log1p": _log1p,
+    "expm1": _expm1,
+    "logaddexp": _logaddexp,
     "max": _extremum("gt"),
     "min": _extremum("lt"),
     "gt": _zero,
@@ -332,6 +375,7 @@ TANGENTS: dict[str, TangentFn] = {
     "amax": _amax,
     "amin": _amax,
     "shift": _zero,  # the max-shift of a stable logsumexp: its effect cancels
+    "norm": _norm,
     "squeeze": _linear("squeeze"),
     "expand": _expand,
     "expand_dims": _linear("expand_dims"),

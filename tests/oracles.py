@@ -370,3 +370,42 @@ def check_module_against_oracles(
             assert sympy_close(got, want), (point, name, got, want)
             fd = central_difference(module.forward, args, orc.inputs.index(name))
             assert fd_close(fd, got, want_value), (point, name, got, fd)
+
+
+# --- mpmath: values and derivatives at extreme arguments --------------------------------
+
+#: digits mpmath works with: far more than float64's 16, and enough for differences of
+#: values near -1 (expm1(-700) = -1 + 1e-304) to keep their digits, so its answers
+#: rounded to floats are the correctly rounded ones
+MPMATH_DIGITS = 1000
+#: relative error allowed against mpmath (correctly rounded): a few libm calls on an
+#: exact input each err by under an ulp, so 8 ulp (8 * 2**-52) bounds what a stable
+#: formula gives; a cancelling formula errs by orders of magnitude more
+MPMATH_RTOL = 8 * 2.0**-52
+
+
+def mpmath_value_and_grads(
+    fn: Callable[..., object], point: Sequence[float]
+) -> tuple[float, tuple[float, ...]]:
+    """``fn`` (written with mpmath functions) and its partial derivatives at ``point``
+    (numerical differentiation at MPMATH_DIGITS digits), each rounded to a float."""
+    import mpmath
+
+    with mpmath.workdps(MPMATH_DIGITS):
+        args = [mpmath.mpf(v) for v in point]
+        value = fn(*args)
+        grads = []
+        for k in range(len(args)):
+            orders = tuple(int(j == k) for j in range(len(args)))
+            grads.append(float(mpmath.diff(fn, args, orders)))
+        return float(value), tuple(grads)
+
+
+def mpmath_close(got: float, want: float, scale: float = 1.0) -> bool:
+    """Within ``scale * MPMATH_RTOL`` of the correctly rounded ``want`` (relative; a
+    result that underflows is compared with the smallest normal float instead)."""
+    if math.isinf(want):
+        return got == want
+    return abs(got - want) <= scale * MPMATH_RTOL * max(
+        abs(want), 2.2250738585072014e-308
+    )

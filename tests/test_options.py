@@ -34,8 +34,14 @@ SAMPLES: dict[str, tuple[list[str], str]] = {
     "target": (["layer"], '"layer"'),
     "name": (["affine"], '"affine"'),
     "mode": (["hvp,jvp"], '["hvp", "jvp"]'),
-    "verify": ([], ""),  # a switch: no value
+    "verify": ([], ""),  # a flag: no argument
+    "stable": ([], "true"),  # a flag: no argument
 }
+
+
+def _value(option: Option) -> str | bool:
+    """What argparse gives for the sample: its first argument, or True for a flag."""
+    return SAMPLES[option.name][0][0] if option.kind != "flag" else True
 
 
 def _argv(option: Option) -> list[str]:
@@ -77,10 +83,7 @@ def test_table_and_options_agree() -> None:
 def test_argparse_takes_every_option(option: Option) -> None:
     args = cli._parse_args(_argv(option))
     value = SAMPLES[option.name][0]
-    if option.switch:
-        assert getattr(args, option.name) is True
-    else:
-        assert getattr(args, option.name) == (value if option.many else value[0])
+    assert getattr(args, option.name) == (value if option.many else _value(option))
     assert args.source == "x*y"
     assert getattr(cli._parse_args(["x*y"]), option.name) is None  # not given
 
@@ -103,7 +106,7 @@ def test_cli_values_reach_options(option: Option) -> None:
     options = cli._options(cli._parse_args(_argv(option)))
     if option.field:
         value = getattr(options, option.name)
-        assert value == option.from_cli(SAMPLES[option.name][0][0]) != option.default
+        assert value == option.from_cli(_value(option)) != option.default
     else:  # --at changes no option
         assert options == Options(regenerate=options.regenerate)
 
@@ -111,11 +114,13 @@ def test_cli_values_reach_options(option: Option) -> None:
 @pytest.mark.parametrize("option", OPTIONS, ids=lambda o: o.name)
 def test_regenerate_command_repeats_the_options(option: Option) -> None:
     command = cli._regenerate_command(cli._parse_args(_argv(option)))
-    value = SAMPLES[option.name][0]
-    shown = f" {option.flag} {shlex.quote(value[0])}" if value else f" {option.flag}"
+    shown = f" {option.flag}"
+    if option.kind != "flag":
+        shown += f" {shlex.quote(SAMPLES[option.name][0][0])}"
     assert (shown in command) == option.regenerate, command
     assert option.flag not in cli._regenerate_command(cli._parse_args(["x*y"]))
-    if option.default is not None:  # the default, given, is not repeated
+    if option.default is not None and option.kind != "flag":  # the default, given,
+        # is not repeated (a flag given is never its default)
         default = option.default
         text = default if isinstance(default, str) else ",".join(default)
         args = cli._parse_args(["x*y", option.flag, text])
@@ -133,7 +138,7 @@ def test_manifest_takes_the_manifest_options(tmp_path: Path, option: Option) -> 
         return
     assert option.name in MANIFEST_KEYS
     (entry,) = load_manifest(_manifest(tmp_path, f"{option.name} = {toml}")).entries
-    want = options_from_cli({option.name: SAMPLES[option.name][0][0]})
+    want = options_from_cli({option.name: _value(option)})
     assert entry.options == dataclasses.replace(want, regenerate=FIX)
 
 
@@ -154,7 +159,11 @@ def test_unknown_manifest_key_is_an_error(tmp_path: Path) -> None:
     "option", [o for o in OPTIONS if o.manifest], ids=lambda o: o.name
 )
 def test_manifest_values_are_type_checked(option: Option) -> None:
-    what = "must be a string" if option.kind == "text" else "list of names"
+    what = {
+        "text": "must be a string",
+        "names": "list of names",
+        "flag": "must be true or false",
+    }[option.kind]
     with pytest.raises(OptionError, match=what) as info:
         options_from_toml({option.name: 3}, "here")
     assert info.value.where in ("here", f"here {option.name}")

@@ -241,9 +241,13 @@ def expected(node: Expr, backend: str) -> tuple:
         return ("neg", *args)
     if node.prim == "where" and backend == "math":
         return ("where", *args)
-    if node.prim == "sign" and backend == "math":  # (a > 0) - (a < 0)
+    if node.prim == "sign" and backend == "math":  # float(a > 0) - float(a < 0)
         zero = ("const", 0)
-        return ("sub", ("gt", args[0], zero), ("lt", args[0], zero))
+        return (
+            "sub",
+            ("call", "float", ("gt", args[0], zero)),
+            ("call", "float", ("lt", args[0], zero)),
+        )
     if node.prim == "exp" and backend == "torch" and isinstance(node.args[0], Const):
         return ("call", "math.exp", *args)  # a number: no tensor, no device
     if node.prim in ("max", "min") and backend == "torch":

@@ -68,6 +68,11 @@ DOMAINS: dict[str, Sampler] = {
     "le": _distinct,
     "ne": _distinct,
     "where": _signed(0.05, 3.0),
+    "log1p": _uniform(-0.9, 5.0),
+    # the stable primitives, far into their tails too
+    "softplus": _uniform(-30.0, 30.0),
+    "log_sigmoid": _uniform(-30.0, 30.0),
+    "logaddexp": _uniform(-30.0, 30.0),
 }
 
 #: the scalar primitives of issue 2: operators and the functions a user may call
