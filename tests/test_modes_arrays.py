@@ -13,20 +13,13 @@ import pytest
 from array_helpers import Built, bindings, concrete, sample, seed_of
 from conftest import EXAMPLES
 from oracles import assert_fd_close, fd_step, inner, magnitude
+from test_arrays_generated import GALLERY
 
 from codegen.evaluate import load_module
 from codegen.generate import Options, compile_source, generate
 
-#: example -> integer labels' bounds
-PROGRAMS: dict[str, dict[str, object]] = {
-    "relu_vector": {},
-    "matmul": {},
-    "svm_loss": {"y": "C"},
-    "svm_loss_batched": {"y": "C"},
-    "two_layer_net": {"y": "C"},
-    "affine_relu": {},
-    "batchnorm": {},
-}
+#: example -> integer labels' bounds: the array gallery's
+PROGRAMS = GALLERY
 
 #: u·(Hv) and v·(Hu) are the same float computation up to summation order
 SYMMETRY_RTOL = 1e-10
