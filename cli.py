@@ -16,7 +16,9 @@ from codegen.errors import BackpropgenError, OptionError
 from codegen.options import OPTIONS, Option, command_line
 
 if TYPE_CHECKING:  # imported lazily at run time: --help and --version stay fast
+    from codegen.generate import Compiled
     from codegen.options import Options
+    from codegen.trace import Trace
 
 EXAMPLES = """\
 examples:
@@ -72,6 +74,16 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_option(parser: argparse.ArgumentParser, option: Option) -> None:
     """One option of the table; not given, its value is None (the one-module check)."""
+    if option.switch:
+        parser.add_argument(
+            option.flag,
+            dest=option.name,
+            action="store_const",
+            const=True,
+            help=option.help,
+        )
+        parser.set_defaults(**{option.name: None})
+        return
     parser.add_argument(
         option.flag,
         dest=option.name,
@@ -146,8 +158,30 @@ def _at(args: argparse.Namespace, source: str, where: str) -> int:
             point[name] = float(value)
         except ValueError:
             raise OptionError(f"'{value}' is not a number", f"--at {name}") from None
-    _write_stdout(table(evaluate_at(source, _options(args), point, where)) + "\n")
+    options = _options(args)
+    trace = None
+    if args.trace or args.graph is not None:
+        from codegen.trace import trace_at, trace_table
+
+        trace = trace_at(source, options, point, where)
+    if args.trace:
+        assert trace is not None
+        text = trace_table(trace)
+    else:
+        text = table(evaluate_at(source, options, point, where))
+    if args.graph is not None:
+        assert trace is not None
+        _write_graph(args.graph, trace.compiled, trace)
+    _write_stdout(text + "\n")
     return 0
+
+
+def _write_graph(path: str, compiled: Compiled, trace: Trace | None = None) -> None:
+    """``--graph``: drawn in memory first (its errors come before anything is
+    written), then written atomically."""
+    from codegen.graph import graph_file, write_graph
+
+    write_graph(path, graph_file(path, compiled, trace))
 
 
 def _write_stdout(text: str) -> None:
@@ -266,6 +300,12 @@ def run(argv: list[str] | None = None) -> int:
         args.output = None
     if args.output and args.output.endswith(("/", os.sep)):
         raise OptionError("a folder name, not a file", f"-o {args.output}")
+    if args.graph is not None:
+        from codegen.graph import graph_format
+
+        graph_format(args.graph)  # a bad path is refused before any work
+    if args.trace and not args.at:
+        raise OptionError("needs --at: the point to trace the program at", "--trace")
     source, where = _read_source(args)
     if args.at:
         if args.output:
@@ -273,7 +313,12 @@ def run(argv: list[str] | None = None) -> int:
         return _at(args, source, where)
     from codegen.generate import generate
 
-    text = generate(source, _options(args), where)
+    options = _options(args)
+    text = generate(source, options, where)
+    if args.graph is not None:
+        from codegen.generate import compile_source
+
+        _write_graph(args.graph, compile_source(source, options, where))
     if args.output:
         from codegen.sources import write_atomic
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from codegen.errors import OptionError
 from codegen.formatting import format_module
-from codegen.generate import compile_source, render_compiled
+from codegen.generate import Compiled, compile_source, render_compiled
 from codegen.options import Options
 
 
@@ -23,23 +23,21 @@ def load_module(text: str, name: str = "backpropgen_generated") -> types.ModuleT
     return module
 
 
-def evaluate_at(
-    source: str, options: Options, point: dict[str, float], where: str
-) -> list[tuple[str, float]]:
-    """The output's value and its gradients at ``point``, named for the table, then
-    what the other modes compute there (``--mode``): the tangent (jvp), H·v (hvp),
-    the Hessian and the Jacobian.  Tangents and vectors are given like the inputs,
-    named as the tangent arguments (``x_dot=1``).  One compile, checked against the
-    point, then rendered, formatted and run."""
-    compiled = compile_source(source, options, where)
-    inputs = compiled.forward.inputs
+def require_scalar(compiled: Compiled, what: str) -> None:
+    """Only scalar programs are evaluated here: refuse an array, naming it."""
     arrays = [n for n, t in compiled.forward.types.items() if t.rank]
     if arrays:
         raise OptionError(
             f"only scalar programs can be evaluated here; '{arrays[0]}' is an array "
             "(import the generated module and call forward_backward instead)",
-            "--at",
+            what,
         )
+
+
+def check_point(compiled: Compiled, point: dict[str, float]) -> tuple[str, ...]:
+    """Check that ``point`` gives every input (and every tangent of ``jvp``/``hvp``,
+    named as its argument: ``x_dot``) and nothing else; return the tangent names."""
+    inputs = compiled.forward.inputs
     functions = {f.name: f for f in compiled.functions}
     tangents: tuple[str, ...] = ()
     for name in ("jvp", "hvp"):
@@ -59,6 +57,22 @@ def evaluate_at(
     if missing:
         what = "input" if missing[0] in inputs else "tangent"
         raise OptionError(f"no value for {what} '{missing[0]}'", "--at")
+    return tangents
+
+
+def evaluate_at(
+    source: str, options: Options, point: dict[str, float], where: str
+) -> list[tuple[str, float]]:
+    """The output's value and its gradients at ``point``, named for the table, then
+    what the other modes compute there (``--mode``): the tangent (jvp), H·v (hvp),
+    the Hessian and the Jacobian.  Tangents and vectors are given like the inputs,
+    named as the tangent arguments (``x_dot=1``).  One compile, checked against the
+    point, then rendered, formatted and run."""
+    compiled = compile_source(source, options, where)
+    inputs = compiled.forward.inputs
+    require_scalar(compiled, "--at")
+    functions = {f.name: f for f in compiled.functions}
+    tangents = check_point(compiled, point)
     text = render_compiled(compiled, source, options)
     module = load_module(format_module(text, options.format))
     values = [point[name] for name in inputs]
@@ -113,10 +127,10 @@ def evaluate_at(
                 ]
     except (ArithmeticError, ValueError, TypeError) as exc:
         raise OptionError(f"evaluation failed: {exc}", "--at") from None
-    return [(name, _real(name, number)) for name, number in named]
+    return [(name, real_value(name, number)) for name, number in named]
 
 
-def _real(name: str, number: object) -> float:
+def real_value(name: str, number: object) -> float:
     """A value as a float; a complex one (NumPy's 0-d arrays included) is an error
     unless its imaginary part is 0."""
     value = number.item() if hasattr(number, "item") else number

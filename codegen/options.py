@@ -56,6 +56,7 @@ class Option:
     choices: tuple[str, ...] | None = None
     metavar: str | None = None
     many: bool = False  # several arguments after one flag (--at x=1 y=2), extended
+    switch: bool = False  # takes no argument (--trace); given, its value is True
     field: bool = True  # an ``Options`` field (--at is not: it evaluates instead)
     manifest: bool = True  # a key of [tool.backpropgen.modules.NAME]
     regenerate: bool = True  # repeated in the header's command when not the default
@@ -129,6 +130,25 @@ OPTIONS: tuple[Option, ...] = (
         "evaluate a scalar program at a point; print the value and gradients",
         metavar="NAME=VALUE",
         many=True,
+        field=False,
+        manifest=False,
+        regenerate=False,
+    ),
+    Option(
+        "trace",
+        "--trace",
+        "with --at: a table of every statement's value and gradient",
+        switch=True,
+        field=False,
+        manifest=False,
+        regenerate=False,
+    ),
+    Option(
+        "graph",
+        "--graph",
+        "also write the computational graph to FILE (.svg, .png or .dot); "
+        "with --at, with values and gradients",
+        metavar="FILE",
         field=False,
         manifest=False,
         regenerate=False,

@@ -32,6 +32,8 @@ SAMPLES: dict[str, tuple[list[str], str]] = {
     "format": (["fast"], ""),
     "outputs": (["f"], '["f"]'),
     "mode": (["hvp,jvp"], '["hvp", "jvp"]'),
+    "trace": ([], ""),  # a switch: no value
+    "graph": (["g.dot"], ""),
 }
 
 
@@ -74,7 +76,10 @@ def test_table_and_options_agree() -> None:
 def test_argparse_takes_every_option(option: Option) -> None:
     args = cli._parse_args(_argv(option))
     value = SAMPLES[option.name][0]
-    assert getattr(args, option.name) == (value if option.many else value[0])
+    if option.switch:
+        assert getattr(args, option.name) is True
+    else:
+        assert getattr(args, option.name) == (value if option.many else value[0])
     assert args.source == "x*y"
     assert getattr(cli._parse_args(["x*y"]), option.name) is None  # not given
 
@@ -105,7 +110,7 @@ def test_cli_values_reach_options(option: Option) -> None:
 @pytest.mark.parametrize("option", OPTIONS, ids=lambda o: o.name)
 def test_regenerate_command_repeats_the_options(option: Option) -> None:
     command = cli._regenerate_command(cli._parse_args(_argv(option)))
-    shown = f" {option.flag} {shlex.quote(SAMPLES[option.name][0][0])}"
+    shown = " ".join(["", option.flag, *map(shlex.quote, SAMPLES[option.name][0][:1])])
     assert (shown in command) == option.regenerate, command
     assert option.flag not in cli._regenerate_command(cli._parse_args(["x*y"]))
     if option.default is not None:  # the default, given, is not repeated
