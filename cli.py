@@ -313,6 +313,8 @@ def run(argv: list[str] | None = None) -> int:
         return _at(args, source, where)
     from codegen.generate import generate
 
+    if args.output and not Path(args.output).parent.is_dir():
+        raise OptionError("no such directory", f"-o {args.output}")
     options = _options(args)
     text = generate(source, options, where)
     if args.graph is not None:
@@ -323,8 +325,6 @@ def run(argv: list[str] | None = None) -> int:
         from codegen.sources import write_atomic
 
         target = Path(args.output)
-        if not target.parent.is_dir():
-            raise OptionError("no such directory", f"-o {args.output}")
         try:
             write_atomic(target, text)
         except OSError as exc:
