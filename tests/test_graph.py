@@ -228,4 +228,3 @@ def test_bad_graph(
     assert line.startswith(PREFIX + place) and what in line, line
     assert [p.name for p in tmp_path.iterdir()] == ["sub"]
     assert list((tmp_path / "sub").iterdir()) == []
-

@@ -8,10 +8,11 @@ The lecture's tables of §1 and §3 are checked number for number."""
 from __future__ import annotations
 
 import math
+import shlex
 
 import pytest
 import sympy
-from conftest import BACKENDS, EXAMPLES
+from conftest import BACKENDS, EXAMPLES, REPO
 from oracles import sympy_at, sympy_close
 
 import cli
@@ -193,3 +194,27 @@ def test_bad_trace(
     (line,) = captured.err.splitlines()
     assert line.startswith(PREFIX + place) and what in line, line
     assert list(tmp_path.iterdir()) == []
+
+
+def test_readme_trace_block_is_the_real_output(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path,
+    monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
+) -> None:
+    text = (REPO / "README.md").read_text()
+    start = text.index('    $ backpropgen "q = y*z; f = x + q" --inputs x,y,z --at')
+    block = text[start:].split("\n\n", 1)[0].splitlines()
+    argv = shlex.split(block[0].strip()[len("$ backpropgen ") :])
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(argv) == 0
+    assert capsys.readouterr().out.splitlines() == [ln[4:] for ln in block[1:]]
+
+
+def test_pre_commit_hook_runs_check() -> None:
+    """.pre-commit-hooks.yaml offers backpropgen-check, running backpropgen --check on
+    the whole manifest (no file names passed), and the README shows it."""
+    lines = (REPO / ".pre-commit-hooks.yaml").read_text().splitlines()
+    assert "- id: backpropgen-check" in lines
+    assert "  entry: backpropgen --check" in lines
+    assert "  pass_filenames: false" in lines
+    assert "id: backpropgen-check" in (REPO / "README.md").read_text()
