@@ -40,7 +40,9 @@ def _texts(svg: Path) -> list[str]:
     ]
 
 
-def _cli(tmp_path: Path, *argv: str, env: dict[str, str] | None = None):  # noqa: ANN202
+def _cli(
+    tmp_path: Path, *argv: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(REPO / "cli.py"), *argv],
         capture_output=True,
@@ -158,8 +160,8 @@ def _chain(n: int) -> str:
 
 
 def test_too_large_to_draw_is_refused_at_once(
-    tmp_path: Path, monkeypatch
-) -> None:  # noqa: ANN001
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Past the node limit, .svg is refused before dot runs; .dot is still written."""
     monkeypatch.setattr(graph, "find_dot", lambda: "/nonexistent/dot-must-not-run")
     compiled = compile_source(_chain(graph.DRAW_LIMIT + 1), Options())
@@ -174,8 +176,8 @@ def test_too_large_to_draw_is_refused_at_once(
 
 @needs_dot
 def test_a_slow_drawing_is_abandoned(
-    tmp_path: Path, monkeypatch
-) -> None:  # noqa: ANN001
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """dot past its time limit: one line, nothing written (the limit made tiny)."""
     monkeypatch.setattr(graph, "DOT_TIMEOUT", 0.001)
     compiled = compile_source(_chain(300), Options())

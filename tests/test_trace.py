@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import shlex
+from pathlib import Path
 
 import pytest
 import sympy
@@ -181,7 +182,7 @@ def test_cli_prints_the_trace(capsys: pytest.CaptureFixture[str]) -> None:
 )
 def test_bad_trace(
     capsys: pytest.CaptureFixture[str],
-    tmp_path,  # noqa: ANN001
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     argv: list[str],
     place: str,
@@ -199,7 +200,7 @@ def test_bad_trace(
 def test_readme_trace_block_is_the_real_output(
     capsys: pytest.CaptureFixture[str],
     tmp_path,
-    monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     text = (REPO / "README.md").read_text()
     start = text.index('    $ backpropgen "q = y*z; f = x + q" --inputs x,y,z --at')
