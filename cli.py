@@ -31,6 +31,7 @@ examples:
   backpropgen "x*y + sin(x)" --wrt x              only df/dx
   backpropgen --regen                             rewrite generated/ from pyproject.toml
   backpropgen --check                             exit 1 if generated/ is stale (for CI)
+  backpropgen --verify generated/net.py           check a module's gradients (exit 1: wrong)
 """
 
 
@@ -82,7 +83,6 @@ def _add_option(parser: argparse.ArgumentParser, option: Option) -> None:
             const=True,
             help=option.help,
         )
-        parser.set_defaults(**{option.name: None})
         return
     parser.add_argument(
         option.flag,
@@ -306,7 +306,15 @@ def run(argv: list[str] | None = None) -> int:
         graph_format(args.graph)  # a bad path is refused before any work
     if args.trace and not args.at:
         raise OptionError("needs --at: the point to trace the program at", "--trace")
+    if args.verify and args.file is None and _module_path(args.source):
+        if args.output or args.at or args.graph is not None:
+            raise OptionError(
+                "--verify MODULE.py checks a module: drop -o, --at and --graph"
+            )
+        return _verify_file(args.source)
     source, where = _read_source(args)
+    if args.verify and args.at:
+        raise OptionError("give --at or --verify, not both")
     if args.at:
         if args.output:
             raise OptionError("--at prints values and writes no file: drop -o")
@@ -330,9 +338,29 @@ def run(argv: list[str] | None = None) -> int:
         except OSError as exc:
             reason = exc.strerror or str(exc)
             raise OptionError(f"cannot write: {reason}", f"-o {args.output}") from None
-    else:
+    elif not args.verify:
         _write_stdout(text)
+    if args.verify:  # our own output, imported from its text
+        from codegen.evaluate import load_module
+        from codegen.verify import verify_module
+
+        report = verify_module(load_module(text), args.output or where)
+        _write_stdout(report.text())
+        return 0 if report.passed else 1
     return 0
+
+
+def _module_path(source: str | None) -> bool:
+    """``--verify MODULE.py``: the argument names a Python file, not an expression."""
+    return source is not None and source.strip().endswith(".py")
+
+
+def _verify_file(path: str) -> int:
+    from codegen.verify import verify_file
+
+    report = verify_file(path)
+    _write_stdout(report.text())
+    return 0 if report.passed else 1
 
 
 def main(argv: list[str] | None = None) -> int:

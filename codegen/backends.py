@@ -32,10 +32,16 @@ class Backend:
     #: array of shape (rows, columns, *batch)
     matrix: str = "tuple"
 
+    #: "shape": the upstream gradient is always made a fresh array of the output's
+    #: shape, dtype and device (tensors); "" lets :meth:`upstream_policy` decide
+    upstream: str = ""
+
     def upstream_policy(self, arrays: bool) -> str | None:
         """How ``forward_backward`` treats the caller's upstream gradient: typed array
         programs check it (``check``), elementwise backends broadcast it to the
         output's shape (``broadcast``), plain floats take it as it is (None)."""
+        if self.upstream:
+            return self.upstream
         if arrays:
             return "check"
         return "broadcast" if self.elementwise else None
@@ -65,6 +71,26 @@ BACKENDS: dict[str, Backend] = {
         views=frozenset(),
         reserved=frozenset({"math", "float"}),
         describe_scalar="Backend: math (plain floats, standard library only).",
+    ),
+    "torch": Backend(
+        name="torch",
+        arrays=True,
+        elementwise=True,
+        mutable=True,
+        views=frozenset(
+            {"transpose", "reshape", "reshape_like", "expand_dims", "squeeze"}
+        ),
+        reserved=frozenset({"torch", "math", "float"}),
+        describe_scalar=(
+            "Backend: torch (tensors on any device and of any float dtype; "
+            "elementwise: call it with tensors to evaluate many points)."
+        ),
+        describe_arrays=(
+            "Backend: torch (tensors of the shapes above, on any device and of any "
+            "float dtype)."
+        ),
+        matrix="",
+        upstream="shape",
     ),
 }
 

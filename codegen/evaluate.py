@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 
+from codegen.backends import Backend
 from codegen.errors import OptionError
 from codegen.formatting import format_module
 from codegen.generate import Compiled, compile_source, render_compiled
@@ -60,6 +61,17 @@ def check_point(compiled: Compiled, point: dict[str, float]) -> tuple[str, ...]:
     return tangents
 
 
+def point_value(backend: Backend, value: float) -> object:
+    """A number as the backend's modules take it: a 0-d float64 tensor for torch, a
+    NumPy float64 for the other elementwise backends (NumPy's float rules, as with
+    arrays: inf, nan), a float for math."""
+    if backend.name == "torch":
+        import torch
+
+        return torch.tensor(value, dtype=torch.float64)
+    return np.float64(value) if backend.elementwise else value
+
+
 def evaluate_at(
     source: str, options: Options, point: dict[str, float], where: str
 ) -> list[tuple[str, float]]:
@@ -75,11 +87,16 @@ def evaluate_at(
     tangents = check_point(compiled, point)
     text = render_compiled(compiled, source, options)
     module = load_module(format_module(text, options.format))
+    if not hasattr(module, "forward_backward"):
+        raise OptionError(
+            "evaluates a module's forward_backward, which this target has not "
+            "(drop --target)",
+            "--at",
+        )
     values = [point[name] for name in inputs]
     vector = [point[name] for name in tangents]
-    if compiled.backend.elementwise:  # NumPy's float rules, as with arrays: inf, nan
-        values = [np.float64(v) for v in values]
-        vector = [np.float64(v) for v in vector]
+    values = [point_value(compiled.backend, v) for v in values]
+    vector = [point_value(compiled.backend, v) for v in vector]
     outputs = compiled.forward.outputs
     wrt = compiled.wrt
     named: list[tuple[str, object]] = []

@@ -4,6 +4,8 @@ print -> render -> format."""
 from __future__ import annotations
 
 import gc
+import importlib.util
+import keyword
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -13,9 +15,10 @@ from codegen.backends import Backend, get_backend
 from codegen.errors import OptionError
 from codegen.formatting import format_module
 from codegen.ir import Program, all_names
-from codegen.linearize import linearize
+from codegen.linearize import REASSIGNMENT_RULE, linearize, reassigns
 from codegen.liveness import prune
 from codegen.modes import (
+    TARGETS,
     Function,
     Grads,
     Matrix,
@@ -26,6 +29,7 @@ from codegen.modes import (
     hvp_function,
     jacobian_function,
     jvp_function,
+    layer_functions,
 )
 from codegen.module import TARGET_NAMES, build_view
 from codegen.naming import Namer, repeated
@@ -51,6 +55,10 @@ class Compiled:
     modes: tuple[str, ...] = ("grad",)
     #: how ``jacobian`` is computed ("forward" or "reverse"), if the module has it
     jacobian_mode: str = ""
+    target: str = "flat"
+    name: str = "layer"
+    #: sentences the header adds about how the program was read (reassignment)
+    notes: tuple[str, ...] = ()
 
     @property
     def wrt(self) -> tuple[str, ...]:
@@ -97,8 +105,14 @@ def module_namer(program: Program, backend: Backend) -> Namer:
 
 def compile_source(source: str, options: Options, where: str = "<expr>") -> Compiled:
     backend = get_backend(options.backend)
-    forward = prune(linearize(parse(source, where), options.inputs, options.outputs))
-    return differentiate(forward, backend, options.wrt, options.mode)
+    parsed = parse(source, where)
+    forward = prune(linearize(parsed, options.inputs, options.outputs))
+    compiled = differentiate(
+        forward, backend, options.wrt, options.mode, options.target, options.name
+    )
+    if reassigns(parsed):
+        compiled = replace(compiled, notes=(REASSIGNMENT_RULE,))
+    return compiled
 
 
 def differentiate(
@@ -106,15 +120,31 @@ def differentiate(
     backend: Backend,
     wrt: tuple[str, ...] | None = None,
     modes: tuple[str, ...] = ("grad",),
+    target: str = "flat",
+    name: str = "layer",
 ) -> Compiled:
     """The module's functions for ``modes``: reverse mode with the passes ``backend``
     needs, and the other modes composed from the same transforms."""
     modes = check_modes(modes)
+    check_target(target, name, backend)
     arrays = any(t.rank for t in forward.types.values())
     if arrays and not backend.arrays:
         raise OptionError(
             "array programs need the numpy backend", f"--backend {backend.name}"
         )
+    if backend.name == "torch" and importlib.util.find_spec("torch") is None:
+        raise OptionError(
+            "PyTorch is not installed: pip install 'backpropgen[torch]' "
+            "(or pip install torch)",
+            "--backend torch",
+        )
+    for mode in ("hessian", "jacobian"):
+        if mode in modes and not backend.matrix:
+            raise OptionError(
+                f"{mode} is not generated for the {backend.name} backend yet "
+                "(use --mode hvp or jvp)",
+                f"--mode {mode}",
+            )
     if arrays:
         for mode in ("hessian", "jacobian"):
             if mode in modes:
@@ -132,7 +162,10 @@ def differentiate(
         vjp = passes.copy_aliases(vjp, backend.views, fresh_upstream=policy is not None)
     types: dict[str, Type] = dict(forward.types)
     types.update(vjp.types)
-    functions: list[Function] = list(grad_functions(vjp))
+    if target == "layer":
+        functions: list[Function] = list(layer_functions(vjp, name))
+    else:
+        functions = list(grad_functions(vjp))
     batched = policy == "broadcast"  # a seed of 1 is shaped like the output
     how = ""
     for mode in modes[1:]:
@@ -148,7 +181,30 @@ def differentiate(
         if backend.mutable:
             function = _unaliased(function, backend, types)
         functions.append(function)
-    return Compiled(forward, vjp, backend, tuple(functions), types, modes, how)
+    return Compiled(
+        forward, vjp, backend, tuple(functions), types, modes, how, target, name
+    )
+
+
+def check_target(target: str, name: str, backend: Backend) -> None:
+    """``--target`` and ``--name``: a known layout, and a function name that is an
+    identifier clashing with nothing the module defines."""
+    if target not in TARGETS:
+        raise OptionError(
+            f"unknown target '{target}' (choose from {', '.join(TARGETS)})", "--target"
+        )
+    if target == "function" and backend.name != "torch":
+        raise OptionError(
+            "a torch.autograd.Function needs the torch backend (--backend torch)",
+            "--target function",
+        )
+    if not name.isidentifier() or keyword.iskeyword(name):
+        raise OptionError(f"'{name}' is not a valid function name", "--name")
+    for suffix in ("_forward", "_backward"):
+        if f"{name}{suffix}" in TARGET_NAMES | backend.reserved:
+            raise OptionError(
+                f"'{name}{suffix}' is a name the module already uses", "--name"
+            )
 
 
 def _scalar(vjp: VJP, mode: str) -> VJP:

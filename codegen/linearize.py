@@ -25,7 +25,7 @@ import sympy
 from codegen.errors import InputError, OptionError
 from codegen.ir import Atom, Const, Op, Origin, Program, Stmt, Var
 from codegen.naming import Namer, name_problem, repeated
-from codegen.parse import BINOPS, COMPARE, Decl, Parsed, is_int_literal
+from codegen.parse import BINOPS, COMPARE, Decl, Dim, Parsed, is_int_literal, parse
 from codegen.passes import share
 from codegen.primitives import SYMPY, const_to_sympy
 from codegen.reverse import reverse
@@ -40,6 +40,8 @@ from codegen.shapes import (
     infer,
     show,
     sliced,
+    symbolic_offset,
+    symbolic_size,
 )
 from codegen.transforms import prepare
 
@@ -130,37 +132,74 @@ def _log10(value: int | float | Fraction) -> float:
     return math.log10(value)
 
 
+#: the header's statement of the version rule (``module.py`` states it only for
+#: programs that reassign a name: see :func:`reassignment_note`)
+REASSIGNMENT_RULE = (
+    "Reassigned names (a = a * a, loss += ...): the last value assigned to a name "
+    "keeps the name; earlier values are numbered in order, a_1, a_2, ... (a number "
+    "the program already uses as a name gets a further _2, _3). An input keeps its "
+    "name for the value passed in, so dx is the gradient with respect to that value, "
+    "and the values later assigned to it are x_1, x_2, .... The gradient of a_1 is "
+    "da_1."
+)
+
+
 class _Assignments:
     """THE place that decides what an assignment to a name does.
 
     Built from every statement before any is linearized, so that a read can tell an
-    input from a name assigned further down.  Today each name is assigned once: a
-    second assignment is refused here.  Reassignment will give each later assignment a
-    fresh version here instead (``x``, then ``x_2``): :meth:`written` returns the name an
-    assignment writes, and the builder reads a name through the version it holds now.
+    input from a name assigned further down.  A name may be assigned several times
+    (Python's meaning: a read gets the newest value); each assignment writes its own
+    *version*, so the flat program stays single-assignment:
+
+    * the last assignment to a name writes the name itself; earlier ones write
+      ``a_1``, ``a_2``, ... in order (a version name the program already uses gets a
+      further suffix from the namer: ``a_1_2``);
+    * an input that is assigned (declared ``x: float``, or listed in ``--inputs``:
+      an undeclared name read before its assignment stays an error, as a likely
+      typo) keeps its own name for the value passed in, so its gradient ``dx`` is with respect to that value; every
+      assignment to it is a version, ``x_1``, ``x_2``, ..., the last one included.
+
+    Dimension names are never assigned (``_check_dimensions``).
     """
 
-    def __init__(self, parsed: Parsed) -> None:
+    def __init__(self, parsed: Parsed, inputs: tuple[str, ...] | None) -> None:
         self.where = parsed.where
-        self.line: dict[str, int] = {}  # name -> line of its assignment
+        self.line: dict[str, int] = {}  # name -> line of its first assignment
+        self.count: dict[str, int] = {}  # name -> how many times it is assigned
+        #: names that are inputs although assigned: declared or listed
+        self.inputs = frozenset(parsed.declared) | frozenset(inputs or ())
         for st in parsed.statements:
             if st.target is not None:
-                self._assign(st.target, st.line)
-
-    def _assign(self, name: str, line: int) -> None:
-        first = self.line.get(name)
-        if first is not None:
-            lines = f"on line {first}" if first == line else f"on lines {first} and"
-            lines = lines if first == line else f"{lines} {line}"
-            raise InputError(
-                f"'{name}' is assigned twice {lines}; assign each name once",
-                f"{self.where}:{line}",
-            )
-        self.line[name] = line
+                self.line.setdefault(st.target, st.line)
+                self.count[st.target] = self.count.get(st.target, 0) + 1
+        self.reassigns = any(st.augmented for st in parsed.statements) or any(
+            n > 1 or name in self.inputs for name, n in self.count.items()
+        )
+        self._made: dict[str, int] = {}  # name -> assignments linearized so far
+        self.namer: Namer | None = None
 
     def written(self, name: str, line: int) -> str:
-        """The name that the assignment to ``name`` on ``line`` writes."""
-        return name
+        """The name that the next assignment to ``name`` (on ``line``) writes; called
+        once per statement, in order."""
+        made = self._made.get(name, 0) + 1
+        self._made[name] = made
+        if made == self.count.get(name, 1) and name not in self.inputs:
+            return name
+        assert self.namer is not None
+        return self.namer.fresh(f"{name}_{made}")
+
+
+def reassigns(parsed: Parsed) -> bool:
+    """Whether the program assigns a name twice, updates one (``+=``) or assigns an
+    input: then its header states :data:`REASSIGNMENT_RULE`."""
+    return _Assignments(parsed, None).reassigns
+
+
+def reassignment_note(source: str, where: str = "<expr>") -> str | None:
+    """The header's sentence on version names, or None when the program (valid
+    source) assigns each name once."""
+    return REASSIGNMENT_RULE if reassigns(parse(source, where)) else None
 
 
 class _Call(NamedTuple):
@@ -187,6 +226,9 @@ class _Builder:
         self.inputs: dict[str, None] = {}
         self.stmts: list[Stmt] = []
         self.shared: dict[Op, str] = {}
+        #: name -> the largest index value it holds, as (symbol or "", offset): an
+        #: arange(N) holds N-1, a dimension N holds N (see ``_check_range``)
+        self.largest: dict[str, tuple[str, int]] = {}
         self._line_bytes: dict[int, bytes] = {}
         self.decls: dict[str, Decl] = dict(parsed.decls)
         self.types: dict[str, Type] = {
@@ -269,14 +311,23 @@ class _Builder:
         if held is not None:
             return Var(held)
         assigned = self.assignments.line.get(name)
-        if assigned is not None and assigned >= line:
+        if (
+            assigned is not None
+            and assigned >= line
+            and name not in self.assignments.inputs
+        ):
+            hint = ""
+            if not (name in self.dims and name not in self.decls):
+                hint = f"; to reassign an input, declare it first ('{name}: float')"
             raise self._error(
-                f"'{name}' is used before it is assigned (line {assigned})", node
+                f"'{name}' is used before it is assigned (line {assigned}){hint}",
+                node,
             )
         if name in self.dims and name not in self.decls:
             source, axis = self.dims[name]
             self.inputs.setdefault(source, None)
             self._emit("dim", (Var(source),), name, (("axis", axis),))
+            self.largest[name] = (name, 0)
             self.current[name] = name
             return Var(name)
         self.inputs.setdefault(name, None)
@@ -426,7 +477,44 @@ class _Builder:
             check_gather(self.type_of(base), [self.type_of(a) for a in index])
         except IndexProblem as problem:
             raise self._error(str(problem), node) from None
+        self._check_range(node, self.type_of(base).shape, index, items)
         return self._emit("gather", (base, *index), target)
+
+    def _check_range(
+        self,
+        node: ast.AST,
+        shape: tuple[Dim, ...],
+        index: list[Atom],
+        items: list[ast.expr],
+    ) -> None:
+        """Refuse an index that is out of range on every input: ``X[N]`` for ``X``
+        of ``N`` rows, ``X[arange(N)]`` for ``N-1`` rows, ``y[:, 3]`` for 3 columns.
+        Sizes are compared as symbol + offset (``N-1``); what cannot be proved (an
+        int 5 on an axis of ``N``) is left to run time."""
+        for axis, (atom, size, item) in enumerate(
+            zip(index, shape, items, strict=False)
+        ):
+            if isinstance(atom, Const) and type(atom.value) is int:
+                largest: tuple[str, int] | None = ("", atom.value)
+                smallest = atom.value
+            elif isinstance(atom, Var):
+                largest, smallest = self.largest.get(atom.name), 0
+            else:
+                continue
+            if largest is None:
+                continue
+            symbol, offset = (
+                ("", size) if isinstance(size, int) else symbolic_offset(size)
+            )
+            beyond = largest[0] == symbol and largest[1] >= offset
+            below = symbol == "" and smallest < -offset
+            if beyond or below:
+                last = offset - 1 if symbol == "" else symbolic_size(symbol, offset - 1)
+                raise self._error(
+                    f"{self._what()}: index {ast.unparse(item)} is out of range for "
+                    f"axis {axis} of size {size} (its indices run from 0 to {last})",
+                    node,
+                )
 
     # --- statements -----------------------------------------------------------------
 
@@ -579,8 +667,24 @@ def _transpose(b: _Builder, c: _Call) -> Atom:
 
 def _reshape(b: _Builder, c: _Call) -> Atom:
     """reshape(a, N, 1): its dimensions are dimension names or positive integers, and
-    the element count stays (the shape rule checks it)."""
-    b._need_array(c.name, c.args[0], c.node)
+    the element count stays (the shape rule checks it).  A scalar (an input, a
+    dimension's size, a constant or a value) is refused: the module would call
+    ``.reshape`` on a Python number."""
+    arg = c.args[0]
+    if b.type_of(arg).rank == 0:
+        if isinstance(arg, Const):
+            kind = "a constant"
+        elif arg.name in b.dims and arg.name not in b.decls:
+            kind = "the size of a dimension, a number"
+        elif arg.name in b.decls or arg.name in b.inputs:
+            kind = "a scalar input"
+        else:
+            kind = "a scalar value"
+        raise b._error(
+            f"reshape() works on arrays, but '{ast.unparse(c.node.args[0])}' is "
+            f"{kind}; use it as it is (it broadcasts)",
+            c.node,
+        )
     for dim in c.args[1:]:
         positive = isinstance(dim, Const) and isinstance(dim.value, int)
         if not (
@@ -597,15 +701,25 @@ def _reshape(b: _Builder, c: _Call) -> Atom:
 def _arange(b: _Builder, c: _Call) -> Atom:
     """arange(N): the indices 0..N-1 of a dimension (or of a positive integer)."""
     (n,) = c.args
+    params: tuple[tuple[str, object], ...]
     if isinstance(n, Const) and isinstance(n.value, int) and n.value >= 1:
         length: object = n.value
+        params = (("length", length),)
     elif isinstance(n, Var) and n.name in b.dims:
         length = n.name
+        # the array N measures: backends that place arrays on devices put it there
+        params = (("length", length), ("like", b.dims[n.name][0]))
     else:
         raise b._error(
             "arange() takes a dimension name (N) or a positive integer", c.node
         )
-    return b._emit("arange", c.args, c.target, (("length", length),))
+    result = b._emit("arange", c.args, c.target, params)
+    if isinstance(result, Var):
+        if isinstance(length, int):
+            b.largest[result.name] = ("", length - 1)
+        else:
+            b.largest[result.name] = (str(length), -1)
+    return result
 
 
 def _grad(b: _Builder, c: _Call) -> Atom:
@@ -788,22 +902,24 @@ def linearize(
     """Build the flat forward program; ``inputs`` (from ``--inputs``) fixes input order,
     ``outputs`` (from ``--outputs``, else the program's last line ``u, v``) names the
     outputs (default: the value of the last statement)."""
-    assignments = _Assignments(parsed)
+    assignments = _Assignments(parsed, inputs)
     targets = assignments.line
     namer = Namer(_all_names(parsed) + list(inputs or ()))
+    assignments.namer = namer
     builder = _Builder(parsed, namer, assignments)
     _check_dimensions(parsed, builder.dims, targets)
     output = ""
     for st in parsed.statements:
+        if st.augmented and st.target not in builder.current:
+            if st.target not in assignments.inputs:
+                raise InputError(
+                    f"'{st.target} {st.augmented} ...' updates '{st.target}', which "
+                    f"has no value yet (assign it first: '{st.target} = ...')",
+                    f"{parsed.where}:{st.line}",
+                )
         name = st.target if st.target is not None else namer.fresh("f")
         output = builder.statement(st.value, name, st.line)
     used = tuple(builder.inputs)
-    for name in parsed.declared:
-        if name in targets:
-            raise InputError(
-                f"'{name}' is declared as an input but assigned on line {targets[name]}",
-                parsed.where,
-            )
     if inputs is not None:
         order = _check_listed(inputs, used, targets, builder.dims, "--inputs")
     elif parsed.declared:
@@ -814,6 +930,8 @@ def linearize(
     types = {name: builder.types.get(name, SCALAR) for name in order}
     types.update(builder.types)
     named = _outputs(parsed, outputs, targets)
+    if named is not None:  # the newest version of each name
+        named = tuple(builder.current.get(name, name) for name in named)
     return Program(order, tuple(builder.stmts), named or (output,), types=types)
 
 
@@ -860,10 +978,6 @@ def _check_listed(
             source, _ = dims[name]
             raise OptionError(
                 f"'{name}' is a dimension of {source}, not an input", what
-            )
-        if name in targets:
-            raise OptionError(
-                f"'{name}' is assigned in the program, so it is not an input", what
             )
     missing = [name for name in used if name not in listed]
     if missing:

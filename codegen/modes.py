@@ -72,7 +72,14 @@ class Values:
     names: tuple[str, ...]
 
 
-Returned = Values | Grads | Matrix
+@dataclass(frozen=True)
+class Cache:
+    """``Cache(x, w, t1)``: what a layer's backward reads, saved by its forward."""
+
+    names: tuple[str, ...]
+
+
+Returned = Values | Grads | Matrix | Cache
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,44 @@ class Function:
     returns: tuple[Returned, ...]
     defaults: Mapping[str, str] = field(default_factory=dict)
     short_doc: str = ""  # the docstring when ``doc`` is too long for one line
+    #: names to unpack from the parameter ``cache`` before the body (a layer's
+    #: backward), or None
+    unpack: tuple[str, ...] | None = None
+
+
+TARGETS = ("flat", "layer", "function")
+
+
+def layer_functions(vjp: VJP, name: str) -> tuple[Function, Function]:
+    """The CS231n pair: ``<name>_forward(*inputs) -> (out, cache)`` and
+    ``<name>_backward(dout, cache) -> grads``: the statements of the flat form cut at
+    the forward/backward boundary; the cache is exactly the values the backward
+    statements read (the VJP's residuals, found by liveness)."""
+    primal = vjp.primal
+    outputs = primal.outputs
+    residuals = vjp.residuals
+    forward = Function(
+        f"{name}_forward",
+        primal.inputs,
+        f"Return ({_names(outputs)}, cache); the cache holds what the backward reads.",
+        (Section("", primal.stmts),),
+        (Values(outputs), Cache(residuals)),
+    )
+    upstream = ", ".join(vjp.cotangents)
+    what = (
+        "is the upstream gradient"
+        if len(outputs) == 1
+        else "are the upstream gradients"
+    )
+    backward = Function(
+        f"{name}_backward",
+        vjp.cotangents + ("cache",),
+        f"Return Grads in WRT order; {upstream} {what}.",
+        (Section("", vjp.stmts),),
+        (Grads(vjp.grads),),
+        unpack=residuals,
+    )
+    return forward, backward
 
 
 def grad_functions(vjp: VJP) -> tuple[Function, Function]:

@@ -6,19 +6,30 @@ import hashlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from codegen.ir import Expr, Op, Origin, Program, Stmt, Var
-from codegen.modes import Function, Grads, Returned, Values
+from codegen.ir import Expr, Op, Origin, Program, Stmt, Var, count_ops
+from codegen.modes import Cache, Function, Grads, Returned, Values
 from codegen.printing import Printer, source_statement
 from codegen.render import FunctionView, ModuleView
-from codegen.rules import CONVENTIONS, POW_CONVENTION
-from codegen.shapes import show
+from codegen.rules import CONVENTIONS, where_note
+from codegen.shapes import Dim, show
 
 if TYPE_CHECKING:
     from codegen.generate import Compiled
 
 #: names the flat target's template defines (the backend's are in its record)
 TARGET_NAMES = frozenset(
-    {"namedtuple", "Grads", "INPUTS", "OUTPUT", "WRT", "forward", "forward_backward"}
+    {
+        "namedtuple",
+        "Grads",
+        "INPUTS",
+        "OUTPUT",
+        "OUTPUTS",
+        "WRT",
+        "SHAPES",
+        "INTEGERS",
+        "forward",
+        "forward_backward",
+    }
 )
 
 WIDTH = 88
@@ -184,12 +195,116 @@ def _shape_lines(forward: Program, cotangents: tuple[str, ...]) -> list[str]:
     return [*lines, ""]
 
 
-def _variable_power(expr: Expr) -> bool:
-    return (
-        isinstance(expr, Op)
-        and expr.prim == "pow"
-        and all(isinstance(a, Var) for a in expr.args)
+def conventions(program: Program) -> list[str]:
+    """The convention texts (:data:`codegen.rules.CONVENTIONS`) of the primitives
+    ``program`` applies, in table order, each once."""
+    applied: set[str] = set()
+    stack: list[Expr] = [stmt.expr for stmt in program.stmts]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Op):
+            convention = CONVENTIONS.get(node.prim)
+            if convention is not None and (
+                convention.when is None or convention.when(node)
+            ):
+                applied.add(node.prim)
+            stack.extend(node.args)
+    texts: dict[str, None] = {}
+    for prim, convention in CONVENTIONS.items():
+        if prim in applied:
+            texts.setdefault(convention.text)
+    return list(texts)
+
+
+def operation_count(function: Function) -> int:
+    """The cost of a function as the header states it: ``count_ops`` (one per
+    primitive applied) over the statements it runs, +1 per accumulation (``dx = dx +
+    ...``).  ``benchmarks/bench_modes.py`` counts the same way."""
+    return sum(
+        count_ops(stmt.expr) + stmt.accumulate
+        for section in function.sections
+        for stmt in section.stmts
     )
+
+
+def _cost_line(functions: tuple[Function, ...]) -> str:
+    """Each function's count; ratios are to the first (forward, or a layer's
+    forward)."""
+    counts = [(f.name, operation_count(f)) for f in functions]
+    first, base = counts[0]
+    parts = []
+    for name, count in counts:
+        if name == first or not base:
+            parts.append(f"{name} {count}")
+        else:
+            parts.append(f"{name} {count} ({count / base:.1f}x)")
+    return (
+        f"Cost in operations (primitives applied, +1 per accumulation; ratio to {first}): "
+        + ", ".join(parts)
+        + "."
+    )
+
+
+def _dim(dim: Dim) -> str:
+    return str(dim) if isinstance(dim, int) else f'"{dim}"'
+
+
+def _shape_tuple(shape: tuple[Dim, ...]) -> str:
+    if len(shape) == 1:
+        return f"({_dim(shape[0])},)"
+    return "(" + ", ".join(_dim(d) for d in shape) + ")"
+
+
+#: primitives that pass an integer array on with its values (so an index stays one)
+_INDEX_PRESERVING = frozenset(
+    {"reshape", "copy", "squeeze", "expand_dims", "transpose"}
+)
+
+
+def index_bounds(program: Program) -> dict[str, list[Dim]]:
+    """For each integer input, the sizes of the axes it indexes (``a[i, y]``
+    gathers along axis 1 of ``a``: ``y`` indexes that size), in statement order;
+    reshapes and copies of the input count as the input."""
+    source = {
+        name: name
+        for name in program.inputs
+        if name in program.types and program.types[name].dtype == "int"
+    }
+    bounds: dict[str, list[Dim]] = {name: [] for name in source}
+    for stmt in program.stmts:
+        expr = stmt.expr
+        if not isinstance(expr, Op):
+            continue
+        if expr.prim in _INDEX_PRESERVING and expr.args:
+            first = expr.args[0]
+            if isinstance(first, Var) and first.name in source:
+                source[stmt.target] = source[first.name]
+        elif expr.prim == "gather" and isinstance(expr.args[0], Var):
+            base = program.types.get(expr.args[0].name)
+            for axis, index in enumerate(expr.args[1:]):
+                if isinstance(index, Var) and index.name in source and base:
+                    found = bounds[source[index.name]]
+                    if axis < base.rank and base.shape[axis] not in found:
+                        found.append(base.shape[axis])
+    return bounds
+
+
+def _input_constants(forward: Program) -> list[str]:
+    """``SHAPES`` (every input's declared shape, ``()`` for a number) and, where there
+    are integer inputs, ``INTEGERS`` (the sizes each one indexes): what ``--verify``
+    needs to call the functions at random points."""
+    shapes = ", ".join(
+        f'"{n}": {_shape_tuple(forward.types[n].shape if n in forward.types else ())}'
+        for n in forward.inputs
+    )
+    lines = [f"SHAPES = {{{shapes}}}"]
+    bounds = index_bounds(forward)
+    if bounds:
+        entries = ", ".join(
+            f'"{n}": {_shape_tuple(tuple(dims))}' for n, dims in bounds.items()
+        )
+        lines.append(f"INTEGERS = {{{entries}}}")
+    return lines
 
 
 def _returned(
@@ -202,6 +317,8 @@ def _returned(
         )
     if isinstance(item, Grads):
         return [], f"Grads({', '.join(item.names)})"
+    if isinstance(item, Cache):
+        return [], f"Cache({', '.join(item.names)})"
     entries = [[name or "0.0" for name in row] for row in item.rows]
     if matrix_style == "tuple":
         rows = ", ".join(
@@ -227,6 +344,11 @@ def function_view(
     """A function printed: its sections (titled ``# forward`` ...), then the lines
     that assemble a matrix, if it returns one."""
     lines: list[str] = []
+    if function.unpack:  # a layer's backward: the values its forward cached
+        names = ", ".join(function.unpack)
+        if len(function.unpack) == 1:
+            names = f"({names},)"
+        lines.append(f"{names} = cache")
     for section in function.sections:
         if section.title:
             if lines:
@@ -253,6 +375,8 @@ def function_view(
 #: what each mode's function is, for the header
 _MODE_LINES = {
     "grad": "forward and forward_backward (reverse mode)",
+    "layer": "{name}_forward and {name}_backward (reverse mode, split at the cache)",
+    "function": "Function, a torch.autograd.Function (reverse mode), and apply",
     "jvp": "jvp (forward mode)",
     "hvp": "hvp (forward over reverse mode)",
     "hessian": "hessian (forward over reverse, one sweep per input)",
@@ -260,32 +384,40 @@ _MODE_LINES = {
 
 
 def _functions_line(compiled: Compiled) -> str:
-    parts = [_MODE_LINES[m] for m in compiled.modes if m in _MODE_LINES]
+    modes = list(compiled.modes)
+    if compiled.target in ("layer", "function"):
+        modes[0] = compiled.target
+    parts = [
+        _MODE_LINES[m].format(name=compiled.name) for m in modes if m in _MODE_LINES
+    ]
     if "jacobian" in compiled.modes:
         per = "output" if compiled.jacobian_mode == "reverse" else "input"
         parts.append(f"jacobian ({compiled.jacobian_mode} mode, one sweep per {per})")
     return "Functions: " + "; ".join(parts) + "."
 
 
-def build_view(compiled: Compiled, source: str, regenerate: str) -> ModuleView:
+def header(compiled: Compiled, source: str, regenerate: str) -> list[str]:
+    """The module docstring's lines: title, source, shapes, how to regenerate, the
+    backend, the functions and the conventions in force."""
     forward, vjp, backend = compiled.forward, compiled.vjp, compiled.backend
-    printer = Printer(backend.name)
     outputs = forward.outputs
-    wrt = vjp.wrt
     title = (
         f"Value and gradients of {', '.join(outputs)}, generated by backpropgen — "
         "do not edit."
     )
-    stated = CONVENTIONS
-    if any(_variable_power(stmt.expr) for stmt in forward.stmts):
-        stated += f"; {POW_CONVENTION}"
-    conventions = _wrap_words(f"At non-differentiable points: {stated}.", WIDTH - 4)
+    stated = conventions(forward)
+    convention_lines = (
+        _wrap_words(f"At non-differentiable points: {'; '.join(stated)}.", WIDTH - 4)
+        if stated
+        else []
+    )
+    notes = [*compiled.notes, *filter(None, [where_note(forward)])]
     shape_lines = _shape_lines(forward, vjp.cotangents)
     if shape_lines and backend.describe_arrays:
         backend_line = backend.describe_arrays
     else:
         backend_line = backend.describe_scalar
-    doc = [
+    return [
         *_wrap_words(title, WIDTH - 3),
         "",
         "Source:",
@@ -294,22 +426,49 @@ def build_view(compiled: Compiled, source: str, regenerate: str) -> ModuleView:
         "",
         *shape_lines,
         _docstring_safe(_fit(f"Regenerate with: {regenerate}", WIDTH)),
-        backend_line,
+        *_wrap_words(backend_line, WIDTH - 4),
         *_wrap_words(_functions_line(compiled), WIDTH - 4),
-        *conventions,
+        *_wrap_words(_cost_line(compiled.functions), WIDTH - 4),
+        *convention_lines,
+        *(line for note in notes for line in _wrap_words(note, WIDTH - 4)),
     ]
-    functions = tuple(
-        function_view(f, printer, compiled.types, backend.matrix)
-        for f in compiled.functions
-    )
-    imports = printer.imports("from collections import namedtuple")
-    constants = (
+
+
+def io_constants(compiled: Compiled) -> list[str]:
+    """``INPUTS``, ``OUTPUT`` (or ``OUTPUTS``) and ``WRT``."""
+    forward, outputs = compiled.forward, compiled.forward.outputs
+    return [
         f"INPUTS = {_tuple(forward.inputs)}",
         (
             f'OUTPUT = "{outputs[0]}"'
             if len(outputs) == 1
             else f"OUTPUTS = {_tuple(outputs)}"
         ),
-        f"WRT = {_tuple(wrt)}",
+        f"WRT = {_tuple(compiled.vjp.wrt)}",
+        *_input_constants(forward),
+    ]
+
+
+def build_view(compiled: Compiled, source: str, regenerate: str) -> ModuleView:
+    if compiled.target == "function":
+        from codegen.autograd import function_view as autograd_view
+
+        return autograd_view(compiled, header(compiled, source, regenerate))
+    backend = compiled.backend
+    printer = Printer(backend.name)
+    doc = header(compiled, source, regenerate)
+    functions = tuple(
+        function_view(f, printer, compiled.types, backend.matrix)
+        for f in compiled.functions
     )
+    imports = printer.imports("from collections import namedtuple")
+    cache = [
+        f"CACHE = {_tuple(item.names)}"
+        for f in compiled.functions
+        for item in f.returns
+        if isinstance(item, Cache)
+    ]
+    if cache:
+        cache.append('Cache = namedtuple("Cache", CACHE)')
+    constants = (*io_constants(compiled), *cache)
     return ModuleView("\n".join(doc), tuple(imports), constants, functions)

@@ -17,13 +17,17 @@ from codegen.primitives import FUNCTIONS as USER_FUNCTIONS
 MODULE_NAMES = frozenset(
     {
         "math",
+        "torch",
         "np",
         "numpy",
         "namedtuple",
         "Grads",
         "INPUTS",
         "OUTPUT",
+        "OUTPUTS",
         "WRT",
+        "SHAPES",
+        "INTEGERS",
         "forward",
         "forward_backward",
         "float",  # dtype=float in the numpy backend

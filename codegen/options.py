@@ -40,6 +40,8 @@ class Options:
     format: str = "auto"
     mode: tuple[str, ...] = ("grad",)
     outputs: tuple[str, ...] | None = None
+    target: str = "flat"
+    name: str = "layer"
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ class Option:
     choices: tuple[str, ...] | None = None
     metavar: str | None = None
     many: bool = False  # several arguments after one flag (--at x=1 y=2), extended
-    switch: bool = False  # takes no argument (--trace); given, its value is True
+    switch: bool = False  # takes no value (--verify): True when given, else None
     field: bool = True  # an ``Options`` field (--at is not: it evaluates instead)
     manifest: bool = True  # a key of [tool.backpropgen.modules.NAME]
     regenerate: bool = True  # repeated in the header's command when not the default
@@ -125,11 +127,33 @@ OPTIONS: tuple[Option, ...] = (
         kind="names",
     ),
     Option(
+        "target",
+        "--target",
+        "the layout: flat (forward, forward_backward), layer (CS231n pair with a "
+        "cache), function (torch.autograd.Function; torch backend)",
+        choices=("flat", "layer", "function"),
+    ),
+    Option(
+        "name",
+        "--name",
+        "the layer's name: NAME_forward, NAME_backward (default: layer)",
+    ),
+    Option(
         "at",
         "--at",
         "evaluate a scalar program at a point; print the value and gradients",
         metavar="NAME=VALUE",
         many=True,
+        field=False,
+        manifest=False,
+        regenerate=False,
+    ),
+    Option(
+        "verify",
+        "--verify",
+        "check the module against central differences of its forward: "
+        "backpropgen --verify MODULE.py, or EXPR --verify to generate and check",
+        switch=True,
         field=False,
         manifest=False,
         regenerate=False,

@@ -5,7 +5,9 @@ is checked against a whitelist before :mod:`codegen.linearize` builds the graph 
 
 Accepted (one statement per line or separated by ``;``; ``#`` comments):
 
-* ``name = expression`` (each name assigned once);
+* ``name = expression``; a name may be assigned again (Python's meaning: later
+  statements read the newest value), and ``name += expression`` (``-=``, ``*=``,
+  ``/=``) is ``name = name + (expression)``;
 * ``name: float`` declares an input (fixes the input order);
 * one bare expression, as the last statement (its value is the output).
 
@@ -83,13 +85,26 @@ _DESCRIBE: dict[type, str] = {
 }
 
 
+#: the augmented assignments accepted (``loss += ...``), as binary operators
+AUGMENTED: dict[type, str] = {
+    ast.Add: "+=",
+    ast.Sub: "-=",
+    ast.Mult: "*=",
+    ast.Div: "/=",
+}
+
+
 @dataclass(frozen=True)
 class Statement:
-    """One source statement: ``target = value`` (target None for a bare expression)."""
+    """One source statement: ``target = value`` (target None for a bare expression).
+
+    ``loss += e`` is kept as ``loss = loss + (e)`` with ``augmented`` set to ``"+="``
+    (for messages: it reads ``loss``, which must hold a value already)."""
 
     target: str | None
     value: ast.expr
     line: int
+    augmented: str = ""
 
 
 Dim = int | str
@@ -250,6 +265,8 @@ def _validate(module: ast.Module, where: str, lines: tuple[str, ...]) -> Parsed:
             _check_name(target, stmt.targets[0], where)
             _check_expr(stmt.value, where)
             statements.append(Statement(target, stmt.value, stmt.lineno))
+        elif isinstance(stmt, ast.AugAssign):
+            statements.append(_augmented(stmt, where))
         elif isinstance(stmt, ast.AnnAssign):
             if not isinstance(stmt.target, ast.Name) or stmt.value is not None:
                 raise _err(
@@ -317,6 +334,29 @@ def _validate(module: ast.Module, where: str, lines: tuple[str, ...]) -> Parsed:
         outputs,
         outputs_line,
     )
+
+
+def _augmented(stmt: ast.AugAssign, where: str) -> Statement:
+    """``name += e`` (``-= *= /=``) as ``name = name + (e)``, the read of ``name``
+    placed where the target is written (for messages)."""
+    if not isinstance(stmt.target, ast.Name):
+        raise _err("an augmented assignment updates one plain name", stmt, where)
+    op = AUGMENTED.get(type(stmt.op))
+    if op is None:
+        symbols = {ast.Pow: "**", ast.MatMult: "@", ast.FloorDiv: "//", ast.Mod: "%"}
+        sign = symbols.get(type(stmt.op), type(stmt.op).__name__)
+        raise _err(
+            f"unsupported augmented assignment '{sign}=' (only += -= *= /=; "
+            "write it out: 'a = a ** b')",
+            stmt,
+            where,
+        )
+    name = stmt.target.id
+    _check_name(name, stmt.target, where)
+    _check_expr(stmt.value, where)
+    read = ast.copy_location(ast.Name(id=name, ctx=ast.Load()), stmt.target)
+    value = ast.copy_location(ast.BinOp(left=read, op=stmt.op, right=stmt.value), stmt)
+    return Statement(name, value, stmt.lineno, op)
 
 
 def _declaration(kind: ast.expr, line: int, where: str) -> Decl:

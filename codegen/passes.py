@@ -121,7 +121,7 @@ def seed_upstream(vjp: VJP, policy: str | None) -> VJP:
     output's a fresh float array of its shape (a wrong shape fails there)."""
     if policy is None:
         return vjp
-    if policy not in ("broadcast", "check"):
+    if policy not in ("broadcast", "check", "shape"):
         raise ValueError(f"unknown upstream policy {policy!r}")
     types = vjp.primal.types
     # the sweep reads an output's cotangent where it undoes the output's statement
@@ -138,7 +138,7 @@ def seed_upstream(vjp: VJP, policy: str | None) -> VJP:
         if policy == "broadcast":
             expr: Expr = Op("broadcast_like", (Var(upstream), Var(output)))
             how = "broadcast"
-        elif types.get(output, SCALAR).rank:
+        elif policy == "shape" or types.get(output, SCALAR).rank:
             expr = Op("broadcast_to", (Var(upstream), Var(output)))
             how = "check_array"
         else:

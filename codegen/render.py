@@ -26,8 +26,10 @@ class ModuleView:
 
     docstring: str
     imports: tuple[str, ...]
-    constants: tuple[str, ...]  # INPUTS = ..., OUTPUT = ..., WRT = ...
+    constants: tuple[str, ...]  # INPUTS = ..., OUTPUT = ..., WRT = ..., SHAPES = ...
     functions: tuple[FunctionView, ...]
+    template: str = "module.py.jinja"  # function.py.jinja: a torch.autograd.Function
+    class_doc: str = ""
 
 
 def _template_dirs() -> list[str]:
@@ -50,5 +52,5 @@ def environment() -> jinja2.Environment:
     )
 
 
-def render(view: ModuleView, template: str = "module.py.jinja") -> str:
-    return environment().get_template(template).render(m=view)
+def render(view: ModuleView) -> str:
+    return environment().get_template(view.template).render(m=view)

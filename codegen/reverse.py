@@ -5,6 +5,9 @@ gradient of its output into one contribution per argument.  The first contributi
 gradient defines it (``dq = df``); later ones accumulate (``dx = dx + ...``: a value
 used twice, fan-out).  Only what the requested gradients need is emitted: a statement is
 undone only if a differentiated input reaches it and it reaches an output.
+Statements computed only for one branch of a ``where`` have their contributions masked
+by its condition (:func:`branch_guards`), so the branch that was not selected
+contributes exactly 0 even where its own derivative is inf or nan.
 
 This module knows calculus and nothing else: no backend, no printer, no command line.
 What a backend needs on top (shaping the upstream gradient, copying aliased arrays,
@@ -20,11 +23,22 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from types import MappingProxyType
 
-from codegen.ir import Const, Expr, Op, Origin, Program, Stmt, Var, all_names, call
+from codegen.ir import (
+    Const,
+    Expr,
+    Op,
+    Origin,
+    Program,
+    Stmt,
+    Var,
+    all_names,
+    call,
+    names_in,
+)
 from codegen.liveness import live_names, reads
 from codegen.naming import Namer
 from codegen.rules import NO_GRADIENT, rule_for
-from codegen.shapes import ELEMENTWISE, SCALAR, Type, unbroadcast_axes
+from codegen.shapes import COMPARISONS, ELEMENTWISE, SCALAR, Type, unbroadcast_axes
 
 
 @dataclass(frozen=True)
@@ -112,6 +126,92 @@ def _unbroadcast(contribution: Expr, result: Type, arg: Type) -> Expr:
     return contribution
 
 
+#: the branches a value is computed for: ``((c, True),)`` is the first branch of
+#: ``where(c, ., .)``; a branch of a ``where`` inside a branch adds its condition
+Guard = tuple[tuple[str, bool], ...]
+
+
+def branch_guards(program: Program) -> dict[str, Guard]:
+    """The statements computed only for one branch of a ``where``, with its
+    condition: ``t -> ((c, True),)`` when every use of ``t`` is, position by
+    position, inside the first branch of ``where(c, ., .)`` (``False``: the second
+    branch; a nested ``where`` adds its own condition after the outer ones).
+
+    That is: ``t`` is elementwise and not an output, and each use of it is either a
+    branch of a ``where`` or an argument of a statement guarded the same way, all
+    with the same guard and shape (so that position ``i`` of ``t`` only feeds position ``i``
+    of the ``where``).  Reverse mode masks such a statement's contributions with
+    its condition (see :data:`codegen.rules.WHERE_CONVENTION`): the gradient
+    reaching it is exactly 0 where the branch is not selected, but its local
+    derivative there may be inf or nan (``sqrt(x)`` at x < 0, ``log(x)`` at 0),
+    and 0 * inf is nan.  One backward sweep over the statements: linear time.
+    """
+    stmts = program.stmts
+    types = program.types
+    outputs = set(program.outputs)
+    uses: dict[str, list[tuple[int, int]]] = {}
+    for index, stmt in enumerate(stmts):
+        args = stmt.expr.args if isinstance(stmt.expr, Op) else (stmt.expr,)
+        for position, arg in enumerate(args):
+            if isinstance(arg, Var):
+                uses.setdefault(arg.name, []).append((index, position))
+    guards: dict[str, Guard] = {}
+    for index in range(len(stmts) - 1, -1, -1):
+        stmt = stmts[index]
+        expr = stmt.expr
+        if (
+            stmt.target in outputs
+            or not isinstance(expr, Op)
+            or expr.prim not in ELEMENTWISE
+            or expr.prim in COMPARISONS
+        ):
+            continue
+        shape = types.get(stmt.target, SCALAR).shape
+        key: Guard | None = None
+        for user_index, position in uses.get(stmt.target, ()):
+            user = stmts[user_index]
+            if types.get(user.target, SCALAR).shape != shape:
+                key = None
+                break
+            use = user.expr
+            if (
+                isinstance(use, Op)
+                and use.prim == "where"
+                and position in (1, 2)
+                and isinstance(use.args[0], Var)
+            ):
+                outer = guards.get(user.target, ())
+                this: Guard | None = (*outer, (use.args[0].name, position == 1))
+            else:
+                this = guards.get(user.target) if isinstance(use, Op) else None
+            if this is None or (key is not None and this != key):
+                key = None
+                break
+            key = this
+        if key is not None:
+            guards[stmt.target] = key
+    return guards
+
+
+#: primitives whose contributions are 0 wherever the gradient reaching them is 0,
+#: whatever their arguments (``g``, ``-g``, ``where(out > 0, g, 0)``): a branch's
+#: statement of these needs no mask (svm's ``where(j == y, 0, maximum(0, m))``)
+_ZERO_PRESERVING = frozenset({"add", "sub", "neg", "relu", "where"})
+
+
+def _guarded(contribution: Expr, guard: Guard) -> Expr:
+    """``where(c, contribution, 0)`` (or ``where(c, 0, contribution)`` for the second
+    branch), innermost condition first: exactly 0 where the branch is not selected,
+    exact where it is."""
+    zero = Const.of(0.0)
+    for cond, first in reversed(guard):
+        if first:
+            contribution = call("where", Var(cond), contribution, zero)
+        else:
+            contribution = call("where", Var(cond), zero, contribution)
+    return contribution
+
+
 def active_names(program: Program, wrt: tuple[str, ...]) -> set[str]:
     """Names a ``wrt`` input reaches through differentiable statements."""
     types = program.types
@@ -180,6 +280,7 @@ def reverse(
         grad_types[cot] = type_of(out)
     backward: list[Stmt] = []
     has_grad: set[str] = set(program.outputs)
+    guards = branch_guards(program)
     for stmt in reversed(program.stmts):
         target, expr = stmt.target, stmt.expr
         if target not in needed or target not in has_grad or isinstance(expr, Const):
@@ -194,6 +295,18 @@ def reverse(
             args = expr.args
             contributions = rule.fn(g, Var(target), args, **dict(expr.params))
             gate = rule.gate
+            guard = guards.get(target)
+            if (
+                guard is not None and expr.prim not in _ZERO_PRESERVING
+            ):  # a where branch: 0 where it is not selected
+                contributions = tuple(
+                    (
+                        c
+                        if c is None or set(names_in(c)) <= {g.name}  # g * 2, -g
+                        else _guarded(c, guard)
+                    )
+                    for c in contributions
+                )
             if types and expr.prim in ELEMENTWISE:
                 contributions = tuple(
                     (

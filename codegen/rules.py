@@ -7,9 +7,10 @@ It returns one contribution per argument: an expression for ``g * d(out)/d(arg)`
 the output where that is cheaper and stabler: exp' is its output, sigmoid' = s(1 - s),
 tanh' = 1 - t**2, sqrt' = 0.5 / s.
 
-Non-differentiable points (documented in every generated module, matching PyTorch and JAX
-where they agree): relu'(0) = 0, abs'(0) = 0, and ties of max/min split the gradient
-evenly among the tied arguments.
+Non-differentiable points follow a convention (matching PyTorch and JAX where they
+agree): relu'(0) = 0, abs'(0) = 0, and ties of max/min split the gradient evenly among
+the tied arguments.  :data:`CONVENTIONS` maps each primitive to its convention text; a
+generated module's header states those of the primitives its program applies.
 
 ``tests/test_rules.py`` checks that every primitive in :data:`codegen.primitives.ARITY`
 has a rule here and that each agrees with ``sympy.diff`` of its meaning.
@@ -21,17 +22,43 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from codegen.errors import MissingRuleError
-from codegen.ir import Const, Expr, Op, Var, call
+from codegen.ir import Const, Expr, Op, Program, Var, call
 
 Contribution = Expr | None
 RuleFn = Callable[[Expr, Var, tuple[Expr, ...]], tuple[Contribution, ...]]
 
-CONVENTIONS = (
-    "relu'(0) = 0 (relu(x) and maximum(0, x)); abs'(0) = 0; "
-    "max/min: ties split the gradient evenly among the tied arguments"
-)
 #: stated too where a power has a variable base and exponent (see ``_pow``)
 POW_CONVENTION = "a ** b at a = 0: the gradient in b is 0"
+TIES = "max/min: ties split the gradient evenly among the tied arguments"
+
+
+def _variable_power(op: Op) -> bool:
+    return all(isinstance(a, Var) for a in op.args)
+
+
+@dataclass(frozen=True)
+class Convention:
+    """What a rule does at a point where the math gives no derivative: ``text`` goes
+    into the header of every module whose forward program applies the primitive (to
+    arguments for which ``when`` holds, if given)."""
+
+    text: str
+    when: Callable[[Op], bool] | None = None
+
+
+#: primitive -> its convention at non-differentiable points.  A module states the
+#: conventions of the primitives its forward program applies, in this order, each text
+#: once (max, min and their reductions share one).  A new primitive with a convention
+#: adds one entry.
+CONVENTIONS: dict[str, Convention] = {
+    "relu": Convention("relu'(0) = 0 (relu(x) and maximum(0, x))"),
+    "abs": Convention("abs'(0) = 0"),
+    "max": Convention(TIES),
+    "min": Convention(TIES),
+    "amax": Convention(TIES),
+    "amin": Convention(TIES),
+    "pow": Convention(POW_CONVENTION, when=_variable_power),
+}
 
 
 @dataclass(frozen=True)
@@ -256,7 +283,30 @@ def _copy(g, out, args):
     return (g,)
 
 
+#: stated in the header of programs that use ``where`` (``module.py``: see
+#: :func:`where_note`)
+WHERE_CONVENTION = (
+    "where(c, a, b): the branch that was not selected contributes exactly 0 to every "
+    "gradient, even where its own derivative is inf or nan (where(x > 0, sqrt(x), 0) "
+    "has gradient 0 at x = -1): the backward statements of values computed only for "
+    "one branch are masked by the condition (where(c, ..., 0)). Elsewhere the math "
+    "holds as written: sqrt(x) at x = 0 has gradient inf."
+)
+
+
+def where_note(program: Program) -> str | None:
+    """:data:`WHERE_CONVENTION` if the forward program uses ``where``, else None."""
+    for stmt in program.stmts:
+        if isinstance(stmt.expr, Op) and stmt.expr.prim == "where":
+            return WHERE_CONVENTION
+    return None
+
+
 def _where(g, out, args):
+    """Routes ``g`` to the selected branch.  This rule alone would not keep the
+    other branch's gradient at 0 (0 times its inf or nan local derivative is nan):
+    reverse mode masks the statements computed only for a branch, see
+    :func:`codegen.reverse.branch_guards`."""
     cond, a, b = args
     zero = Const.of(0.0)
     return None, call("where", cond, g, zero), call("where", cond, zero, g)

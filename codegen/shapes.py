@@ -174,8 +174,26 @@ def parse_index(text: str) -> tuple[IndexItem, ...]:
     return tuple(items)
 
 
+def symbolic_offset(dim: str) -> tuple[str, int]:
+    """A symbolic size as (symbol, offset): ``N`` -> (N, 0), ``N-2`` -> (N, -2)."""
+    for k in range(len(dim) - 1, 0, -1):
+        if dim[k] in "+-":
+            tail = dim[k + 1 :]
+            if tail.isdigit():
+                return dim[:k], int(dim[k:])
+            break
+    return dim, 0
+
+
+def symbolic_size(symbol: str, offset: int) -> str:
+    """The one label of ``symbol + offset`` (``N``, ``N-2``, ``N+1``): equal sizes
+    get equal labels, so ``x[1:][1:]`` and ``x[2:]`` broadcast together."""
+    return symbol if offset == 0 else f"{symbol}{offset:+d}"
+
+
 def _symbolic_length(dim: str, lo: int | None, hi: int | None) -> Dim:
-    """Length of ``a[lo:hi]`` along a symbolic axis N: an int, N, or ``N-1``-style."""
+    """Length of ``a[lo:hi]`` along a symbolic axis of size ``dim`` (``N`` or an
+    offset of it, ``N-1``): an int, or the normalised ``N-2``-style label."""
 
     def bound(value: int | None, default: tuple[int, int]) -> tuple[int, int]:
         if value is None:
@@ -188,7 +206,8 @@ def _symbolic_length(dim: str, lo: int | None, hi: int | None) -> Dim:
     if coeff == 0:
         return max(const, 0)
     if coeff == 1:
-        return dim if const == 0 else f"{dim}{const:+d}"
+        symbol, offset = symbolic_offset(dim)
+        return symbolic_size(symbol, offset + const)
     raise IndexProblem(f"cannot tell the length of this slice of dimension {dim}")
 
 

@@ -19,10 +19,8 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
-import numpy as np
-
 from codegen.errors import OptionError
-from codegen.evaluate import check_point, real_value, require_scalar
+from codegen.evaluate import check_point, point_value, real_value, require_scalar
 from codegen.generate import Compiled, compile_source, module_namer
 from codegen.ir import Stmt
 from codegen.options import Options
@@ -97,10 +95,8 @@ def trace_compiled(compiled: Compiled, point: dict[str, float]) -> Trace:
     forward_lines = [printer.statement(s) for s in forward.stmts]
     backward_lines = [printer.statement(s) for s in vjp.stmts]
     imports = list(printer.imports())
-    elementwise = compiled.backend.elementwise
     start: dict[str, object] = {
-        name: np.float64(point[name]) if elementwise else point[name]
-        for name in forward.inputs
+        name: point_value(compiled.backend, point[name]) for name in forward.inputs
     }
     values = dict(start)
     grads_by_output: list[dict[str, object]] = []

@@ -7,8 +7,8 @@ Source:
 Regenerate with: backpropgen --regen
 Backend: numpy (elementwise: call it with arrays to evaluate many points).
 Functions: forward and forward_backward (reverse mode).
-At non-differentiable points: relu'(0) = 0 (relu(x) and maximum(0, x)); abs'(0) = 0;
-max/min: ties split the gradient evenly among the tied arguments.
+Cost in operations (primitives applied, +1 per accumulation; ratio to forward):
+forward 1, forward_backward 3 (3.0x).
 """
 
 from collections import namedtuple
@@ -18,6 +18,7 @@ import numpy as np
 INPUTS = ("x", "y")
 OUTPUT = "f"
 WRT = ("x", "y")
+SHAPES = {"x": (), "y": ()}
 
 Grads = namedtuple("Grads", WRT)
 

@@ -7,8 +7,8 @@ Source:
 Regenerate with: backpropgen --regen
 Backend: numpy (elementwise: call it with arrays to evaluate many points).
 Functions: forward and forward_backward (reverse mode).
-At non-differentiable points: relu'(0) = 0 (relu(x) and maximum(0, x)); abs'(0) = 0;
-max/min: ties split the gradient evenly among the tied arguments.
+Cost in operations (primitives applied, +1 per accumulation; ratio to forward):
+forward 2, forward_backward 5 (2.5x).
 """
 
 from collections import namedtuple
@@ -18,6 +18,7 @@ import numpy as np
 INPUTS = ("x", "y", "z")
 OUTPUT = "f"
 WRT = ("x", "y", "z")
+SHAPES = {"x": (), "y": (), "z": ()}
 
 Grads = namedtuple("Grads", WRT)
 

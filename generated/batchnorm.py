@@ -19,8 +19,8 @@ The upstream gradient dout is required: out's shape, or a number (broadcast).
 Regenerate with: backpropgen --regen
 Backend: numpy (arrays of the shapes above).
 Functions: forward and forward_backward (reverse mode).
-At non-differentiable points: relu'(0) = 0 (relu(x) and maximum(0, x)); abs'(0) = 0;
-max/min: ties split the gradient evenly among the tied arguments.
+Cost in operations (primitives applied, +1 per accumulation; ratio to forward):
+forward 9, forward_backward 32 (3.6x).
 """
 
 from collections import namedtuple
@@ -30,6 +30,7 @@ import numpy as np
 INPUTS = ("x", "gamma", "beta")
 OUTPUT = "out"
 WRT = ("x", "gamma", "beta")
+SHAPES = {"x": ("N", "D"), "gamma": ("D",), "beta": ("D",)}
 
 Grads = namedtuple("Grads", WRT)
 

@@ -21,8 +21,8 @@ Shapes: X (N, D), W1 (D, H), b1 (H,), w2 (H,); penalty ().
 Regenerate with: backpropgen --regen
 Backend: numpy (arrays of the shapes above).
 Functions: forward and forward_backward (reverse mode).
-At non-differentiable points: relu'(0) = 0 (relu(x) and maximum(0, x)); abs'(0) = 0;
-max/min: ties split the gradient evenly among the tied arguments.
+Cost in operations (primitives applied, +1 per accumulation; ratio to forward):
+forward 17, forward_backward 47 (2.8x).
 """
 
 from collections import namedtuple
@@ -32,6 +32,7 @@ import numpy as np
 INPUTS = ("X", "W1", "b1", "w2")
 OUTPUT = "penalty"
 WRT = ("W1", "b1", "w2")
+SHAPES = {"X": ("N", "D"), "W1": ("D", "H"), "b1": ("H",), "w2": ("H",)}
 
 Grads = namedtuple("Grads", WRT)
 

@@ -15,8 +15,8 @@ The upstream gradient dY is required: Y's shape, or a number (broadcast).
 Regenerate with: backpropgen --regen
 Backend: numpy (arrays of the shapes above).
 Functions: forward and forward_backward (reverse mode).
-At non-differentiable points: relu'(0) = 0 (relu(x) and maximum(0, x)); abs'(0) = 0;
-max/min: ties split the gradient evenly among the tied arguments.
+Cost in operations (primitives applied, +1 per accumulation; ratio to forward):
+forward 1, forward_backward 6 (6.0x).
 """
 
 from collections import namedtuple
@@ -26,6 +26,7 @@ import numpy as np
 INPUTS = ("X", "W")
 OUTPUT = "Y"
 WRT = ("X", "W")
+SHAPES = {"X": ("N", "D"), "W": ("D", "M")}
 
 Grads = namedtuple("Grads", WRT)
 

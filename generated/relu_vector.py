@@ -14,8 +14,9 @@ The upstream gradient dy is required: y's shape, or a number (broadcast).
 Regenerate with: backpropgen --regen
 Backend: numpy (arrays of the shapes above).
 Functions: forward and forward_backward (reverse mode).
-At non-differentiable points: relu'(0) = 0 (relu(x) and maximum(0, x)); abs'(0) = 0;
-max/min: ties split the gradient evenly among the tied arguments.
+Cost in operations (primitives applied, +1 per accumulation; ratio to forward):
+forward 1, forward_backward 4 (4.0x).
+At non-differentiable points: relu'(0) = 0 (relu(x) and maximum(0, x)).
 """
 
 from collections import namedtuple
@@ -25,6 +26,7 @@ import numpy as np
 INPUTS = ("x",)
 OUTPUT = "y"
 WRT = ("x",)
+SHAPES = {"x": ("N",)}
 
 Grads = namedtuple("Grads", WRT)
 

@@ -15,8 +15,8 @@ Source:
 Regenerate with: backpropgen --regen
 Backend: numpy (elementwise: call it with arrays to evaluate many points).
 Functions: forward and forward_backward (reverse mode).
-At non-differentiable points: relu'(0) = 0 (relu(x) and maximum(0, x)); abs'(0) = 0;
-max/min: ties split the gradient evenly among the tied arguments.
+Cost in operations (primitives applied, +1 per accumulation; ratio to forward):
+forward 6, forward_backward 13 (2.2x).
 """
 
 from collections import namedtuple
@@ -26,6 +26,7 @@ import numpy as np
 INPUTS = ("x",)
 OUTPUT = "f"
 WRT = ("x",)
+SHAPES = {"x": ()}
 
 Grads = namedtuple("Grads", WRT)
 

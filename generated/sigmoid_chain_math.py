@@ -15,8 +15,8 @@ Source:
 Regenerate with: backpropgen --regen
 Backend: math (plain floats, standard library only).
 Functions: forward and forward_backward (reverse mode).
-At non-differentiable points: relu'(0) = 0 (relu(x) and maximum(0, x)); abs'(0) = 0;
-max/min: ties split the gradient evenly among the tied arguments.
+Cost in operations (primitives applied, +1 per accumulation; ratio to forward):
+forward 6, forward_backward 12 (2.0x).
 """
 
 import math
@@ -25,6 +25,7 @@ from collections import namedtuple
 INPUTS = ("x",)
 OUTPUT = "f"
 WRT = ("x",)
+SHAPES = {"x": ()}
 
 Grads = namedtuple("Grads", WRT)
 

@@ -17,8 +17,9 @@ Backend: math (plain floats, standard library only).
 Functions: forward and forward_backward (reverse mode); jvp (forward mode); hvp
 (forward over reverse mode); hessian (forward over reverse, one sweep per input);
 jacobian (reverse mode, one sweep per output).
-At non-differentiable points: relu'(0) = 0 (relu(x) and maximum(0, x)); abs'(0) = 0;
-max/min: ties split the gradient evenly among the tied arguments.
+Cost in operations (primitives applied, +1 per accumulation; ratio to forward):
+forward 6, forward_backward 12 (2.0x), jvp 12 (2.0x), hvp 26 (4.3x), hessian 26
+(4.3x), jacobian 12 (2.0x).
 """
 
 import math
@@ -27,6 +28,7 @@ from collections import namedtuple
 INPUTS = ("x",)
 OUTPUT = "f"
 WRT = ("x",)
+SHAPES = {"x": ()}
 
 Grads = namedtuple("Grads", WRT)
 

@@ -17,8 +17,14 @@ Shapes: W (C, D), x (D,), y () int; loss ().
 Regenerate with: backpropgen --regen
 Backend: numpy (arrays of the shapes above).
 Functions: forward and forward_backward (reverse mode).
-At non-differentiable points: relu'(0) = 0 (relu(x) and maximum(0, x)); abs'(0) = 0;
-max/min: ties split the gradient evenly among the tied arguments.
+Cost in operations (primitives applied, +1 per accumulation; ratio to forward):
+forward 10, forward_backward 22 (2.2x).
+At non-differentiable points: relu'(0) = 0 (relu(x) and maximum(0, x)).
+where(c, a, b): the branch that was not selected contributes exactly 0 to every
+gradient, even where its own derivative is inf or nan (where(x > 0, sqrt(x), 0) has
+gradient 0 at x = -1): the backward statements of values computed only for one
+branch are masked by the condition (where(c, ..., 0)). Elsewhere the math holds as
+written: sqrt(x) at x = 0 has gradient inf.
 """
 
 from collections import namedtuple
@@ -28,6 +34,8 @@ import numpy as np
 INPUTS = ("W", "x", "y")
 OUTPUT = "loss"
 WRT = ("W", "x")
+SHAPES = {"W": ("C", "D"), "x": ("D",), "y": ()}
+INTEGERS = {"y": ("C",)}
 
 Grads = namedtuple("Grads", WRT)
 

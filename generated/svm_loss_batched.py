@@ -16,8 +16,14 @@ Shapes: X (N, D), W (D, C), y (N,) int; loss ().
 Regenerate with: backpropgen --regen
 Backend: numpy (arrays of the shapes above).
 Functions: forward and forward_backward (reverse mode).
-At non-differentiable points: relu'(0) = 0 (relu(x) and maximum(0, x)); abs'(0) = 0;
-max/min: ties split the gradient evenly among the tied arguments.
+Cost in operations (primitives applied, +1 per accumulation; ratio to forward):
+forward 15, forward_backward 30 (2.0x).
+At non-differentiable points: relu'(0) = 0 (relu(x) and maximum(0, x)).
+where(c, a, b): the branch that was not selected contributes exactly 0 to every
+gradient, even where its own derivative is inf or nan (where(x > 0, sqrt(x), 0) has
+gradient 0 at x = -1): the backward statements of values computed only for one
+branch are masked by the condition (where(c, ..., 0)). Elsewhere the math holds as
+written: sqrt(x) at x = 0 has gradient inf.
 """
 
 from collections import namedtuple
@@ -27,6 +33,8 @@ import numpy as np
 INPUTS = ("X", "W", "y")
 OUTPUT = "loss"
 WRT = ("X", "W")
+SHAPES = {"X": ("N", "D"), "W": ("D", "C"), "y": ("N",)}
+INTEGERS = {"y": ("C",)}
 
 Grads = namedtuple("Grads", WRT)
 

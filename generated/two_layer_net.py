@@ -18,8 +18,9 @@ Shapes: X (N, D), W1 (D, H), b1 (H,), W2 (H, C), b2 (C,), y (N,) int; loss ().
 Regenerate with: backpropgen --regen
 Backend: numpy (arrays of the shapes above).
 Functions: forward and forward_backward (reverse mode).
-At non-differentiable points: relu'(0) = 0 (relu(x) and maximum(0, x)); abs'(0) = 0;
-max/min: ties split the gradient evenly among the tied arguments.
+Cost in operations (primitives applied, +1 per accumulation; ratio to forward):
+forward 17, forward_backward 40 (2.4x).
+At non-differentiable points: relu'(0) = 0 (relu(x) and maximum(0, x)).
 """
 
 from collections import namedtuple
@@ -29,6 +30,15 @@ import numpy as np
 INPUTS = ("X", "W1", "b1", "W2", "b2", "y")
 OUTPUT = "loss"
 WRT = ("X", "W1", "b1", "W2", "b2")
+SHAPES = {
+    "X": ("N", "D"),
+    "W1": ("D", "H"),
+    "b1": ("H",),
+    "W2": ("H", "C"),
+    "b2": ("C",),
+    "y": ("N",),
+}
+INTEGERS = {"y": ("C",)}
 
 Grads = namedtuple("Grads", WRT)
 

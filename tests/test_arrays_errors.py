@@ -147,11 +147,6 @@ ERRORS: dict[str, tuple[str, int | None, tuple[str, ...]]] = {
         3,
         ("int", "2.0 ** y"),
     ),
-    "declared_and_assigned": (
-        "x: array[N]\nz: array[N]\nx = z * 2\n",
-        None,
-        ("'x'", "declared", "line 3"),
-    ),
 }
 
 

@@ -44,7 +44,14 @@ CASES = [
     Bad("blank", ("   \n  ",), "<expr>", what="empty"),
     Bad("comment-only", ("# nothing\n",), "<expr>", what="empty"),
     Bad("keyword", ("x + class",), "<expr>:1:5", syntax=True, what="class"),
-    Bad("assigned-twice", ("a = x\na = y\nf = a",), "<expr>:2:", what="twice"),
+    Bad("augassign-unassigned", ("f = x\nloss += f",), "<expr>:2", what="no value"),
+    Bad("augassign-pow", ("a = x\na **= 2",), "<expr>:2:1", what="'**='"),
+    Bad(
+        "reassign-dimension",
+        ("X: array[N]\nN += 1\nf = sum(X)",),
+        "<expr>:2",
+        what="dimension",
+    ),
     Bad("used-before", ("b = a * 2\na = x + 1\nf = b",), "<expr>:1:5", what="before"),
     Bad("arity-exp", ("exp(x, y)",), "<expr>:1:1", what="exp"),
     Bad("arity-max", ("max(x)",), "<expr>:1:1", what="max"),
@@ -422,11 +429,12 @@ def test_at_follows_numpy_float_rules_with_the_numpy_backend(
 ) -> None:
     """--at runs the NumPy module on NumPy floats, as it runs on arrays: a negative
     number to a fractional power is nan, 0 to a negative power inf, no exceptions.
-    (The unchosen where() branch's nan reaches the gradient, as in PyTorch and JAX.)"""
+    The branch where() did not choose contributes 0 to the gradient, not its nan
+    (issue 11; PyTorch and JAX would give nan here)."""
     rows = {
         ("x**0.5", "x=-1"): ["f", "nan", "df/dx", "nan"],
         ("x**0.5", "x=0"): ["f", "0.0", "df/dx", "inf"],
-        ("where(x > 0, x**0.5, 0)", "x=-4"): ["f", "0.0", "df/dx", "nan"],
+        ("where(x > 0, x**0.5, 0)", "x=-4"): ["f", "0.0", "df/dx", "0.0"],
     }
     for (source, at), want in rows.items():
         status, out, err = _run(capsys, [source, "--at", at])

@@ -201,7 +201,7 @@ directory = "gen"
     ("entry", "words"),
     [
         ('source = "x*y"\nwrt = ["q"]', ("[tool.backpropgen.modules.lin] wrt", "'q'")),
-        ('source = "x*y"\nbackend = "torch"', ("modules.lin] backend", "torch")),
+        ('source = "x*y"\nbackend = "jax"', ("modules.lin] backend", "jax")),
         ("source = 42", ("modules.lin]", "'source' must be a string")),
     ],
 )

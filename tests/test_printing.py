@@ -129,8 +129,8 @@ def test_unknown_primitive_is_named() -> None:
 
 
 def test_unknown_backend() -> None:
-    with pytest.raises(ValueError, match="torch"):
-        Printer("torch")
+    with pytest.raises(ValueError, match="jax"):
+        Printer("jax")
 
 
 @pytest.mark.parametrize("prim", ["scatter_add", "unslice"])
@@ -191,6 +191,9 @@ def from_ast(node: ast.AST) -> tuple:
             return (_CMPOPS[type(op)], from_ast(left), from_ast(right))
         case ast.Call(func=func, args=args, keywords=[]):
             return ("call", _dotted(func), *(from_ast(a) for a in args))
+        case ast.Call(func=func, args=args, keywords=keywords):
+            named = ((k.arg, from_ast(k.value)) for k in keywords)
+            return ("call", _dotted(func), *(from_ast(a) for a in args), *named)
         case ast.IfExp(test=test, body=body, orelse=orelse):
             return ("where", from_ast(test), from_ast(body), from_ast(orelse))
     raise AssertionError(f"unexpected syntax: {ast.dump(node)}")
@@ -213,8 +216,14 @@ _CALLED = {  # backend -> primitive -> the function printed
     "numpy": {"exp": "np.exp", "abs": "np.abs", "sign": "np.sign", "where": "np.where"},
     "math": {"exp": "math.exp", "abs": "abs", "max": "max", "min": "min"},
     "source": {name: name for name in ("exp", "abs", "sign", "max", "min", "where")},
+    "torch": {
+        "exp": "torch.exp",
+        "abs": "abs",
+        "sign": "torch.sign",
+        "where": "torch.where",
+    },
 }
-_PI = {"numpy": "np.pi", "math": "math.pi", "source": "pi"}
+_PI = {"numpy": "np.pi", "math": "math.pi", "source": "pi", "torch": "math.pi"}
 
 
 def expected(node: Expr, backend: str) -> tuple:
@@ -235,6 +244,26 @@ def expected(node: Expr, backend: str) -> tuple:
     if node.prim == "sign" and backend == "math":  # (a > 0) - (a < 0)
         zero = ("const", 0)
         return ("sub", ("gt", args[0], zero), ("lt", args[0], zero))
+    if node.prim == "exp" and backend == "torch" and isinstance(node.args[0], Const):
+        return ("call", "math.exp", *args)  # a number: no tensor, no device
+    if node.prim in ("max", "min") and backend == "torch":
+        # tensors nested in torch.maximum, then each constant as a clamp bound
+        name = "torch.maximum" if node.prim == "max" else "torch.minimum"
+        bound = "min" if node.prim == "max" else "max"
+        tensors = [
+            a for a, n in zip(args, node.args, strict=True) if not isinstance(n, Const)
+        ]
+        constants = [
+            a for a, n in zip(args, node.args, strict=True) if isinstance(n, Const)
+        ]
+        if not tensors:  # numbers only: the builtin
+            return ("call", node.prim, *args)
+        nested = tensors[0]
+        for arg in tensors[1:]:
+            nested = ("call", name, nested, arg)
+        for const in constants:
+            nested = ("call", "torch.clamp", nested, (bound, const))
+        return nested
     if node.prim in ("max", "min") and backend == "numpy":
         name = "np.maximum" if node.prim == "max" else "np.minimum"
         nested = args[0]
@@ -402,6 +431,7 @@ def test_imports_are_deterministic() -> None:
         NAMEDTUPLE,
         "",
         "import numpy as np",
+        "import torch",
     )
 
 

@@ -219,3 +219,32 @@ def test_pre_commit_hook_runs_check() -> None:
     assert "  entry: backpropgen --check" in lines
     assert "  pass_filenames: false" in lines
     assert "id: backpropgen-check" in (REPO / "README.md").read_text()
+
+
+def test_torch_backend_and_targets(capsys: pytest.CaptureFixture[str]) -> None:
+    """The trace runs the torch backend's statements on float64 tensors, and --at
+    too; the trace of a layer is its flat program's; --at on a target without
+    forward_backward is one line."""
+    pytest.importorskip("torch")
+    for extra in (["--backend", "torch"], ["--target", "layer"]):
+        argv = ["q = y*z; f = x + q", "--inputs", "x,y,z", "--at", "x=-2", "y=5"]
+        argv += ["z=-4", *extra]
+        assert cli.main([*argv, "--trace"]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert [ln.split()[-2:] for ln in lines[1:]] == [
+            ["-2", "1"],
+            ["5", "-4"],
+            ["-4", "5"],
+            ["-20", "1"],
+            ["-22", "1"],
+        ]
+        if extra[0] == "--backend":
+            assert cli.main(argv) == 0
+            assert capsys.readouterr().out.split()[:2] == ["f", "-22.0"]
+    for extra in (
+        ["--target", "layer"],
+        ["--backend", "torch", "--target", "function"],
+    ):
+        assert cli.main(["x*y", "--at", "x=1", "y=2", *extra]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == "" and captured.err.startswith(PREFIX + "--at")
