@@ -16,7 +16,9 @@ from codegen.errors import BackpropgenError, OptionError
 from codegen.options import OPTIONS, Option, command_line
 
 if TYPE_CHECKING:  # imported lazily at run time: --help and --version stay fast
+    from codegen.generate import Compiled
     from codegen.options import Options
+    from codegen.trace import Trace
 
 EXAMPLES = """\
 examples:
@@ -156,8 +158,30 @@ def _at(args: argparse.Namespace, source: str, where: str) -> int:
             point[name] = float(value)
         except ValueError:
             raise OptionError(f"'{value}' is not a number", f"--at {name}") from None
-    _write_stdout(table(evaluate_at(source, _options(args), point, where)) + "\n")
+    options = _options(args)
+    trace = None
+    if args.trace or args.graph is not None:
+        from codegen.trace import trace_at, trace_table
+
+        trace = trace_at(source, options, point, where)
+    if args.trace:
+        assert trace is not None
+        text = trace_table(trace)
+    else:
+        text = table(evaluate_at(source, options, point, where))
+    if args.graph is not None:
+        assert trace is not None
+        _write_graph(args.graph, trace.compiled, trace)
+    _write_stdout(text + "\n")
     return 0
+
+
+def _write_graph(path: str, compiled: Compiled, trace: Trace | None = None) -> None:
+    """``--graph``: drawn in memory first (its errors come before anything is
+    written), then written atomically."""
+    from codegen.graph import graph_file, write_graph
+
+    write_graph(path, graph_file(path, compiled, trace))
 
 
 def _write_stdout(text: str) -> None:
@@ -276,9 +300,17 @@ def run(argv: list[str] | None = None) -> int:
         args.output = None
     if args.output and args.output.endswith(("/", os.sep)):
         raise OptionError("a folder name, not a file", f"-o {args.output}")
+    if args.graph is not None:
+        from codegen.graph import graph_format
+
+        graph_format(args.graph)  # a bad path is refused before any work
+    if args.trace and not args.at:
+        raise OptionError("needs --at: the point to trace the program at", "--trace")
     if args.verify and args.file is None and _module_path(args.source):
-        if args.output or args.at:
-            raise OptionError("--verify MODULE.py checks a module: drop -o and --at")
+        if args.output or args.at or args.graph is not None:
+            raise OptionError(
+                "--verify MODULE.py checks a module: drop -o, --at and --graph"
+            )
         return _verify_file(args.source)
     source, where = _read_source(args)
     if args.verify and args.at:
@@ -289,15 +321,20 @@ def run(argv: list[str] | None = None) -> int:
         return _at(args, source, where)
     from codegen.generate import generate_with_warnings
 
-    text, warnings = generate_with_warnings(source, _options(args), where)
+    if args.output and not Path(args.output).parent.is_dir():
+        raise OptionError("no such directory", f"-o {args.output}")
+    options = _options(args)
+    text, warnings = generate_with_warnings(source, options, where)
     for warning in warnings:
         print(f"backpropgen: warning: {warning}", file=sys.stderr)
+    if args.graph is not None:
+        from codegen.generate import compile_source
+
+        _write_graph(args.graph, compile_source(source, options, where))
     if args.output:
         from codegen.sources import write_atomic
 
         target = Path(args.output)
-        if not target.parent.is_dir():
-            raise OptionError("no such directory", f"-o {args.output}")
         try:
             write_atomic(target, text)
         except OSError as exc:

@@ -184,11 +184,12 @@ def section_layers(rounds: int) -> None:
             _, cache = layer.layer_forward(*args)
             return layer.layer_backward(dout, cache)
 
+        def flat_call(flat=flat, args=args, dout=dout):
+            return flat.forward_backward(*args, dout)
+
         medians = interleaved(
             {
-                "flat forward_backward": lambda f=flat, a=args, d=dout: f.forward_backward(
-                    *a, d
-                ),
+                "flat forward_backward": flat_call,
                 "layer forward + backward": layer_call,
             },
             rounds,

@@ -11,9 +11,10 @@ import warnings
 
 import numpy as np
 
+from codegen.backends import Backend
 from codegen.errors import OptionError
 from codegen.formatting import format_module
-from codegen.generate import compile_source, render_compiled
+from codegen.generate import Compiled, compile_source, render_compiled
 from codegen.options import Options
 
 
@@ -23,23 +24,21 @@ def load_module(text: str, name: str = "backpropgen_generated") -> types.ModuleT
     return module
 
 
-def evaluate_at(
-    source: str, options: Options, point: dict[str, float], where: str
-) -> list[tuple[str, float]]:
-    """The output's value and its gradients at ``point``, named for the table, then
-    what the other modes compute there (``--mode``): the tangent (jvp), H·v (hvp),
-    the Hessian and the Jacobian.  Tangents and vectors are given like the inputs,
-    named as the tangent arguments (``x_dot=1``).  One compile, checked against the
-    point, then rendered, formatted and run."""
-    compiled = compile_source(source, options, where)
-    inputs = compiled.forward.inputs
+def require_scalar(compiled: Compiled, what: str) -> None:
+    """Only scalar programs are evaluated here: refuse an array, naming it."""
     arrays = [n for n, t in compiled.forward.types.items() if t.rank]
     if arrays:
         raise OptionError(
             f"only scalar programs can be evaluated here; '{arrays[0]}' is an array "
             "(import the generated module and call forward_backward instead)",
-            "--at",
+            what,
         )
+
+
+def check_point(compiled: Compiled, point: dict[str, float]) -> tuple[str, ...]:
+    """Check that ``point`` gives every input (and every tangent of ``jvp``/``hvp``,
+    named as its argument: ``x_dot``) and nothing else; return the tangent names."""
+    inputs = compiled.forward.inputs
     functions = {f.name: f for f in compiled.functions}
     tangents: tuple[str, ...] = ()
     for name in ("jvp", "hvp"):
@@ -59,13 +58,45 @@ def evaluate_at(
     if missing:
         what = "input" if missing[0] in inputs else "tangent"
         raise OptionError(f"no value for {what} '{missing[0]}'", "--at")
+    return tangents
+
+
+def point_value(backend: Backend, value: float) -> object:
+    """A number as the backend's modules take it: a 0-d float64 tensor for torch, a
+    NumPy float64 for the other elementwise backends (NumPy's float rules, as with
+    arrays: inf, nan), a float for math."""
+    if backend.name == "torch":
+        import torch
+
+        return torch.tensor(value, dtype=torch.float64)
+    return np.float64(value) if backend.elementwise else value
+
+
+def evaluate_at(
+    source: str, options: Options, point: dict[str, float], where: str
+) -> list[tuple[str, float]]:
+    """The output's value and its gradients at ``point``, named for the table, then
+    what the other modes compute there (``--mode``): the tangent (jvp), H·v (hvp),
+    the Hessian and the Jacobian.  Tangents and vectors are given like the inputs,
+    named as the tangent arguments (``x_dot=1``).  One compile, checked against the
+    point, then rendered, formatted and run."""
+    compiled = compile_source(source, options, where)
+    inputs = compiled.forward.inputs
+    require_scalar(compiled, "--at")
+    functions = {f.name: f for f in compiled.functions}
+    tangents = check_point(compiled, point)
     text = render_compiled(compiled, source, options)
     module = load_module(format_module(text, options.format))
+    if not hasattr(module, "forward_backward"):
+        raise OptionError(
+            "evaluates a module's forward_backward, which this target has not "
+            "(drop --target)",
+            "--at",
+        )
     values = [point[name] for name in inputs]
     vector = [point[name] for name in tangents]
-    if compiled.backend.elementwise:  # NumPy's float rules, as with arrays: inf, nan
-        values = [np.float64(v) for v in values]
-        vector = [np.float64(v) for v in vector]
+    values = [point_value(compiled.backend, v) for v in values]
+    vector = [point_value(compiled.backend, v) for v in vector]
     outputs = compiled.forward.outputs
     wrt = compiled.wrt
     named: list[tuple[str, object]] = []
@@ -113,10 +144,10 @@ def evaluate_at(
                 ]
     except (ArithmeticError, ValueError, TypeError) as exc:
         raise OptionError(f"evaluation failed: {exc}", "--at") from None
-    return [(name, _real(name, number)) for name, number in named]
+    return [(name, real_value(name, number)) for name, number in named]
 
 
-def _real(name: str, number: object) -> float:
+def real_value(name: str, number: object) -> float:
     """A value as a float; a complex one (NumPy's 0-d arrays included) is an error
     unless its imaginary part is 0."""
     value = number.item() if hasattr(number, "item") else number

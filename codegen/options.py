@@ -175,6 +175,25 @@ OPTIONS: tuple[Option, ...] = (
         regenerate=False,
     ),
     Option(
+        "trace",
+        "--trace",
+        "with --at: a table of every statement's value and gradient",
+        kind="flag",
+        field=False,
+        manifest=False,
+        regenerate=False,
+    ),
+    Option(
+        "graph",
+        "--graph",
+        "also write the computational graph to FILE (.svg, .png or .dot); "
+        "with --at, with values and gradients",
+        metavar="FILE",
+        field=False,
+        manifest=False,
+        regenerate=False,
+    ),
+    Option(
         "format",
         "--format",
         "auto: black for small modules, black on long lines only for large ones",
