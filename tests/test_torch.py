@@ -197,3 +197,34 @@ def test_torch_module_never_names_a_device() -> None:
                 "cpu build", ""
             )
             assert "np." not in text
+
+
+def test_function_with_several_outputs_and_a_torch_layer() -> None:
+    import torch
+
+    module = load_module(
+        generate(
+            "u = x*y; v = sin(x) + y*y\nu, v",
+            Options(backend="torch", target="function"),
+        )
+    )
+    gen = torch.Generator().manual_seed(5)
+    x, y = (
+        torch.randn(3, generator=gen, dtype=torch.float64).requires_grad_(True)
+        for _ in range(2)
+    )
+    assert torch.autograd.gradcheck(module.apply, (x, y))
+    assert torch.autograd.gradgradcheck(module.apply, (x, y))
+    layer = load_module(
+        generate(
+            "X: array[N, D]\nW: array[D, M]\nout = tanh(X @ W)",
+            Options(backend="torch", target="layer"),
+        )
+    )
+    X = torch.randn(4, 3, generator=gen, dtype=torch.float64)
+    W = torch.randn(3, 2, generator=gen, dtype=torch.float64, requires_grad=True)
+    out, cache = layer.layer_forward(X, W)
+    dout = torch.randn(4, 2, generator=gen, dtype=torch.float64)
+    grads = layer.layer_backward(dout, cache)
+    (want,) = torch.autograd.grad(torch.tanh(X @ W), W, dout)
+    torch.testing.assert_close(grads.W, want, rtol=1e-13, atol=1e-15)
