@@ -420,21 +420,3 @@ def _zero_stmt(stmts: tuple[Stmt, ...], name: str) -> bool:
 
 def _names(names: tuple[str, ...]) -> str:
     return names[0] if len(names) == 1 else f"({', '.join(names)})"
-
-
-__all__ = [
-    "MODES",
-    "Expr",
-    "Function",
-    "Grads",
-    "Matrix",
-    "SCALAR",
-    "Section",
-    "Values",
-    "Var",
-    "check_modes",
-    "hessian_function",
-    "hvp_function",
-    "jacobian_function",
-    "jvp_function",
-]

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from codegen.errors import MissingRuleError
-from codegen.ir import Const, Expr, Op, Var, call
+from codegen.ir import Const, Expr, Op, call
 
 Dot = Expr | None
 TangentFn = Callable[..., Dot]
@@ -399,6 +399,3 @@ def tangent_rule(prim: str) -> TangentFn:
         raise MissingRuleError(
             f"no tangent rule for primitive '{prim}'; add one to codegen/tangents.py"
         ) from None
-
-
-__all__ = ["TANGENTS", "Dot", "tangent_rule", "Var"]
