@@ -32,6 +32,15 @@ class Backend:
     #: array of shape (rows, columns, *batch)
     matrix: str = "tuple"
 
+    #: a module that must be importable to generate for this backend, and the extra
+    #: that installs it
+    requires: str = ""
+    extra: str = ""
+    #: has a torch.autograd.Function layout (``--target function``)
+    autograd: bool = False
+    #: how ``--at`` passes a number: "float", "numpy" (np.float64: NumPy's float rules,
+    #: inf and nan as with arrays) or "tensor" (a 0-d float64 tensor)
+    numbers: str = "float"
     #: "shape": the upstream gradient is always made a fresh array of the output's
     #: shape, dtype and device (tensors); "" lets :meth:`upstream_policy` decide
     upstream: str = ""
@@ -62,6 +71,7 @@ BACKENDS: dict[str, Backend] = {
         ),
         describe_arrays="Backend: numpy (arrays of the shapes above).",
         matrix="array",
+        numbers="numpy",
     ),
     "math": Backend(
         name="math",
@@ -91,6 +101,10 @@ BACKENDS: dict[str, Backend] = {
         ),
         matrix="",
         upstream="shape",
+        requires="torch",
+        extra="torch",
+        autograd=True,
+        numbers="tensor",
     ),
 }
 

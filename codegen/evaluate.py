@@ -65,11 +65,11 @@ def point_value(backend: Backend, value: float) -> object:
     """A number as the backend's modules take it: a 0-d float64 tensor for torch, a
     NumPy float64 for the other elementwise backends (NumPy's float rules, as with
     arrays: inf, nan), a float for math."""
-    if backend.name == "torch":
+    if backend.numbers == "tensor":
         import torch
 
         return torch.tensor(value, dtype=torch.float64)
-    return np.float64(value) if backend.elementwise else value
+    return np.float64(value) if backend.numbers == "numpy" else value
 
 
 def evaluate_at(

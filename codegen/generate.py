@@ -145,11 +145,11 @@ def differentiate(
         raise OptionError(
             "array programs need the numpy backend", f"--backend {backend.name}"
         )
-    if backend.name == "torch" and importlib.util.find_spec("torch") is None:
+    if backend.requires and importlib.util.find_spec(backend.requires) is None:
         raise OptionError(
-            "PyTorch is not installed: pip install 'backpropgen[torch]' "
-            "(or pip install torch)",
-            "--backend torch",
+            f"{backend.requires} is not installed: pip install "
+            f"'backpropgen[{backend.extra}]' (or pip install {backend.requires})",
+            f"--backend {backend.name}",
         )
     for mode in ("hessian", "jacobian"):
         if mode in modes and not backend.matrix:
@@ -206,7 +206,7 @@ def check_target(target: str, name: str, backend: Backend) -> None:
         raise OptionError(
             f"unknown target '{target}' (choose from {', '.join(TARGETS)})", "--target"
         )
-    if target == "function" and backend.name != "torch":
+    if target == "function" and not backend.autograd:
         raise OptionError(
             "a torch.autograd.Function needs the torch backend (--backend torch)",
             "--target function",
