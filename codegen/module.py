@@ -21,6 +21,7 @@ TARGET_NAMES = frozenset(
     {
         "namedtuple",
         "Grads",
+        "_tuple_new",
         "INPUTS",
         "OUTPUT",
         "OUTPUTS",
@@ -94,7 +95,11 @@ def origin_text(origin: Origin) -> tuple[str, str]:
     if origin.kind == "upstream":
         upstream, output = origin.names
         if origin.gate == "broadcast":
-            return f"the upstream gradient {upstream}, shaped like {output}", ""
+            return (
+                f"the upstream gradient {upstream}, shaped like {output} "
+                "(a number stays a number)",
+                "",
+            )
         if origin.gate == "check_array":
             what = f"floats of {output}'s shape (a number is broadcast)"
         else:
@@ -316,7 +321,10 @@ def _returned(
             item.names[0] if len(item.names) == 1 else f"({', '.join(item.names)})"
         )
     if isinstance(item, Grads):
-        return [], f"Grads({', '.join(item.names)})"
+        # tuple.__new__ skips the namedtuple's Python-level __new__, which costs more
+        # than a small program (the template binds it and says so)
+        names = ", ".join(item.names) + ("," if len(item.names) == 1 else "")
+        return [], f"_tuple_new(Grads, ({names}))" if names else "Grads()"
     if isinstance(item, Cache):
         return [], f"Cache({', '.join(item.names)})"
     entries = [[name or "0.0" for name in row] for row in item.rows]

@@ -377,10 +377,17 @@ def _np_zeros_like(p: Printer, op: Op) -> _Text:
 
 
 def _np_broadcast_like(p: Printer, op: Op) -> _Text:
+    """``g + np.zeros_like(like)``: g as a fresh array of like's shape (never the
+    caller's array).  When both are numbers (a call with floats) g becomes a NumPy
+    number (``.copy()`` works on it, as on an array) without an array:
+    ``np.zeros_like`` of a float costs microseconds, more than a small program."""
     g, like = p.text(op.args[0]), p.expr(op.args[1])
-    return _Text(
-        f"{_wrap(g, g.prec < ADD)} + {p.ref('numpy', 'zeros_like')}({like})", ADD
-    )
+    broadcast = f"{_wrap(g, g.prec < ADD)} + {p.ref('numpy', 'zeros_like')}({like})"
+    numbers = f"isinstance({like}, float)"
+    if not (isinstance(op.args[0], Const) and isinstance(op.args[0].value, float)):
+        numbers = f"isinstance({_wrap(g, g.prec <= COND)}, float) and {numbers}"
+    number = f"{p.ref('numpy', 'float64')}({g.text})"
+    return _Text(f"{number} if {numbers} else {broadcast}", COND)
 
 
 def _np_copy(p: Printer, op: Op) -> _Text:
@@ -522,9 +529,14 @@ NUMPY: dict[str, Rule] = {
 
 
 def _math_sigmoid(p: Printer, op: Op) -> _Text:
-    """As :func:`_np_sigmoid`, with ``math`` and the builtins."""
-    x, exp = p.expr(op.args[0]), p.ref("math", "exp")
-    return _Text(f"{exp}(min({x}, 0)) / (1 + {exp}(-abs({x})))", MUL)
+    """One exp: 1 / (1 + exp(-x)), accurate to a few ulp, except below -700 where
+    exp(-x) would overflow (math.exp raises) and sigmoid(x) = exp(x) / (1 + exp(x))
+    equals exp(x) to the last bit (exp(x) < 1e-304).  A conditional expression, so
+    plain floats only (the NumPy form, :func:`_np_sigmoid`, calls exp twice)."""
+    part = p.text(op.args[0])
+    x = _wrap(part, part.prec <= COND)
+    exp, neg = p.ref("math", "exp"), _wrap(part, part.prec < ATOM)
+    return _Text(f"1 / (1 + {exp}(-{neg})) if {x} > -700 else {exp}({part.text})", COND)
 
 
 def _math_softplus(p: Printer, op: Op) -> _Text:

@@ -21,6 +21,8 @@ WRT = ("x", "y", "z")
 SHAPES = {"x": (), "y": (), "z": ()}
 
 Grads = namedtuple("Grads", WRT)
+# built as _tuple_new(Grads, (dx, ...)): the same namedtuple, without its slow __new__
+_tuple_new = tuple.__new__
 
 
 def forward(x, y, z):
@@ -37,12 +39,16 @@ def forward_backward(x, y, z, df=1.0):
     f = x + q
 
     # backward
-    # the upstream gradient df, shaped like f
-    df = df + np.zeros_like(f)
+    # the upstream gradient df, shaped like f (a number stays a number)
+    df = (
+        np.float64(df)
+        if isinstance(df, float) and isinstance(f, float)
+        else df + np.zeros_like(f)
+    )
     # f = x + q  (add gate: distributes the gradient)
     dx = df
     dq = df
     # q = y * z  (mul gate: swaps the inputs)
     dy = dq * z
     dz = dq * y
-    return f, Grads(dx, dy, dz)
+    return f, _tuple_new(Grads, (dx, dy, dz))

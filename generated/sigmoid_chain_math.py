@@ -28,6 +28,8 @@ WRT = ("x",)
 SHAPES = {"x": ()}
 
 Grads = namedtuple("Grads", WRT)
+# built as _tuple_new(Grads, (dx, ...)): the same namedtuple, without its slow __new__
+_tuple_new = tuple.__new__
 
 
 def forward(x):
@@ -37,7 +39,7 @@ def forward(x):
     c = -b
     d = c + 1
     e = d * 2
-    f = math.exp(min(e, 0)) / (1 + math.exp(-abs(e)))
+    f = 1 / (1 + math.exp(-e)) if e > -700 else math.exp(e)
     return f
 
 
@@ -49,7 +51,7 @@ def forward_backward(x, df=1.0):
     c = -b
     d = c + 1
     e = d * 2
-    f = math.exp(min(e, 0)) / (1 + math.exp(-abs(e)))
+    f = 1 / (1 + math.exp(-e)) if e > -700 else math.exp(e)
 
     # backward
     # f = sigmoid(e)  (sigmoid' = output * (1 - output))
@@ -64,4 +66,4 @@ def forward_backward(x, df=1.0):
     da = db * 2
     # a = x + 1  (add gate: distributes the gradient)
     dx = da
-    return f, Grads(dx)
+    return f, _tuple_new(Grads, (dx,))

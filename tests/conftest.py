@@ -81,14 +81,23 @@ def split_statements(text: str, function: str) -> tuple[list[str], list[str]]:
     forward: list[str] = []
     backward: list[str] = []
     current = forward
+    pending = ""  # a statement black split over lines, joined back into one
     for line in body:
         if line == "# backward":
             current = backward
         if not line or line.startswith("#") or line.startswith('"""'):
             continue
-        if line.startswith("return "):
+        if line.startswith("return ") and not pending:
             break
-        current.append(line)
+        pending += line if not pending or pending.endswith("(") else " " + line
+        if line.startswith(")"):
+            pending = pending[:-2] + ")" if pending.endswith(" )") else pending
+        depth = sum(pending.count(c) for c in "([{") - sum(
+            pending.count(c) for c in ")]}"
+        )
+        if depth == 0:
+            current.append(pending)
+            pending = ""
     return forward, backward
 
 

@@ -52,7 +52,7 @@ def test_section1_named_program_keeps_the_lecture_names() -> None:
     text = (GENERATED / "add_mul_named.py").read_text(encoding="utf-8")
     forward, backward = split_statements(text, "forward_backward")
     assert forward == ["q = y * z", "f = x + q"]
-    assert backward[0] == "df = df + np.zeros_like(f)"
+    assert backward[0] == NUMPY_BROADCAST
     # add distributes (dq, dx), mul swaps (dy, dz); q's block comes after f's
     assert sorted(backward[1:3]) == ["dq = df", "dx = df"]
     assert backward[3:] == ["dy = dq * z", "dz = dq * y"]
@@ -81,7 +81,11 @@ LECTURE_3_BACKWARD = [
     "da = db * 2",
     "dx = da",
 ]
-NUMPY_BROADCAST = "df = df + np.zeros_like(f)"
+#: the upstream gradient shaped like f; a number stays a NumPy number (no array)
+NUMPY_BROADCAST = (
+    "df = (np.float64(df) if isinstance(df, float) and isinstance(f, float) "
+    "else df + np.zeros_like(f))"
+)
 
 
 def _chain_texts() -> list[tuple[str, str]]:

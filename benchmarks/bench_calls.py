@@ -1,0 +1,499 @@
+"""Per-call and batch speed of generated modules (issue #12, targets 1-3): run from the
+repository root.
+
+    python benchmarks/bench_calls.py              # both sections, a few minutes
+    python benchmarks/bench_calls.py --quick      # fewer rounds and points
+    python benchmarks/bench_calls.py --section calls   # or: batch
+
+1. calls (targets 1 and 2): one call of ``forward`` (value) and ``forward_backward``
+   (value and gradients) on Python floats, for the lecture's section 1 (``x + y*z``),
+   section 3 (``examples/sigmoid_chain.bp``) and the seeded random 1,000- and 10,000-op
+   DAGs of ``bench_scalar.py``: ``--backend math`` against the hand-written flat
+   references of ``benchmarks/reference.py`` (section 1 and 3 written by hand, the DAGs
+   by ``reference.flat_reference``: ``from math import``, one statement per backward
+   contribution, a plain tuple of gradients), and the numpy backend called with floats
+   against the math backend.  Rounds are interleaved (every implementation once per
+   round, in turn), each round times a loop of calls; the figures are medians.
+2. batch (target 3): the 1,000-op DAG over 100,000 points: one numpy-backend call
+   (warm; the first call on fresh arrays apart), against a Python loop over the math
+   module, CasADi's compiled VM point by point and its ``Function.map``, and JAX
+   ``jit(vmap(value_and_grad))`` (compile time apart); then the batch size where the
+   batch call overtakes CasADi point by point.  CasADi and JAX are optional
+   (``pip install casadi jax jaxlib``).
+
+The machine is shared: read the ratios, which are taken within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import numpy as np  # noqa: E402
+import reference  # noqa: E402
+from bench_scalar import (  # noqa: E402
+    INPUT_BOX,
+    SIGMOID_CHAIN,
+    _view,
+    pipeline_compile,
+    random_dag,
+)
+
+from codegen.evaluate import load_module  # noqa: E402
+from codegen.render import render  # noqa: E402
+
+TARGET_MATH = 1.1  # target 1: math backend / hand-written
+TARGET_NUMPY = 3.0  # target 2: numpy backend on floats / math backend
+TARGET_BATCH = 25.0  # target 3: a math call / one point of the batch
+
+
+def out(line: str = "") -> None:
+    print(line, flush=True)
+
+
+def heading(title: str) -> None:
+    out()
+    out(title)
+    out("=" * len(title))
+
+
+def fmt(seconds: float) -> str:
+    if seconds < 1e-6:
+        return f"{seconds * 1e9:.0f} ns"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.2f} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.1f} ms"
+    return f"{seconds:.2f} s"
+
+
+def table(header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(c) for c in col) for col in zip(header, *rows, strict=True)]
+    for i, row in enumerate([header, ["-" * w for w in widths], *rows]):
+        del i
+        out(
+            "  ".join(
+                f"{c:<{w}}" if k == 0 else f"{c:>{w}}"
+                for k, (c, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
+
+
+def module_for(source: str, backend: str, name: str):
+    compiled = pipeline_compile(source, backend)
+    return load_module(render(_view(compiled, source)), name)
+
+
+def interleaved(
+    fns: dict[str, Callable[[], object]], rounds: int, budget: float = 0.01
+) -> dict[str, float]:
+    """Median seconds per call of each ``fn``: every round runs each one in turn for a
+    loop of calls sized to about ``budget`` seconds (the same count for all)."""
+    for fn in fns.values():
+        fn()
+    slowest = 0.0
+    for fn in fns.values():
+        start = time.perf_counter()
+        fn()
+        slowest = max(slowest, time.perf_counter() - start)
+    inner = max(1, int(budget / max(slowest, 1e-8)))
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    gc.disable()
+    try:
+        for _ in range(rounds):
+            for key, fn in fns.items():
+                loop = range(inner)
+                start = time.perf_counter()
+                for _ in loop:
+                    fn()
+                times[key].append((time.perf_counter() - start) / inner)
+    finally:
+        gc.enable()
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+# --------------------------------------------------------------------------------------
+# 1. calls
+
+
+def call_cases(quick: bool):
+    """(label, source, point, hand-written forward, hand-written forward_backward)."""
+    rng = np.random.default_rng(3)
+    cases = [
+        (
+            "§1 x + y*z",
+            "x + y*z",
+            (-2.0, 5.0, -4.0),
+            reference.add_mul_forward,
+            reference.add_mul_forward_backward,
+        ),
+        (
+            "§3 sigmoid chain",
+            SIGMOID_CHAIN.read_text(),
+            (0.3,),
+            reference.sigmoid_chain_forward,
+            reference.sigmoid_chain_forward_backward,
+        ),
+    ]
+    for n in (1_000,) if quick else (1_000, 10_000):
+        source = random_dag(n, seed=n)
+        ref = load_module(reference.flat_reference(source), f"ref_dag{n}")
+        k = sum(line.endswith(": float") for line in source.splitlines())
+        point = tuple(float(v) for v in rng.uniform(*INPUT_BOX, size=k))
+        cases.append((f"DAG {n:,}", source, point, ref.forward, ref.forward_backward))
+    return cases
+
+
+def section_calls(quick: bool) -> None:
+    heading("1. Per call on Python floats (targets 1 and 2)")
+    rounds = 15 if quick else 41
+    rows = []
+    for label, source, point, ref_f, ref_fb in call_cases(quick):
+        m = module_for(source, "math", "calls_math")
+        n = module_for(source, "numpy", "calls_numpy")
+        # all agree before timing
+        want_f, want_g = ref_fb(*point)
+        for mod in (m, n):
+            got_f, got_g = mod.forward_backward(*point)
+            assert abs(got_f - want_f) <= 1e-6 * (1 + abs(want_f)), (label, got_f)
+            # the big DAGs are ill-conditioned: summation order shows (1e-6 and more)
+            scale = max(abs(v) for v in want_g)
+            worst = max(abs(a - b) for a, b in zip(got_g, want_g, strict=True))
+            assert worst <= 1e-4 * scale, (label, worst / scale)
+        fns = {
+            "ref f": lambda f=ref_f, p=point: f(*p),
+            "math f": lambda f=m.forward, p=point: f(*p),
+            "numpy f": lambda f=n.forward, p=point: f(*p),
+            "ref fb": lambda f=ref_fb, p=point: f(*p),
+            "math fb": lambda f=m.forward_backward, p=point: f(*p),
+            "numpy fb": lambda f=n.forward_backward, p=point: f(*p),
+        }
+        t = interleaved(fns, rounds, 0.005 if quick else 0.01)
+        rows.append(
+            [
+                label,
+                fmt(t["ref f"]),
+                fmt(t["math f"]),
+                f"{t['math f'] / t['ref f']:.2f}x",
+                fmt(t["ref fb"]),
+                fmt(t["math fb"]),
+                f"{t['math fb'] / t['ref fb']:.2f}x",
+                fmt(t["numpy f"]),
+                f"{t['numpy f'] / t['math f']:.2f}x",
+                fmt(t["numpy fb"]),
+                f"{t['numpy fb'] / t['math fb']:.2f}x",
+            ]
+        )
+    table(
+        [
+            "case",
+            "hand f",
+            "math f",
+            "/hand",
+            "hand fb",
+            "math fb",
+            "/hand",
+            "numpy f",
+            "/math",
+            "numpy fb",
+            "/math",
+        ],
+        rows,
+    )
+    out(
+        f"(medians of {rounds} interleaved rounds, each a loop of calls; the call "
+        "through a lambda is included in every figure; f = forward, fb = "
+        f"forward_backward; targets: math/hand <= {TARGET_MATH}, numpy on floats/math "
+        f"<= {TARGET_NUMPY})"
+    )
+
+
+# --------------------------------------------------------------------------------------
+# 2. batch
+
+
+def casadi_functions(source: str):
+    """The DAG as a CasADi SX ``Function`` of one vector: (value, gradient)."""
+    import casadi as ca
+
+    env: dict[str, object] = {}
+    inputs: list[object] = []
+    funcs = {
+        "exp": ca.exp,
+        "log": ca.log,
+        "sqrt": ca.sqrt,
+        "sin": ca.sin,
+        "tanh": ca.tanh,
+        "sigmoid": lambda v: 1 / (1 + ca.exp(-v)),
+    }
+    last = None
+    for line in source.splitlines():
+        if line.endswith(": float"):
+            name = line.split(":")[0]
+            env[name] = ca.SX.sym(name)
+            inputs.append(env[name])
+            continue
+        target, expr = (s.strip() for s in line.split("=", 1))
+        atom = lambda t: env[t] if t in env else float(t)  # noqa: E731
+        if expr.endswith(")") and "(" in expr:
+            fn, arg = expr[:-1].split("(")
+            value = funcs[fn](atom(arg))
+        else:
+            a, op, b = expr.split()
+            value = {"+": ca.plus, "-": ca.minus, "*": ca.times, "/": ca.rdivide}[op](
+                atom(a), atom(b)
+            )
+        env[target] = value
+        last = value
+    x = ca.vertcat(*inputs)
+    return ca.Function("fb", [x], [last, ca.gradient(last, x)])
+
+
+def jax_function(source: str):
+    """The DAG as a JAX function of its inputs (``jax.nn.sigmoid`` for sigmoid)."""
+    import jax
+    import jax.numpy as jnp
+
+    funcs = {
+        "exp": jnp.exp,
+        "log": jnp.log,
+        "sqrt": jnp.sqrt,
+        "sin": jnp.sin,
+        "tanh": jnp.tanh,
+        "sigmoid": jax.nn.sigmoid,
+    }
+    names = [ln.split(":")[0] for ln in source.splitlines() if ln.endswith(": float")]
+    stmts = [ln for ln in source.splitlines() if not ln.endswith(": float")]
+
+    def f(*args):
+        env = dict(zip(names, args, strict=True))
+        atom = lambda t: env[t] if t in env else float(t)  # noqa: E731
+        value = None
+        for line in stmts:
+            target, expr = (s.strip() for s in line.split("=", 1))
+            if expr.endswith(")") and "(" in expr:
+                fn, arg = expr[:-1].split("(")
+                value = funcs[fn](atom(arg))
+            else:
+                a, op, b = expr.split()
+                a, b = atom(a), atom(b)
+                value = {"+": a + b, "-": a - b, "*": a * b, "/": a / b}[op]
+            env[target] = value
+        return value
+
+    return f, len(names)
+
+
+def best_of(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """(median, first) seconds of ``fn()`` over ``repeats`` calls."""
+    times = []
+    for _ in range(repeats):
+        gc.collect()
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), times[0]
+
+
+def section_batch(quick: bool) -> None:
+    heading("2. Batch: the 1,000-op DAG over many points (target 3)")
+    n_points = 20_000 if quick else 100_000
+    source = random_dag(1_000, seed=1_000)
+    m = module_for(source, "math", "batch_math")
+    nmod = module_for(source, "numpy", "batch_numpy")
+    k = len(m.INPUTS)
+    rng = np.random.default_rng(7)
+    points = rng.uniform(*INPUT_BOX, size=(k, n_points))
+    rows_list = points.T.tolist()
+    rows: list[list[str]] = []
+
+    # a math-module call, per point (loop over a prefix)
+    n_loop = 2_000 if quick else 10_000
+    fb = m.forward_backward
+    t_loop, _ = best_of(lambda: [fb(*p) for p in rows_list[:n_loop]], 3)
+    per_math = t_loop / n_loop
+    rows.append(["python loop over the math module", fmt(per_math), "1.0x", ""])
+
+    # numpy batch: the first call on fresh arrays, then warm calls
+    fresh = tuple(np.array(points[i]) for i in range(k))
+    start = time.perf_counter()
+    value, grads = nmod.forward_backward(*fresh)
+    first = (time.perf_counter() - start) / n_points
+    arrays = tuple(points[i] for i in range(k))
+    t_batch, _ = best_of(lambda: nmod.forward_backward(*arrays), 3 if quick else 7)
+    per_batch = t_batch / n_points
+    rows.append(
+        [
+            f"numpy batch, one call on {n_points:,} points",
+            fmt(per_batch),
+            f"{per_math / per_batch:.1f}x",
+            f"first call {fmt(first)}/pt",
+        ]
+    )
+    # equal to the math module point by point (a prefix)
+    for j in range(0, n_loop, max(1, n_loop // 50)):
+        want_f, want_g = fb(*rows_list[j])
+        assert np.isclose(value[j], want_f, rtol=1e-10, atol=1e-12)
+        assert np.allclose([g[j] for g in grads], want_g, rtol=1e-8, atol=1e-10)
+
+    batch_fn = getattr(nmod, "batched", None)
+    if batch_fn is not None:
+        t_chunk, _ = best_of(
+            lambda: batch_fn(nmod.forward_backward, *arrays), 3 if quick else 7
+        )
+        per_chunk = t_chunk / n_points
+        rows.append(
+            [
+                "numpy batch through the module's batched()",
+                fmt(per_chunk),
+                f"{per_math / per_chunk:.1f}x",
+                "",
+            ]
+        )
+
+    casadi_point = None
+    try:
+        import casadi as ca
+    except ImportError:
+        rows.append(["casadi", "not installed", "", ""])
+    else:
+        cfb = casadi_functions(source)
+        n_ca = 2_000 if quick else 10_000
+        pts = [points[:, j] for j in range(n_ca)]
+        t_ca, _ = best_of(lambda: [cfb(p) for p in pts], 3)
+        casadi_point = t_ca / n_ca
+        rows.append(
+            [
+                f"casadi {ca.__version__} VM, point by point",
+                fmt(casadi_point),
+                f"{per_math / casadi_point:.1f}x",
+                "",
+            ]
+        )
+        start = time.perf_counter()
+        mapped = cfb.map(n_points)
+        build = time.perf_counter() - start
+        t_map, first_map = best_of(lambda: mapped(points), 3)
+        rows.append(
+            [
+                "casadi Function.map (serial)",
+                fmt(t_map / n_points),
+                f"{per_math / (t_map / n_points):.1f}x",
+                f"map() {fmt(build)}",
+            ]
+        )
+        v_map = np.asarray(mapped(points)[0]).ravel()
+        assert np.allclose(v_map, value, rtol=1e-10), "casadi disagrees"
+
+    try:
+        import jax
+    except ImportError:
+        rows.append(["jax", "not installed", "", ""])
+    else:
+        jax.config.update("jax_enable_x64", True)
+        f, n_args = jax_function(source)
+        vg = jax.jit(jax.vmap(jax.value_and_grad(f, argnums=tuple(range(n_args)))))
+        jarrays = tuple(jax.numpy.asarray(a) for a in arrays)
+        start = time.perf_counter()
+        jax.block_until_ready(vg(*jarrays))
+        compile_time = time.perf_counter() - start
+        t_jax, _ = best_of(lambda: jax.block_until_ready(vg(*jarrays)), 5)
+        rows.append(
+            [
+                f"jax {jax.__version__} jit(vmap(value_and_grad))",
+                fmt(t_jax / n_points),
+                f"{per_math / (t_jax / n_points):.1f}x",
+                f"compile+first {fmt(compile_time)}",
+            ]
+        )
+        v_jax = np.asarray(vg(*jarrays)[0])
+        assert np.allclose(v_jax, value, rtol=1e-10), "jax disagrees"
+
+    table(["implementation", "per point", "speed-up vs math", "note"], rows)
+    out(
+        f"target: one point of the batch <= a math call / {TARGET_BATCH:.0f} = "
+        f"{fmt(per_math / TARGET_BATCH)}: "
+        + ("ok" if per_math / per_batch >= TARGET_BATCH else "not met")
+    )
+
+    if casadi_point is not None:
+        sizes = [1, 3, 10, 30, 100, 300, 1000]
+        found = None
+        crossover_rows = []
+        for size in sizes:
+            sub = tuple(a[:size].copy() for a in arrays)
+            t, _ = best_of(lambda sub=sub: nmod.forward_backward(*sub), 7)
+            crossover_rows.append(
+                [
+                    f"{size:,}",
+                    fmt(t),
+                    fmt(size * casadi_point),
+                    "batch" if t < size * casadi_point else "casadi",
+                ]
+            )
+            if found is None and t < size * casadi_point:
+                found = size
+        table(
+            ["points", "numpy batch call", "casadi point by point", "faster"],
+            crossover_rows,
+        )
+        out(
+            "the batch call overtakes CasADi point by point at "
+            + (f"{found:,} points" if found else "more than the sizes tried")
+        )
+
+
+def git_head() -> str:
+    try:
+        head = subprocess.run(
+            ["git", "log", "-1", "--format=%h %s"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "codegen", "templates", "generated"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head[:70] + ("; codegen/templates modified" if dirty else "")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--section", choices=("calls", "batch"), default=None)
+    args = parser.parse_args(argv)
+    out(
+        f"backpropgen call benchmark: python {platform.python_version()}, numpy "
+        f"{np.__version__}, {platform.machine()}"
+    )
+    out(f"command: python benchmarks/bench_calls.py {' '.join(argv or sys.argv[1:])}")
+    out(f"code under test: HEAD {git_head()}")
+    start = time.perf_counter()
+    if args.section in (None, "calls"):
+        section_calls(args.quick)
+    if args.section in (None, "batch"):
+        section_batch(args.quick)
+    out(f"\ntotal wall time {time.perf_counter() - start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,127 @@
+"""What the speed work of issue #12 changed in generated code, held to oracles:
+the math backend's one-exp sigmoid (against mpmath across float64's range), Grads
+built with ``tuple.__new__`` (still the namedtuple every caller uses), and the numpy
+backend's upstream gradient on numbers (no array) and on batches (shaped like the
+output, never the caller's array).  Speed itself is measured in ``benchmarks/``."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import mpmath
+import numpy as np
+import pytest
+from conftest import load, options
+
+mpmath.mp.prec = 200
+
+#: -1000 .. 1000 densely near 0, around the branch at -700 and at the extremes
+POINTS = sorted(
+    {
+        *np.linspace(-40.0, 40.0, 801).tolist(),
+        *np.linspace(-720.0, -690.0, 61).tolist(),
+        -1000.0,
+        -745.0,
+        -709.9,
+        -700.0000000001,
+        -700.0,
+        -699.9999999999,
+        -36.9,
+        -1e-300,
+        0.0,
+        1e-300,
+        36.9,
+        709.9,
+        1000.0,
+        *(math.ldexp(1.0, k) for k in range(-60, 10)),
+        *(-math.ldexp(1.0, k) for k in range(-60, 10)),
+    }
+)
+
+
+def ulps(got: float, want: mpmath.mpf) -> float:
+    """|got - want| in units of the last place of float(want) (0 when both are 0)."""
+    exact = float(want)
+    if exact == 0.0:
+        return 0.0 if got == 0.0 else math.inf
+    return float(abs(mpmath.mpf(got) - want) / mpmath.mpf(math.ulp(exact)))
+
+
+def test_math_sigmoid_is_one_exp_and_accurate_across_the_range() -> None:
+    module = load("f = sigmoid(x)", options(backend="math"))
+    worst = 0.0
+    for x in POINTS:
+        f, (dx,) = module.forward_backward(x)
+        want = 1 / (1 + mpmath.exp(-mpmath.mpf(x)))
+        assert math.isfinite(f) and math.isfinite(dx), x
+        worst = max(worst, ulps(f, want))
+        assert ulps(f, want) <= 2, (x, f, float(want))
+        # the gradient f * (1 - f) from that value (the rule, unchanged): a few ulp,
+        # plus the rounding of f that 1 - f exposes (f's ulp), never nan
+        dwant = want * (1 - want)
+        bound = 4 * math.ulp(float(dwant)) + 2 * math.ulp(f) + 1e-320
+        assert abs(dx - float(dwant)) <= bound, x
+    assert worst > 0  # the comparison is not vacuous
+    assert module.forward(-1000.0) == 0.0 and module.forward(1000.0) == 1.0
+
+
+def test_math_sigmoid_prints_one_exp_per_branch() -> None:
+    from codegen.generate import generate
+
+    text = generate("f = sigmoid(x)", options(backend="math"))
+    line, again = [ln for ln in text.splitlines() if "math.exp" in ln]
+    assert line == again  # forward and forward_backward
+    assert line.strip() == "f = 1 / (1 + math.exp(-x)) if x > -700 else math.exp(x)"
+
+
+def test_math_sigmoid_of_an_expression_keeps_its_precedence() -> None:
+    module = load("f = sigmoid(-x * y)", options(backend="math"))
+    for x, y in ((2.0, 3.0), (-400.0, 2.0), (400.0, 2.0), (0.5, -0.25)):
+        want = 1 / (1 + mpmath.exp(x * y))
+        assert ulps(module.forward(x, y), want) <= 2, (x, y)
+
+
+def test_grads_is_still_the_namedtuple() -> None:
+    for backend in ("math", "numpy"):
+        module = load("x + y*z", options(backend=backend))
+        f, grads = module.forward_backward(-2.0, 5.0, -4.0)
+        assert type(grads) is module.Grads
+        assert grads._fields == ("x", "y", "z") == module.WRT
+        assert (grads.x, grads.y, grads.z) == (1.0, -4.0, 5.0) == tuple(grads)
+        assert grads._asdict() == {"x": 1.0, "y": -4.0, "z": 5.0}
+        assert repr(grads).startswith("Grads(x=")
+        assert module.Grads(1.0, -4.0, 5.0) == grads  # the user's constructor works
+    one = load("f = sin(x)", options(backend="math"))
+    _, grads = one.forward_backward(0.0)
+    assert type(grads) is one.Grads and grads.x == 1.0 and len(grads) == 1
+
+
+def test_numpy_on_numbers_makes_no_array() -> None:
+    module = load("x + y*z", options())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        f, grads = module.forward_backward(-2.0, 5.0, -4.0)
+    assert isinstance(f, float) and not isinstance(f, np.ndarray)
+    for g, want in zip(grads, (1.0, -4.0, 5.0), strict=True):
+        assert isinstance(g, float) and np.ndim(g) == 0 and g == want
+    _, grads = module.forward_backward(-2.0, 5.0, -4.0, 3.0)
+    assert tuple(grads) == (3.0, -12.0, 15.0)
+
+
+@pytest.mark.parametrize("df", [1.0, 2.0, "array"])
+def test_numpy_batch_gradients_are_shaped_like_the_output(df: object) -> None:
+    """A number among batch inputs gets an array gradient (the output's shape), and
+    no returned gradient is the caller's upstream array."""
+    module = load("x + y*z", options())
+    x = np.array([1.0, 2.0, 3.0])
+    upstream = np.array([1.0, 2.0, 3.0]) if df == "array" else df
+    f, grads = module.forward_backward(x, 5.0, -4.0, upstream)
+    scale = np.broadcast_to(upstream, (3,))
+    for g, want in zip(grads, (scale, -4.0 * scale, 5.0 * scale), strict=True):
+        assert isinstance(g, np.ndarray) and g.shape == (3,)
+        np.testing.assert_array_equal(g, want)
+        assert not np.shares_memory(g, np.asarray(upstream))
+    # a number upstream with array inputs, and an array upstream with number inputs
+    f, grads = module.forward_backward(2.0, 5.0, -4.0, np.array([1.0, 2.0]))
+    assert all(g.shape == (2,) for g in grads)
