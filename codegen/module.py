@@ -21,7 +21,6 @@ TARGET_NAMES = frozenset(
     {
         "namedtuple",
         "Grads",
-        "_tuple_new",
         "INPUTS",
         "OUTPUT",
         "OUTPUTS",
@@ -321,10 +320,7 @@ def _returned(
             item.names[0] if len(item.names) == 1 else f"({', '.join(item.names)})"
         )
     if isinstance(item, Grads):
-        # tuple.__new__ skips the namedtuple's Python-level __new__, which costs more
-        # than a small program (the template binds it and says so)
-        names = ", ".join(item.names) + ("," if len(item.names) == 1 else "")
-        return [], f"_tuple_new(Grads, ({names}))" if names else "Grads()"
+        return [], f"Grads({', '.join(item.names)})"
     if isinstance(item, Cache):
         return [], f"Cache({', '.join(item.names)})"
     entries = [[name or "0.0" for name in row] for row in item.rows]

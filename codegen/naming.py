@@ -22,7 +22,6 @@ MODULE_NAMES = frozenset(
         "numpy",
         "namedtuple",
         "Grads",
-        "_tuple_new",  # tuple.__new__, builds Grads (names starting with _ are refused)
         "INPUTS",
         "OUTPUT",
         "OUTPUTS",

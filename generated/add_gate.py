@@ -21,8 +21,6 @@ WRT = ("x", "y")
 SHAPES = {"x": (), "y": ()}
 
 Grads = namedtuple("Grads", WRT)
-# built as _tuple_new(Grads, (dx, ...)): the same namedtuple, without its slow __new__
-_tuple_new = tuple.__new__
 
 
 def forward(x, y):
@@ -46,4 +44,4 @@ def forward_backward(x, y, df=1.0):
     # f = x + y  (add gate: distributes the gradient)
     dx = df
     dy = df.copy()  # a copy: returned gradients never share an array
-    return f, _tuple_new(Grads, (dx, dy))
+    return f, Grads(dx, dy)

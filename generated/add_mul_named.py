@@ -21,8 +21,6 @@ WRT = ("x", "y", "z")
 SHAPES = {"x": (), "y": (), "z": ()}
 
 Grads = namedtuple("Grads", WRT)
-# built as _tuple_new(Grads, (dx, ...)): the same namedtuple, without its slow __new__
-_tuple_new = tuple.__new__
 
 
 def forward(x, y, z):
@@ -51,4 +49,4 @@ def forward_backward(x, y, z, df=1.0):
     # q = y * z  (mul gate: swaps the inputs)
     dy = dq * z
     dz = dq * y
-    return f, _tuple_new(Grads, (dx, dy, dz))
+    return f, Grads(dx, dy, dz)

@@ -33,8 +33,6 @@ WRT = ("x", "gamma", "beta")
 SHAPES = {"x": ("N", "D"), "gamma": ("D",), "beta": ("D",)}
 
 Grads = namedtuple("Grads", WRT)
-# built as _tuple_new(Grads, (dx, ...)): the same namedtuple, without its slow __new__
-_tuple_new = tuple.__new__
 
 
 def forward(x, gamma, beta):
@@ -90,4 +88,4 @@ def forward_backward(x, gamma, beta, dout):
     # mu = x.mean(axis=0)  (mean: shares the gradient evenly over the averaged axes)
     # fan-out: gradients add up; (N, D)
     dx = dx + np.full_like(x, np.expand_dims(dmu / x.shape[0], 0), dtype=float)
-    return out, _tuple_new(Grads, (dx, dgamma, dbeta))
+    return out, Grads(dx, dgamma, dbeta)

@@ -23,8 +23,6 @@ WRT = ("x", "y")
 SHAPES = {"x": (), "y": ()}
 
 Grads = namedtuple("Grads", WRT)
-# built as _tuple_new(Grads, (dx, ...)): the same namedtuple, without its slow __new__
-_tuple_new = tuple.__new__
 
 
 def forward(x, y):
@@ -48,4 +46,4 @@ def forward_backward(x, y, df=1.0):
     # f = max(x, y)  (max gate: routes the gradient to the larger input)
     dx = df * ((x > y) + 0.5 * (x == y))
     dy = df * ((y > x) + 0.5 * (x == y))
-    return f, _tuple_new(Grads, (dx, dy))
+    return f, Grads(dx, dy)

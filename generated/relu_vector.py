@@ -29,8 +29,6 @@ WRT = ("x",)
 SHAPES = {"x": ("N",)}
 
 Grads = namedtuple("Grads", WRT)
-# built as _tuple_new(Grads, (dx, ...)): the same namedtuple, without its slow __new__
-_tuple_new = tuple.__new__
 
 
 def forward(x):
@@ -49,4 +47,4 @@ def forward_backward(x, dy):
     dy = np.broadcast_to(dy, y.shape).astype(float)  # (N,)
     # y = relu(x)  (relu gate: passes the gradient where the output is > 0)
     dx = np.where(y > 0, dy, 0.0)  # (N,)
-    return y, _tuple_new(Grads, (dx,))
+    return y, Grads(dx)

@@ -29,8 +29,6 @@ WRT = ("x",)
 SHAPES = {"x": ()}
 
 Grads = namedtuple("Grads", WRT)
-# built as _tuple_new(Grads, (dx, ...)): the same namedtuple, without its slow __new__
-_tuple_new = tuple.__new__
 
 
 def forward(x):
@@ -73,4 +71,4 @@ def forward_backward(x, df=1.0):
     da = db * 2
     # a = x + 1  (add gate: distributes the gradient)
     dx = da
-    return f, _tuple_new(Grads, (dx,))
+    return f, Grads(dx)

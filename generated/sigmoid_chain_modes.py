@@ -31,8 +31,6 @@ WRT = ("x",)
 SHAPES = {"x": ()}
 
 Grads = namedtuple("Grads", WRT)
-# built as _tuple_new(Grads, (dx, ...)): the same namedtuple, without its slow __new__
-_tuple_new = tuple.__new__
 
 
 def forward(x):
@@ -69,7 +67,7 @@ def forward_backward(x, df=1.0):
     da = db * 2
     # a = x + 1  (add gate: distributes the gradient)
     dx = da
-    return f, _tuple_new(Grads, (dx,))
+    return f, Grads(dx)
 
 
 def jvp(x, x_dot):
@@ -131,7 +129,7 @@ def hvp(x, x_dot):
     # a = x + 1  (add gate: distributes the gradient)
     dx = da
     dx_dot = da_dot
-    return f, _tuple_new(Grads, (dx,)), _tuple_new(Grads, (dx_dot,))
+    return f, Grads(dx), Grads(dx_dot)
 
 
 def hessian(x):
@@ -177,7 +175,7 @@ def hessian(x):
     ddb_dx = -ddc_dx
     dda_dx = ddb_dx * 2
     ddx_dx = dda_dx
-    return f, _tuple_new(Grads, (dx,)), ((ddx_dx,),)
+    return f, Grads(dx), ((ddx_dx,),)
 
 
 def jacobian(x):

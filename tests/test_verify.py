@@ -167,8 +167,8 @@ def test_never_passes_a_module_whose_gradient_disagrees_with_forward(
     path = _broken(
         tmp_path,
         "two_layer_net",
-        "    return loss, _tuple_new(Grads, (dX, dW1, db1, dW2, db2))\n",
-        "    return loss, _tuple_new(Grads, (dX, dW1, db1, dW2, db2 * (1 + 1e-4)))\n",
+        "    return loss, Grads(dX, dW1, db1, dW2, db2)\n",
+        "    return loss, Grads(dX, dW1, db1, dW2, db2 * (1 + 1e-4))\n",
     )
     code, out, _ = _run(["--verify", str(path)], capsys)
     assert code == 1
