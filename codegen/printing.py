@@ -395,8 +395,20 @@ def _np_copy(p: Printer, op: Op) -> _Text:
 
 
 def _np_shift(p: Printer, op: Op) -> _Text:
+    """The max-shift of a stable logsumexp/softmax; ``initial=-np.inf`` makes it -inf
+    over an empty axis (where ``max`` alone raises), so the result is NumPy's own
+    answer there: logsumexp -inf, empty softmax."""
     keep = dict(op.params, keepdims=True)
-    return _Text(f"{p.receiver(op.args[0])}.max({_reduce_args(keep)})", ATOM)
+    inner = _reduce_args(keep) + f", initial=-{p.ref('numpy', 'inf')}"
+    return _Text(f"{p.receiver(op.args[0])}.max({inner})", ATOM)
+
+
+def _np_as_float(p: Printer, op: Op) -> _Text:
+    """A scalar output's upstream gradient: ``float`` refuses anything but a number,
+    ``np.float64`` gives it NumPy's float rules (a mean over an empty batch divides
+    by 0: inf and a warning, not ZeroDivisionError)."""
+    inner = _as_float(p, op).text
+    return _Text(f"{p.ref('numpy', 'float64')}({inner})", ATOM)
 
 
 def _np_squeeze(p: Printer, op: Op) -> _Text:
@@ -496,7 +508,7 @@ NUMPY: dict[str, Rule] = {
     "zeros_like": _np_zeros_like,
     "copy": _np_copy,
     "broadcast_like": _np_broadcast_like,
-    "as_float": _as_float,
+    "as_float": _np_as_float,
     "broadcast_to": _np_broadcast_to,
     "matmul": _MATMUL,
     "matvec": _MATMUL,

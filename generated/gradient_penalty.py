@@ -98,7 +98,7 @@ def forward_backward(X, W1, b1, w2, dpenalty=1.0):
 
     # backward
     # the upstream gradient dpenalty: a number, like penalty
-    dpenalty = float(dpenalty)
+    dpenalty = np.float64(float(dpenalty))
     # penalty = t10.mean()  (mean: shares the gradient evenly over the averaged axes)
     dt10 = np.full_like(t10, dpenalty / t10.size, dtype=float)  # (N,)
     # t10 = t9**2

@@ -71,7 +71,7 @@ def forward_backward(W, x, y, dloss=1.0):
 
     # backward
     # the upstream gradient dloss: a number, like loss
-    dloss = float(dloss)
+    dloss = np.float64(float(dloss))
     # loss = t6.sum()  (sum: copies the gradient back over the summed axes)
     dt6 = np.full_like(t6, dloss, dtype=float)  # (C,)
     # t6 = where(t5, 0, margins)  (where: routes the gradient to the chosen side)

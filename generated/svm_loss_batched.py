@@ -80,7 +80,7 @@ def forward_backward(X, W, y, dloss=1.0):
 
     # backward
     # the upstream gradient dloss: a number, like loss
-    dloss = float(dloss)
+    dloss = np.float64(float(dloss))
     # loss = t9 / N
     dt9 = dloss / N
     # t9 = t8.sum()  (sum: copies the gradient back over the summed axes)

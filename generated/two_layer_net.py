@@ -50,7 +50,8 @@ def forward(X, W1, b1, W2, b2, y):
     hidden = np.maximum(0, t2)  # (N, H)
     t3 = hidden @ W2  # (N, C)
     scores = t3 + b2  # (N, C)
-    t4 = scores.max(axis=1, keepdims=True)  # shift for stability, no gradient; (N, 1)
+    # shift for stability, no gradient; (N, 1)
+    t4 = scores.max(axis=1, keepdims=True, initial=-np.inf)
     t5 = scores - t4  # (N, C)
     t6 = np.exp(t5)  # (N, C)
     t7 = t6.sum(axis=1, keepdims=True)  # (N, 1)
@@ -73,7 +74,8 @@ def forward_backward(X, W1, b1, W2, b2, y, dloss=1.0):
     hidden = np.maximum(0, t2)  # (N, H)
     t3 = hidden @ W2  # (N, C)
     scores = t3 + b2  # (N, C)
-    t4 = scores.max(axis=1, keepdims=True)  # shift for stability, no gradient; (N, 1)
+    # shift for stability, no gradient; (N, 1)
+    t4 = scores.max(axis=1, keepdims=True, initial=-np.inf)
     t5 = scores - t4  # (N, C)
     t6 = np.exp(t5)  # (N, C)
     t7 = t6.sum(axis=1, keepdims=True)  # (N, 1)
@@ -88,7 +90,7 @@ def forward_backward(X, W1, b1, W2, b2, y, dloss=1.0):
 
     # backward
     # the upstream gradient dloss: a number, like loss
-    dloss = float(dloss)
+    dloss = np.float64(float(dloss))
     # loss = t13.mean()  (mean: shares the gradient evenly over the averaged axes)
     dt13 = np.full_like(t13, dloss / t13.size, dtype=float)  # (N,)
     # t13 = t10 - t12  (sub gate: distributes the gradient, negated for the right side)
