@@ -14,9 +14,11 @@ import black
 import pytest
 from conftest import GENERATED, REPO, options
 
+from codegen.errors import BackpropgenError
 from codegen.formatting import (
     LINE_LENGTH,
     black_mode,
+    check_syntax,
     exploded,
     format_black,
     format_fast,
@@ -299,3 +301,10 @@ def test_exploded_refuses_what_black_would_lay_out_otherwise() -> None:
         exploded("y = 'a, b' + g(" + ", ".join(f"x{i}" for i in range(40)) + ")")
         is None
     )
+
+
+def test_the_syntax_check_compiles() -> None:
+    # ast.parse accepts a repeated parameter; the compiler (what imports it) does not
+    check_syntax("def f(x, y):\n    return x\n")
+    with pytest.raises(BackpropgenError, match="duplicate argument 'x'"):
+        check_syntax("def f(x, x):\n    return x\n")
