@@ -77,12 +77,8 @@ def directional(
 
 
 def _check_wrt(program: Program, wrt: tuple[str, ...]) -> None:
-    types = program.types
-    bad = [
-        n
-        for n in wrt
-        if n not in program.inputs or not types.get(n, SCALAR).differentiable
-    ]
+    types, inputs = program.types, set(program.inputs)  # a set: linear in wide programs
+    bad = [n for n in wrt if n not in inputs or not types.get(n, SCALAR).differentiable]
     if bad or len(set(wrt)) != len(wrt):
         raise ValueError(f"jvp(): wrt {wrt!r} must be distinct float inputs")
 

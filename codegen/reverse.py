@@ -265,7 +265,8 @@ def reverse(
 
     if wrt is None:
         wrt = differentiable_inputs(program)
-    bad = [n for n in wrt if n not in program.inputs or not type_of(n).differentiable]
+    inputs = set(program.inputs)  # a set: a tuple makes this quadratic in wide programs
+    bad = [n for n in wrt if n not in inputs or not type_of(n).differentiable]
     if bad or len(set(wrt)) != len(wrt):
         raise ValueError(f"reverse(): wrt {wrt!r} must be distinct float inputs")
     if namer is None:

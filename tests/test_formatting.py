@@ -10,10 +10,19 @@ import sys
 from functools import cache
 from pathlib import Path
 
+import black
 import pytest
 from conftest import GENERATED, REPO, options
 
-from codegen.formatting import LINE_LENGTH, format_black, format_fast
+from codegen.errors import BackpropgenError
+from codegen.formatting import (
+    LINE_LENGTH,
+    black_mode,
+    check_syntax,
+    exploded,
+    format_black,
+    format_fast,
+)
 from codegen.generate import Options, generate, render_unformatted
 from codegen.regen import load_manifest
 
@@ -183,3 +192,119 @@ def test_modules_are_ruff_clean(tmp_path: Path) -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- long bracketed lists: exploded as black would, without black ------------------------
+
+
+def _wide_programs() -> list[tuple[str, Options]]:
+    """Programs of many inputs: their def lines, INPUTS, WRT, SHAPES and Grads(...) are
+    long bracketed lists (also with array inputs, several modes and targets)."""
+    programs: list[tuple[str, Options]] = []
+    for n, prefix in [(24, "x"), (30, "input_"), (45, f"{LONG[:30]}_")]:
+        names = [f"{prefix}{i}" for i in range(n)]
+        total = " + ".join(names)
+        for backend in ("numpy", "math", "torch"):
+            programs.append((total, Options(backend=backend)))
+        programs.append((total, Options(mode=("grad", "jvp"))))
+        programs.append((total, Options(target="function", backend="torch")))
+        arrays = "\n".join(f"{name}: array[N]" for name in names)
+        programs.append((f"{arrays}\nsum({' * '.join(names)})", Options()))
+        mixed = "\n".join(
+            f"{name}: array[N, M]" if i % 3 else f"{name}: array[M]"
+            for i, name in enumerate(names)
+        )
+        programs.append((f"{mixed}\nsum({' + '.join(names)})", Options()))
+        programs.append(
+            (f"{arrays}\nsum({' * '.join(names)})", Options(target="layer"))
+        )
+    return programs
+
+
+WIDE = _wide_programs()
+
+
+@pytest.mark.parametrize(
+    ("source", "opts"), WIDE, ids=[f"wide-{i}" for i in range(len(WIDE))]
+)
+def test_wide_modules_fast_equals_black(source: str, opts: Options) -> None:
+    text = rendered(source, opts)
+    long = [line for line in text.split("\n") if len(line) > LINE_LENGTH]
+    known = [line for line in long if exploded(line) is not None]
+    assert len(known) >= 3  # the def lines, INPUTS, ... take the path without black
+    assert format_fast(text) == format_black(text)
+
+
+def _list_line(rng: random.Random) -> str:
+    """A line of one of the shapes :func:`exploded` knows, or nearly (short, with a
+    trailing comma, an item too long, a bracket in the head)."""
+    n = rng.choice([2, 3, 8, 20, 40])
+    width = rng.choice([1, 4, 12, 40, 80])
+    names = [f"v{'_' * rng.randrange(width)}{i}" for i in range(n)]
+    kind = rng.randrange(7)
+    indent = rng.choice(["", "    ", "        "])
+    if kind == 0:
+        items = [f"{name}={rng.choice(['1.0', 'None', '(N,)'])}" for name in names[:2]]
+        params = ", ".join(names[2:] + items)
+        tail = rng.choice([":", " -> float:", " -> Grads:"])
+        return f"{indent}def f_{width}({params}){tail}"
+    if kind == 1:
+        return f"{indent}NAMES = ({', '.join(repr(n).replace(chr(39), chr(34)) for n in names)})"
+    if kind == 2:
+        shapes = ["()", "(N,)", "(N, M)", "(N, 3)", "(2,)", "((N,),)", "(N, M,)"]
+        entries = ", ".join(f'"{n}": {rng.choice(shapes)}' for n in names)
+        return f"{indent}SHAPES = {{{entries}}}"
+    if kind == 3:
+        return f"{indent}return out, Grads({', '.join(names)})"
+    if kind == 4:
+        return f"{indent}return Cache({', '.join(names)},)"  # a magic comma already
+    if kind == 5:
+        return f"{indent}value = f({names[0]})[{', '.join(names)}]"
+    return f"{indent}xs = [{', '.join(f'g({n}, [{n},])' for n in names)}]"
+
+
+def _black_line(line: str) -> list[str]:
+    body = line.lstrip(" ")
+    indent = line[: len(line) - len(body)]
+    header = body.endswith(":")
+    snippet = body + ("\n    pass\n" if header else "\n")
+    mode = black_mode(LINE_LENGTH - len(indent))
+    parts = black.format_str(snippet, mode=mode).split("\n")[: -2 if header else -1]
+    return [indent + part if part else part for part in parts]
+
+
+def test_exploded_lines_equal_black() -> None:
+    rng = random.Random("exploded")
+    taken = refused = 0
+    for _ in range(400):
+        line = _list_line(rng)
+        known = exploded(line)
+        if known is None:
+            refused += 1
+            continue
+        taken += 1
+        assert known == _black_line(line), line
+    assert taken >= 80 and refused >= 50  # both kinds of line were tried
+
+
+def test_exploded_refuses_what_black_would_lay_out_otherwise() -> None:
+    short_body = "INPUTS = (" + ", ".join(f'"x{i}"' for i in range(13)) + ")"
+    assert len(short_body) > LINE_LENGTH and exploded(short_body) is None
+    long_item = "INPUTS = (" + ", ".join([f'"{"y" * 90}"', '"x"']) + ")"
+    assert exploded(long_item) is None
+    assert (
+        exploded("SHAPES = {" + ", ".join(f'"x{i}": (N, M,)' for i in range(20)) + "}")
+        is None
+    )
+    assert exploded("x = f(a)(" + ", ".join(f"x{i}" for i in range(40)) + ")") is None
+    assert (
+        exploded("y = 'a, b' + g(" + ", ".join(f"x{i}" for i in range(40)) + ")")
+        is None
+    )
+
+
+def test_the_syntax_check_compiles() -> None:
+    # ast.parse accepts a repeated parameter; the compiler (what imports it) does not
+    check_syntax("def f(x, y):\n    return x\n")
+    with pytest.raises(BackpropgenError, match="duplicate argument 'x'"):
+        check_syntax("def f(x, x):\n    return x\n")

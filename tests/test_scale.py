@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+from pathlib import Path
 
-from conftest import load, options
+from conftest import REPO, load, options
 from oracles import (
     central_difference,
     fd_close,
@@ -13,6 +16,11 @@ from oracles import (
     oracle,
     sympy_close,
 )
+
+from codegen import formatting
+from codegen.evaluate import load_module
+from codegen.generate import generate
+from codegen.parse import MAX_TOKENS
 
 N = 20_000
 
@@ -63,3 +71,47 @@ def test_a_sum_of_twenty_thousand_terms_on_one_line() -> None:
     for i, got in enumerate(grads_tuple(grads)):
         fd = central_difference(module.forward, args, i)
         assert fd_close(fd, got, want)
+
+
+WIDE = 20_000
+
+
+def test_a_sum_of_twenty_thousand_distinct_inputs_without_black(monkeypatch) -> None:
+    # the def lines, INPUTS, WRT, SHAPES and Grads(...) are 20,000 items long: they
+    # are exploded without black (formatting.exploded); black here would be a bug
+    def no_black(*args: object, **kwargs: object) -> str:
+        raise AssertionError("a long list was handed to black")
+
+    monkeypatch.setattr(formatting.black, "format_str", no_black)
+    names = [f"x{i}" for i in range(WIDE)]
+    source = " + ".join(names)
+    text = generate(source, options("numpy"))
+    assert f"    {names[-1]},\n" in text  # one item a line, black's trailing comma
+    module = load_module(text)
+    assert module.INPUTS == tuple(names)
+    args = [1.0 + (i % 7) / 8 for i in range(WIDE)]
+    value, grads = module.forward_backward(*args)
+    want = math.fsum(args)  # exact: multiples of 1/8 far below 2**53
+    assert float(value) == want and float(module.forward(*args)) == want
+    assert grads._fields == tuple(names)
+    for i in (0, 1, WIDE // 2, WIDE - 1):  # d/dx_i of a sum, against the oracle
+        fd = central_difference(module.forward, args, i)
+        assert fd_close(fd, float(grads[i]), want)
+        assert float(grads[i]) == 1.0
+
+
+def test_a_million_term_sum_is_refused_at_once(tmp_path: Path) -> None:
+    # one line, exit status 2, nothing written: 2,000,000 tokens is past MAX_TOKENS
+    src = tmp_path / "sum.bp"
+    dst = tmp_path / "out.py"
+    src.write_text(" + ".join(f"x{i}" for i in range(1_000_000)) + "\n")
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "cli.py"), "-f", str(src), "-o", str(dst)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO,
+    )
+    assert proc.returncode == 2 and not dst.exists()
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert f"{src}: input too large: more than {MAX_TOKENS:,} tokens" in proc.stderr
