@@ -94,11 +94,7 @@ def origin_text(origin: Origin) -> tuple[str, str]:
     if origin.kind == "upstream":
         upstream, output = origin.names
         if origin.gate == "broadcast":
-            return (
-                f"the upstream gradient {upstream}, shaped like {output} "
-                "(a number stays a number)",
-                "",
-            )
+            return f"the upstream gradient {upstream}, shaped like {output}", ""
         if origin.gate == "check_array":
             what = f"floats of {output}'s shape (a number is broadcast)"
         else:

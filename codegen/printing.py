@@ -378,16 +378,11 @@ def _np_zeros_like(p: Printer, op: Op) -> _Text:
 
 def _np_broadcast_like(p: Printer, op: Op) -> _Text:
     """``g + np.zeros_like(like)``: g as a fresh array of like's shape (never the
-    caller's array).  When both are numbers (a call with floats) g becomes a NumPy
-    number (``.copy()`` works on it, as on an array) without an array:
-    ``np.zeros_like`` of a float costs microseconds, more than a small program."""
+    caller's array)."""
     g, like = p.text(op.args[0]), p.expr(op.args[1])
-    broadcast = f"{_wrap(g, g.prec < ADD)} + {p.ref('numpy', 'zeros_like')}({like})"
-    numbers = f"isinstance({like}, float)"
-    if not (isinstance(op.args[0], Const) and isinstance(op.args[0].value, float)):
-        numbers = f"isinstance({_wrap(g, g.prec <= COND)}, float) and {numbers}"
-    number = f"{p.ref('numpy', 'float64')}({g.text})"
-    return _Text(f"{number} if {numbers} else {broadcast}", COND)
+    return _Text(
+        f"{_wrap(g, g.prec < ADD)} + {p.ref('numpy', 'zeros_like')}({like})", ADD
+    )
 
 
 def _np_copy(p: Printer, op: Op) -> _Text:

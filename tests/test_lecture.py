@@ -81,11 +81,7 @@ LECTURE_3_BACKWARD = [
     "da = db * 2",
     "dx = da",
 ]
-#: the upstream gradient shaped like f; a number stays a NumPy number (no array)
-NUMPY_BROADCAST = (
-    "df = (np.float64(df) if isinstance(df, float) and isinstance(f, float) "
-    "else df + np.zeros_like(f))"
-)
+NUMPY_BROADCAST = "df = df + np.zeros_like(f)"
 
 
 def _chain_texts() -> list[tuple[str, str]]:
