@@ -167,6 +167,14 @@ def _scan(parsed: Parsed, edit: bool) -> tuple[list[Finding], tuple[Statement, .
     statements: list[Statement] = []
     for st in parsed.statements:
         value = st.value
+        # every pattern calls log or exp: most statements of a large program have
+        # neither, and need no walk
+        last = getattr(value, "end_lineno", None) or st.line
+        if not any(
+            "log" in line or "exp" in line for line in parsed.lines[st.line - 1 : last]
+        ):
+            statements.append(st)
+            continue
         found = []
         for node, parent, field, index in _walk(st.value):
             match = _match(node)
