@@ -216,21 +216,32 @@ def conventions(program: Program) -> list[str]:
     return list(texts)
 
 
-def operation_count(function: Function) -> int:
+def operation_count(function: Function, seen: dict[int, int] | None = None) -> int:
     """The cost of a function as the header states it: ``count_ops`` (one per
     primitive applied) over the statements it runs, +1 per accumulation (``dx = dx +
-    ...``).  ``benchmarks/bench_modes.py`` counts the same way."""
-    return sum(
-        count_ops(stmt.expr) + stmt.accumulate
-        for section in function.sections
-        for stmt in section.stmts
-    )
+    ...``).  ``benchmarks/bench_modes.py`` counts the same way.  ``seen`` remembers
+    statements counted for another function (forward's are forward_backward's too)."""
+    seen = {} if seen is None else seen
+    total = 0
+    for section in function.sections:
+        for stmt in section.stmts:
+            count = seen.get(id(stmt))
+            if count is None:
+                expr = stmt.expr
+                flat = isinstance(expr, Op) and not any(
+                    isinstance(a, Op) for a in expr.args
+                )  # one primitive over names: most statements
+                count = 1 if flat else count_ops(expr)
+                count = seen[id(stmt)] = count + stmt.accumulate
+            total += count
+    return total
 
 
 def _cost_line(functions: tuple[Function, ...]) -> str:
     """Each function's count; ratios are to the first (forward, or a layer's
     forward)."""
-    counts = [(f.name, operation_count(f)) for f in functions]
+    seen: dict[int, int] = {}
+    counts = [(f.name, operation_count(f, seen)) for f in functions]
     first, base = counts[0]
     parts = []
     for name, count in counts:

@@ -147,6 +147,8 @@ def branch_guards(program: Program) -> dict[str, Guard]:
     and 0 * inf is nan.  One backward sweep over the statements: linear time.
     """
     stmts = program.stmts
+    if not any(isinstance(s.expr, Op) and s.expr.prim == "where" for s in stmts):
+        return {}  # no where: nothing is computed for one branch only
     types = program.types
     outputs = set(program.outputs)
     uses: dict[str, list[tuple[int, int]]] = {}
