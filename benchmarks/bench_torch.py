@@ -18,17 +18,16 @@ float64, with one thread and with torch's default threads:
 from __future__ import annotations
 
 import argparse
-import random
-import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import numpy as np  # noqa: E402
+from bench_modes import interleaved  # noqa: E402
 
 from codegen.evaluate import load_module  # noqa: E402
 from codegen.generate import Options, generate  # noqa: E402
@@ -38,19 +37,6 @@ EXAMPLES = ROOT / "examples"
 
 def out(line: str = "") -> None:
     print(line, flush=True)
-
-
-def interleaved(fns: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
-    samples: dict[str, list[float]] = {k: [] for k in fns}
-    names = list(fns)
-    rng = random.Random(0)
-    for _ in range(rounds):
-        rng.shuffle(names)
-        for name in names:
-            start = time.perf_counter()
-            fns[name]()
-            samples[name].append(time.perf_counter() - start)
-    return {k: statistics.median(v) for k, v in samples.items()}
 
 
 def _data(name: str, rng: np.random.Generator) -> dict[str, np.ndarray]:
