@@ -46,6 +46,7 @@ from bench_scalar import (  # noqa: E402
     INPUT_BOX,
     SIGMOID_CHAIN,
     _view,
+    casadi_graph,
     pipeline_compile,
     random_dag,
 )
@@ -227,36 +228,7 @@ def casadi_functions(source: str):
     """The DAG as a CasADi SX ``Function`` of one vector: (value, gradient)."""
     import casadi as ca
 
-    env: dict[str, object] = {}
-    inputs: list[object] = []
-    funcs = {
-        "exp": ca.exp,
-        "log": ca.log,
-        "sqrt": ca.sqrt,
-        "sin": ca.sin,
-        "tanh": ca.tanh,
-        "sigmoid": lambda v: 1 / (1 + ca.exp(-v)),
-    }
-    last = None
-    for line in source.splitlines():
-        if line.endswith(": float"):
-            name = line.split(":")[0]
-            env[name] = ca.SX.sym(name)
-            inputs.append(env[name])
-            continue
-        target, expr = (s.strip() for s in line.split("=", 1))
-        atom = lambda t: env[t] if t in env else float(t)  # noqa: E731
-        if expr.endswith(")") and "(" in expr:
-            fn, arg = expr[:-1].split("(")
-            value = funcs[fn](atom(arg))
-        else:
-            a, op, b = expr.split()
-            value = {"+": ca.plus, "-": ca.minus, "*": ca.times, "/": ca.rdivide}[op](
-                atom(a), atom(b)
-            )
-        env[target] = value
-        last = value
-    x = ca.vertcat(*inputs)
+    x, last = casadi_graph(source)
     return ca.Function("fb", [x], [last, ca.gradient(last, x)])
 
 

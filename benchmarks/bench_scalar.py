@@ -891,9 +891,8 @@ def section_cli(full: bool, quick: bool) -> None:
         )
 
 
-def casadi_ops(source: str) -> tuple[int, int, int, int] | None:
-    """(fwd ops, fwd+grad ops, fwd instructions, fwd+grad instructions) of the program
-    rebuilt as a CasADi SX graph (gradient by casadi.gradient: reverse mode)."""
+def casadi_graph(source: str):
+    """The program rebuilt as a CasADi SX graph: (its input vector, its output)."""
     import casadi as ca
 
     env: dict[str, object] = {}
@@ -927,7 +926,15 @@ def casadi_ops(source: str) -> tuple[int, int, int, int] | None:
             value = {"+": a + b, "-": a - b, "*": a * b, "/": a / b}[op]
         env[target] = value
         last = value
-    x = ca.vertcat(*inputs)
+    return ca.vertcat(*inputs), last
+
+
+def casadi_ops(source: str) -> tuple[int, int, int, int] | None:
+    """(fwd ops, fwd+grad ops, fwd instructions, fwd+grad instructions) of the program
+    rebuilt as a CasADi SX graph (gradient by casadi.gradient: reverse mode)."""
+    import casadi as ca
+
+    x, last = casadi_graph(source)
     f = ca.Function("f", [x], [last])
     fb = ca.Function("fb", [x], [last, ca.gradient(last, x)])
 
