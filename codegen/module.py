@@ -94,7 +94,11 @@ def origin_text(origin: Origin) -> tuple[str, str]:
     if origin.kind == "upstream":
         upstream, output = origin.names
         if origin.gate == "broadcast":
-            return f"the upstream gradient {upstream}, shaped like {output}", ""
+            return (
+                f"the upstream gradient {upstream}, shaped like {output}"
+                " (or np.float64 when both are numbers)",
+                "",
+            )
         if origin.gate == "check_array":
             what = f"floats of {output}'s shape (a number is broadcast)"
         else:

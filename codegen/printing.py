@@ -78,6 +78,20 @@ class _Statement:
         )
 
 
+class _StatementOrExpression(_Statement):
+    """A primitive with two spellings: statements of their own when it is the whole
+    right side of an assignment (``lines``), an expression elsewhere (``text``)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, lines: Callable[[Printer, str, Op], str], text: Rule) -> None:
+        super().__init__(lines)
+        self.text = text
+
+    def __call__(self, p: Printer, op: Op) -> _Text:
+        return self.text(p, op)
+
+
 class Printer:
     """Prints expressions and statements for one backend and remembers which modules
     the printed text refers to (see :meth:`imports`)."""
@@ -147,7 +161,7 @@ class Printer:
         expr = stmt.expr
         if isinstance(expr, Op):
             rule = self._rules.get(expr.prim)
-            if type(rule) is _Statement:
+            if isinstance(rule, _Statement):
                 if stmt.accumulate:
                     raise MissingRuleError(
                         f"primitive '{expr.prim}' writes a fresh array and cannot "
@@ -385,6 +399,22 @@ def _np_broadcast_like(p: Printer, op: Op) -> _Text:
     )
 
 
+def _np_broadcast_like_lines(p: Printer, target: str, op: Op) -> str:
+    """As a statement of its own: ``g + np.zeros_like(like)`` unless g and like are
+    both numbers (a call with Python floats); then ``np.float64(g)``, the type of every
+    other number the module computes, without the array that would cost more than the
+    whole computation."""
+    g = p.text(op.args[0])
+    like = p.expr(op.args[1])
+    float64, zeros_like = p.ref("numpy", "float64"), p.ref("numpy", "zeros_like")
+    return (
+        f"if isinstance({g.text}, float) and isinstance({like}, float):\n"
+        f"    {target} = {float64}({g.text})\n"
+        "else:\n"
+        f"    {target} = {_wrap(g, g.prec < ADD)} + {zeros_like}({like})"
+    )
+
+
 def _np_copy(p: Printer, op: Op) -> _Text:
     return _Text(f"{p.receiver(op.args[0])}.copy()", ATOM)
 
@@ -502,7 +532,9 @@ NUMPY: dict[str, Rule] = {
     "sign": _function("numpy", "sign"),
     "zeros_like": _np_zeros_like,
     "copy": _np_copy,
-    "broadcast_like": _np_broadcast_like,
+    "broadcast_like": _StatementOrExpression(
+        _np_broadcast_like_lines, _np_broadcast_like
+    ),
     "as_float": _np_as_float,
     "broadcast_to": _np_broadcast_to,
     "matmul": _MATMUL,

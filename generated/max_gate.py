@@ -37,8 +37,11 @@ def forward_backward(x, y, df=1.0):
     f = np.maximum(x, y)
 
     # backward
-    # the upstream gradient df, shaped like f
-    df = df + np.zeros_like(f)
+    # the upstream gradient df, shaped like f (or np.float64 when both are numbers)
+    if isinstance(df, float) and isinstance(f, float):
+        df = np.float64(df)
+    else:
+        df = df + np.zeros_like(f)
     # f = max(x, y)  (max gate: routes the gradient to the larger input)
     dx = df * ((x > y) + 0.5 * (x == y))
     dy = df * ((y > x) + 0.5 * (x == y))

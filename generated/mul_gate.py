@@ -35,8 +35,11 @@ def forward_backward(x, y, df=1.0):
     f = x * y
 
     # backward
-    # the upstream gradient df, shaped like f
-    df = df + np.zeros_like(f)
+    # the upstream gradient df, shaped like f (or np.float64 when both are numbers)
+    if isinstance(df, float) and isinstance(f, float):
+        df = np.float64(df)
+    else:
+        df = df + np.zeros_like(f)
     # f = x * y  (mul gate: swaps the inputs)
     dx = df * y
     dy = df * x

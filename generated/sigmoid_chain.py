@@ -53,8 +53,11 @@ def forward_backward(x, df=1.0):
     f = np.exp(np.minimum(e, 0)) / (1 + np.exp(-np.abs(e)))
 
     # backward
-    # the upstream gradient df, shaped like f
-    df = df + np.zeros_like(f)
+    # the upstream gradient df, shaped like f (or np.float64 when both are numbers)
+    if isinstance(df, float) and isinstance(f, float):
+        df = np.float64(df)
+    else:
+        df = df + np.zeros_like(f)
     # f = sigmoid(e)  (sigmoid' = output * (1 - output))
     de = df * f * (1 - f)
     # e = d * 2  (mul gate: swaps the inputs)

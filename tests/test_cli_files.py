@@ -75,6 +75,23 @@ def test_scalar_gradients_have_one_type() -> None:
     assert tuple(grads) == (1.0, -4.0, 5.0)
 
 
+def test_upstream_gradient_on_numbers_batches_and_upstream_arrays() -> None:
+    # numbers: np.float64 without an array; a batch: every gradient is an array of the
+    # batch's shape, scalar inputs included; an upstream array: a fresh array
+    module = load_module(generate("x + y*z", Options()))
+    _, grads = module.forward_backward(-2.0, 5.0, -4.0, 2.0)
+    assert all(type(g) is np.float64 for g in grads)
+    assert tuple(grads) == (2.0, -8.0, 10.0)
+    _, grads = module.forward_backward(np.array([1.0, 2.0, 3.0]), 5.0, -4.0)
+    assert [np.shape(g) for g in grads] == [(3,), (3,), (3,)]
+    np.testing.assert_array_equal(grads.y, [-4.0, -4.0, -4.0])
+    upstream = np.array([1.0, 2.0])
+    _, grads = module.forward_backward(-2.0, 5.0, -4.0, upstream)
+    np.testing.assert_array_equal(grads.x, upstream)
+    np.testing.assert_array_equal(grads.z, [5.0, 10.0])
+    assert not np.shares_memory(grads.x, upstream)
+
+
 def test_output_file_mode_follows_umask_and_existing_mode(tmp_path: Path) -> None:
     new = tmp_path / "new.py"
     old_umask = os.umask(0o022)
