@@ -5,6 +5,9 @@
     python benchmarks/bench_arrays.py --profile  # always add the per-statement profile
     python benchmarks/bench_arrays.py --threads 1  # cap BLAS (and torch/XLA) threads
 
+The end of the run compares the layout of each weight gradient: ``A.T @ G`` as generated
+against ``(G.T @ A).T`` (issue #12, target 4).
+
 Two cases, float64, seeded random data:
 
 - two_layer_net (N=128, D=784, H=100, C=10): generated/two_layer_net.py
@@ -47,7 +50,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-TARGET = 1.1
+TARGET = 1.1  # issue #3
+TARGET_12 = 1.05  # issue #12, target 4 (one BLAS thread and the default)
 ENV_VARS = (
     "OPENBLAS_CORETYPE",
     "OPENBLAS_L2_SIZE",
@@ -573,6 +577,40 @@ def print_profile(title: str, func: Callable, args: tuple, rounds: int) -> None:
 # ---------------------------------------------------------------------------------------
 
 
+# ---------------------------------------------------------------------------------------
+# weight-gradient layout (issue #12, target 4)
+
+#: every weight gradient ``A.T @ G`` of the two cases, by its operand shapes
+WEIGHT_GRADIENTS = (
+    ("svm_loss_batched dW = X.T @ dscores", (500, 3073), (500, 10)),
+    ("two_layer_net dW1 = X.T @ dt1", (128, 784), (128, 100)),
+    ("two_layer_net dW2 = hidden.T @ dt3", (128, 100), (128, 10)),
+)
+
+
+def compare_layouts(rounds: int, budget: float, min_rounds: int) -> None:
+    """``A.T @ G`` (the generated line) against ``(G.T @ A).T`` (the same product,
+    computed as a wide matrix and returned as its transposed view), interleaved."""
+    print(
+        "\nweight-gradient layout: A.T @ G (generated) against (G.T @ A).T, "
+        "same values, interleaved; medians"
+    )
+    rng = np.random.default_rng(ARGS.seed)
+    for k, (name, a_shape, g_shape) in enumerate(WEIGHT_GRADIENTS):
+        a, g = rng.standard_normal(a_shape), rng.standard_normal(g_shape)
+        np.testing.assert_allclose(a.T @ g, (g.T @ a).T, rtol=1e-12, atol=1e-12)
+        funcs = {
+            "A.T @ G": lambda a=a, g=g: a.T @ g,
+            "(G.T @ A).T": lambda a=a, g=g: (g.T @ a).T,
+        }
+        times = time_interleaved(funcs, rounds, budget / 4, min_rounds, ARGS.seed + k)
+        plain, wide = (statistics.median(times[key]) for key in funcs)
+        print(
+            f"  {name:<36} A.T @ G {fmt_ms(plain).strip()} ms, (G.T @ A).T "
+            f"{fmt_ms(wide).strip()} ms: {wide / plain:.2f}x"
+        )
+
+
 def main() -> int:
     wall = time.perf_counter()
     limiter = None
@@ -648,11 +686,19 @@ def main() -> int:
                 profile_rounds,
             )
 
+    compare_layouts(rounds, budget, min_rounds)
+
     print(
-        f"\nsummary (target: generated forward_backward within {TARGET}x of reference)"
+        f"\nsummary (targets: generated forward_backward within {TARGET}x of reference, "
+        f"issue #3; within {TARGET_12}x, issue #12)"
     )
     for name, ratio in ratios.items():
-        print(f"  {name:<17} {ratio:.3f}x  {'ok' if ratio <= TARGET else 'SLOWER'}")
+        verdict = (
+            "ok"
+            if ratio <= TARGET_12
+            else "ok for 1.1x" if ratio <= TARGET else "SLOWER"
+        )
+        print(f"  {name:<17} {ratio:.3f}x  {verdict}")
     print(f"total wall time {time.perf_counter() - wall:.1f} s")
     return 0
 
