@@ -333,12 +333,13 @@ def _as_float(p: Printer, op: Op) -> _Text:
 
 
 def _np_sigmoid(p: Printer, op: Op) -> _Text:
-    """exp(min(x, 0)) / (1 + exp(-|x|)): 1 / (1 + exp(-x)) for x >= 0 and
+    """exp(min(x, 0.0)) / (1 + exp(-|x|)): 1 / (1 + exp(-x)) for x >= 0 and
     exp(x) / (1 + exp(x)) below, in one expression; no exp of a positive number,
-    so no overflow or warning at +-1000, and accurate to a few ulp everywhere."""
+    so no overflow or warning at +-1000, and accurate to a few ulp everywhere.  ``0.0``,
+    not ``0``: NumPy resolves a float pair faster on a Python float (~0.2 us a call)."""
     x, exp = p.expr(op.args[0]), p.ref("numpy", "exp")
     minimum, abs_ = p.ref("numpy", "minimum"), p.ref("numpy", "abs")
-    return _Text(f"{exp}({minimum}({x}, 0)) / (1 + {exp}(-{abs_}({x})))", MUL)
+    return _Text(f"{exp}({minimum}({x}, 0.0)) / (1 + {exp}(-{abs_}({x})))", MUL)
 
 
 def _np_softplus(p: Printer, op: Op) -> _Text:

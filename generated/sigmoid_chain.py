@@ -38,7 +38,7 @@ def forward(x):
     c = -b
     d = c + 1
     e = d * 2
-    f = np.exp(np.minimum(e, 0)) / (1 + np.exp(-np.abs(e)))
+    f = np.exp(np.minimum(e, 0.0)) / (1 + np.exp(-np.abs(e)))
     return f
 
 
@@ -50,7 +50,7 @@ def forward_backward(x, df=1.0):
     c = -b
     d = c + 1
     e = d * 2
-    f = np.exp(np.minimum(e, 0)) / (1 + np.exp(-np.abs(e)))
+    f = np.exp(np.minimum(e, 0.0)) / (1 + np.exp(-np.abs(e)))
 
     # backward
     # the upstream gradient df, shaped like f (or np.float64 when both are numbers)
