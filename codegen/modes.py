@@ -59,10 +59,12 @@ class Grads:
 @dataclass(frozen=True)
 class Matrix:
     """Rows of entries (names, or ``None`` for an entry that is zero), assembled into
-    ``name`` where the backend needs statements for it."""
+    ``name`` where the backend needs statements for it; ``points`` are the inputs whose
+    broadcast shape is the batch's (an entry that is a number is spread over it)."""
 
     rows: tuple[tuple[str | None, ...], ...]
     name: str
+    points: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -328,7 +330,11 @@ def hessian_function(
         vjp.primal.inputs,
         doc,
         tuple(sections),
-        (Values((output,)), Grads(grads), Matrix(rows, namer.fresh("H"))),
+        (
+            Values((output,)),
+            Grads(grads),
+            Matrix(rows, namer.fresh("H"), vjp.primal.inputs),
+        ),
     )
     return function, types
 
@@ -403,7 +409,7 @@ def jacobian_function(
         forward.inputs,
         doc,
         tuple(sections),
-        (Values(outputs), Matrix(rows, namer.fresh("J"))),
+        (Values(outputs), Matrix(rows, namer.fresh("J"), forward.inputs)),
     )
     return function, types, how
 

@@ -341,14 +341,16 @@ def _returned(
             for row in entries
         )
         return [], "(" + rows + ("," if len(entries) == 1 else "") + ")"
-    # numpy: entries may be numbers or arrays of one batch shape; broadcast, stack
+    # numpy: entries may be numbers or arrays of the batch's shape; broadcast with the
+    # inputs (so a matrix of numbers gets the batch's shape too), keep the entries, stack
     n, m = len(entries), len(entries[0]) if entries else 0
-    flat = ", ".join(name for row in entries for name in row)
+    flat = ", ".join([name for row in entries for name in row] + list(item.points))
     array = printer.ref("numpy", "array")
     broadcast = printer.ref("numpy", "broadcast_arrays")
     name = item.name
     return [
-        f"{name} = {array}({broadcast}({flat}), dtype=float)",
+        f"# {name}'s entries, each spread over the points (the inputs' shape)",
+        f"{name} = {array}({broadcast}({flat})[:{n * m}], dtype=float)",
         f"{name} = {name}.reshape(({n}, {m}) + {name}.shape[1:])",
     ], name
 

@@ -408,8 +408,11 @@ def _np_broadcast_like_lines(p: Printer, target: str, op: Op) -> str:
     g = p.text(op.args[0])
     like = p.expr(op.args[1])
     float64, zeros_like = p.ref("numpy", "float64"), p.ref("numpy", "zeros_like")
+    numbers = f"isinstance({like}, float)"
+    if not isinstance(op.args[0], Const):  # a constant seed is a number already
+        numbers = f"isinstance({g.text}, float) and {numbers}"
     return (
-        f"if isinstance({g.text}, float) and isinstance({like}, float):\n"
+        f"if {numbers}:\n"
         f"    {target} = {float64}({g.text})\n"
         "else:\n"
         f"    {target} = {_wrap(g, g.prec < ADD)} + {zeros_like}({like})"

@@ -114,6 +114,35 @@ def test_numpy_modes_evaluate_batches() -> None:
     assert np.shape(grads.x) == (7,)
 
 
+@pytest.mark.parametrize(
+    ("source", "hessian", "jacobian"),
+    [
+        # every entry a number: the matrices still get the batch's shape
+        ("f = x + y", [[0.0, 0.0], [0.0, 0.0]], [[1.0, 1.0]]),
+        ("f = 3 * x * y", [[0.0, 3.0], [3.0, 0.0]], None),
+        ("u = 2 * x\nv = x - y\nu, v", None, [[2.0, 0.0], [1.0, -1.0]]),
+    ],
+)
+def test_constant_matrices_of_a_batch_call_have_the_batch_shape(
+    source: str, hessian: list | None, jacobian: list | None
+) -> None:
+    modes = tuple(m for m, v in (("hessian", hessian), ("jacobian", jacobian)) if v)
+    module = load(source, Options(mode=modes))
+    xs = np.linspace(0.5, 1.5, 4).reshape(2, 2)  # a 2-d batch, y a plain number
+    for expected, matrix in (
+        (hessian, lambda: module.hessian(xs, 0.25)[2]),
+        (jacobian, lambda: module.jacobian(xs, 0.25)[1]),
+    ):
+        if expected is None:
+            continue
+        got = matrix()
+        assert got.shape == np.shape(expected) + (2, 2)
+        want = np.broadcast_to(np.array(expected)[..., None, None], got.shape)
+        np.testing.assert_array_equal(got, want)
+    if hessian:  # one point: no batch axes
+        assert module.hessian(0.5, 0.25)[2].shape == (2, 2)
+
+
 def test_jacobian_of_several_inputs_and_modes_in_the_header() -> None:
     text = generate("f = x * y * z", Options(backend="math", mode=("jacobian",)))
     assert "(reverse mode)" in text
