@@ -3,15 +3,18 @@ program: the text of its code, printed as it is (it uses only ``np``)."""
 
 from __future__ import annotations
 
-#: points per slice: the fastest size for the 1,000-op DAG's forward_backward on this
-#: repository's machine (``python benchmarks/bench_calls.py --section batch`` sweeps
-#: 1,024 to 65,536; RESULTS-calls.txt, "Target 3 with in_chunks")
+#: points per slice: slices of 4,096 float64 (32 KB temporaries, below malloc's mmap
+#: threshold) made the first call of the 1,000-op DAG's forward_backward on 100,000
+#: fresh points 1.9x faster than one call on this repository's machine (16,384 the
+#: same, 65,536 slower); warm, one call was 1.1-1.5x faster than any size of the
+#: sweep (``python benchmarks/bench_calls.py --section batch``; RESULTS-calls.txt,
+#: "Target 3 with in_chunks")
 CHUNK = 4096
 
 #: the header's sentence about it
 HEADER = (
     "in_chunks(function, *args) evaluates a large batch CHUNK points at a time "
-    "(the same values as one call, faster: the temporaries stay in the CPU cache)."
+    "(the same values as one call, with small temporaries: see its docstring)."
 )
 
 #: the constant, among the module's constants
@@ -20,8 +23,8 @@ CONSTANT = f"CHUNK = {CHUNK}  # points per slice in in_chunks"
 HELPER = '''\
 def in_chunks(function, *args, size=CHUNK):
     """Return function(*args) for a batch, evaluated `size` points at a time so that
-    each slice's temporaries stay in the CPU cache: the same values as one call,
-    faster on large batches.
+    each slice's temporaries stay small: the same values as one call, in far less
+    memory, and faster where big temporaries cost most (a first call on fresh arrays).
 
     The array arguments are broadcast to one batch shape and sliced; numbers (an
     upstream gradient df=1.0) go to every slice as they are.  Each array of the

@@ -19,7 +19,7 @@ mode).
 Cost in operations (primitives applied, +1 per accumulation; ratio to forward):
 forward 6, forward_backward 13 (2.2x), hvp 27 (4.5x).
 in_chunks(function, *args) evaluates a large batch CHUNK points at a time (the same
-values as one call, faster: the temporaries stay in the CPU cache).
+values as one call, with small temporaries: see its docstring).
 """
 
 from collections import namedtuple
@@ -120,8 +120,8 @@ def hvp(x, x_dot):
 
 def in_chunks(function, *args, size=CHUNK):
     """Return function(*args) for a batch, evaluated `size` points at a time so that
-    each slice's temporaries stay in the CPU cache: the same values as one call,
-    faster on large batches.
+    each slice's temporaries stay small: the same values as one call, in far less
+    memory, and faster where big temporaries cost most (a first call on fresh arrays).
 
     The array arguments are broadcast to one batch shape and sliced; numbers (an
     upstream gradient df=1.0) go to every slice as they are.  Each array of the
