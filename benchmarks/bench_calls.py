@@ -18,7 +18,10 @@ repository root.
    (warm; the first call on fresh arrays apart), against a Python loop over the math
    module, CasADi's compiled VM point by point and its ``Function.map``, and JAX
    ``jit(vmap(value_and_grad))`` (compile time apart); then the batch size where the
-   batch call overtakes CasADi point by point.  CasADi and JAX are optional
+   batch call overtakes CasADi point by point.  The same call through the module's
+   ``in_chunks`` helper (``--chunks``: ``CHUNK`` points at a time), its first call
+   apart, and a sweep of chunk sizes (1,024 to 65,536) that chose ``CHUNK``.
+   CasADi and JAX are optional
    (``pip install casadi jax jaxlib``).
 
 The machine is shared: read the ratios, which are taken within one run.
@@ -54,6 +57,8 @@ from bench_scalar import (  # noqa: E402
 )
 
 from codegen.evaluate import load_module  # noqa: E402
+from codegen.generate import compile_source  # noqa: E402
+from codegen.options import Options  # noqa: E402
 from codegen.render import render  # noqa: E402
 
 TARGET_MATH = 1.1  # target 1: math backend / hand-written
@@ -321,7 +326,10 @@ def section_batch(quick: bool) -> None:
     n_points = 20_000 if quick else 100_000
     source = random_dag(1_000, seed=1_000)
     m = module_for(source, "math", "batch_math")
-    nmod = module_for(source, "numpy", "batch_numpy")
+    # --chunks: the same functions, and the in_chunks helper
+    chunked = compile_source(source, Options(chunks=True), "<bench>")
+    nmod = load_module(render(_view(chunked, source)), "batch_numpy")
+    chunk = nmod.CHUNK
     k = len(m.INPUTS)
     rng = np.random.default_rng(7)
     points = rng.uniform(*INPUT_BOX, size=(k, n_points))
@@ -357,20 +365,39 @@ def section_batch(quick: bool) -> None:
         assert np.isclose(value[j], want_f, rtol=1e-10, atol=1e-12)
         assert np.allclose([g[j] for g in grads], want_g, rtol=1e-8, atol=1e-10)
 
-    batch_fn = getattr(nmod, "batched", None)
-    if batch_fn is not None:
-        t_chunk, _ = best_of(
-            lambda: batch_fn(nmod.forward_backward, *arrays), 3 if quick else 7
-        )
-        per_chunk = t_chunk / n_points
-        rows.append(
-            [
-                "numpy batch through the module's batched()",
-                fmt(per_chunk),
-                f"{per_math / per_chunk:.1f}x",
-                "",
-            ]
-        )
+    # in_chunks: the first call on fresh arrays, then warm calls interleaved with the
+    # plain call (the ratio between them is taken within the same rounds)
+    fresh = tuple(np.array(points[i]) for i in range(k))
+    start = time.perf_counter()
+    value_c, grads_c = nmod.in_chunks(nmod.forward_backward, *fresh)
+    first_chunk = (time.perf_counter() - start) / n_points
+    assert np.array_equal(value_c, value)
+    assert all(np.array_equal(a, b) for a, b in zip(grads_c, grads, strict=True))
+    fb_n = nmod.forward_backward
+    t_pair = interleaved(
+        {
+            "one call": lambda: fb_n(*arrays),
+            "in_chunks": lambda: nmod.in_chunks(fb_n, *arrays),
+        },
+        5 if quick else 9,
+    )
+    per_chunk = t_pair["in_chunks"] / n_points
+    rows.append(
+        [
+            f"numpy batch via in_chunks (size=CHUNK={chunk:,})",
+            fmt(per_chunk),
+            f"{per_math / per_chunk:.1f}x",
+            f"first call {fmt(first_chunk)}/pt",
+        ]
+    )
+    rows.append(
+        [
+            "  (one call, in the same interleaved rounds)",
+            fmt(t_pair["one call"] / n_points),
+            f"{per_math / (t_pair['one call'] / n_points):.1f}x",
+            "",
+        ]
+    )
 
     casadi_point = None
     try:
@@ -433,35 +460,73 @@ def section_batch(quick: bool) -> None:
     table(["implementation", "per point", "speed-up vs math", "note"], rows)
     out(
         f"target: one point of the batch <= a math call / {TARGET_BATCH:.0f} = "
-        f"{fmt(per_math / TARGET_BATCH)}: "
-        + ("ok" if per_math / per_batch >= TARGET_BATCH else "not met")
+        f"{fmt(per_math / TARGET_BATCH)}: one call "
+        + ("met" if per_math / per_batch >= TARGET_BATCH else "not met")
+        + f" ({per_math / per_batch:.1f}x), in_chunks "
+        + ("met" if per_math / per_chunk >= TARGET_BATCH else "not met")
+        + f" ({per_math / per_chunk:.1f}x)"
+    )
+
+    # the chunk size: a sweep, interleaved with the one call
+    sizes = (1024, 2048, 4096, 8192, 16384, 32768, 65536)
+    sweep = {"one call": lambda: fb_n(*arrays)}
+    for size in sizes:
+        sweep[f"{size:,}"] = lambda size=size: nmod.in_chunks(fb_n, *arrays, size=size)
+    t_sweep = interleaved(sweep, 3 if quick else 7)
+    out()
+    table(
+        ["size", "per point", "vs one call"],
+        [
+            [
+                key + (" (CHUNK)" if key == f"{chunk:,}" else ""),
+                fmt(t / n_points),
+                f"{t / t_sweep['one call']:.2f}x",
+            ]
+            for key, t in t_sweep.items()
+        ],
+    )
+    out(
+        f"(in_chunks(forward_backward, ...) on {n_points:,} points, medians of "
+        f"{3 if quick else 7} interleaved rounds)"
     )
 
     if casadi_point is not None:
-        sizes = [1, 3, 10, 30, 100, 300, 1000]
-        found = None
+        sizes = [1, 3, 10, 30, 100, 300, 1000, 10_000]
+        found: dict[str, int] = {}
         crossover_rows = []
         for size in sizes:
             sub = tuple(a[:size].copy() for a in arrays)
             t, _ = best_of(lambda sub=sub: nmod.forward_backward(*sub), 7)
+            t_c, _ = best_of(lambda sub=sub: nmod.in_chunks(fb_n, *sub), 7)
+            casadi_t = size * casadi_point
             crossover_rows.append(
-                [
-                    f"{size:,}",
-                    fmt(t),
-                    fmt(size * casadi_point),
-                    "batch" if t < size * casadi_point else "casadi",
-                ]
+                [f"{size:,}", fmt(t), fmt(t_c), fmt(casadi_t)]
+                + ["batch" if x < casadi_t else "casadi" for x in (t, t_c)]
             )
-            if found is None and t < size * casadi_point:
-                found = size
+            for key, x in (("the batch call", t), ("in_chunks", t_c)):
+                if key not in found and x < casadi_t:
+                    found[key] = size
         table(
-            ["points", "numpy batch call", "casadi point by point", "faster"],
+            [
+                "points",
+                "one batch call",
+                "in_chunks",
+                "casadi point by point",
+                "faster (call)",
+                "faster (in_chunks)",
+            ],
             crossover_rows,
         )
-        out(
-            "the batch call overtakes CasADi point by point at "
-            + (f"{found:,} points" if found else "more than the sizes tried")
-        )
+        out(f"(in_chunks is one plain call up to CHUNK = {chunk:,} points)")
+        for key in ("the batch call", "in_chunks"):
+            out(
+                f"{key} overtakes CasADi point by point at "
+                + (
+                    f"{found[key]:,} points"
+                    if key in found
+                    else "more than the sizes tried"
+                )
+            )
 
 
 def git_head() -> str:

@@ -44,6 +44,9 @@ class Backend:
     #: "shape": the upstream gradient is always made a fresh array of the output's
     #: shape, dtype and device (tensors); "" lets :meth:`upstream_policy` decide
     upstream: str = ""
+    #: scalar modules can have the ``in_chunks`` helper (``--chunks``): it joins the
+    #: slices' NumPy arrays
+    chunks: bool = False
 
     def upstream_policy(self, arrays: bool) -> str | None:
         """How ``forward_backward`` treats the caller's upstream gradient: typed array
@@ -72,6 +75,7 @@ BACKENDS: dict[str, Backend] = {
         describe_arrays="Backend: numpy (arrays of the shapes above).",
         matrix="array",
         numbers="numpy",
+        chunks=True,
     ),
     "math": Backend(
         name="math",

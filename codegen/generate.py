@@ -63,6 +63,8 @@ class Compiled:
     #: sentences the header adds about how the program was read (what ``--stable``
     #: rewrote, reassigned names)
     notes: tuple[str, ...] = ()
+    #: the module has the ``in_chunks`` helper (``--chunks``)
+    chunks: bool = False
 
     @property
     def wrt(self) -> tuple[str, ...]:
@@ -125,7 +127,31 @@ def compile_source(source: str, options: Options, where: str = "<expr>") -> Comp
     compiled = differentiate(
         forward, backend, options.wrt, options.mode, options.target, options.name
     )
-    return replace(compiled, warnings=warnings, notes=notes)
+    if options.chunks:
+        check_chunks(compiled)
+    return replace(compiled, warnings=warnings, notes=notes, chunks=options.chunks)
+
+
+def check_chunks(compiled: Compiled) -> None:
+    """``--chunks``: the helper slices a batch of points, so every argument must be a
+    point (or a batch of them) and the results arrays to join."""
+    backend = compiled.backend
+    if not backend.chunks:
+        raise OptionError(
+            "the in_chunks helper joins NumPy arrays: it needs --backend numpy",
+            f"--chunks with --backend {backend.name}",
+        )
+    if any(t.rank for t in compiled.forward.types.values()):
+        raise OptionError(
+            "in_chunks is for scalar programs (an array program's inputs have no "
+            "common batch axis to slice)",
+            "--chunks",
+        )
+    if compiled.target != "flat":
+        raise OptionError(
+            "in_chunks needs the flat target (layer_backward takes a cache, not points)",
+            f"--chunks with --target {compiled.target}",
+        )
 
 
 def differentiate(

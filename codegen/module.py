@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from codegen import chunks
 from codegen.ir import Expr, Op, Origin, Program, Stmt, Var, count_ops
 from codegen.modes import Cache, Function, Grads, Returned, Values
 from codegen.printing import Printer, source_statement
@@ -446,6 +447,7 @@ def header(compiled: Compiled, source: str, regenerate: str) -> list[str]:
         *_wrap_words(backend_line, WIDTH - 4),
         *_wrap_words(_functions_line(compiled), WIDTH - 4),
         *_wrap_words(_cost_line(compiled.functions), WIDTH - 4),
+        *(_wrap_words(chunks.HEADER, WIDTH - 4) if compiled.chunks else []),
         *convention_lines,
         *(line for note in notes for line in _wrap_words(note, WIDTH - 4)),
     ]
@@ -478,7 +480,6 @@ def build_view(compiled: Compiled, source: str, regenerate: str) -> ModuleView:
         function_view(f, printer, compiled.types, backend.matrix)
         for f in compiled.functions
     )
-    imports = printer.imports("from collections import namedtuple")
     cache = [
         f"CACHE = {_tuple(item.names)}"
         for f in compiled.functions
@@ -487,5 +488,16 @@ def build_view(compiled: Compiled, source: str, regenerate: str) -> ModuleView:
     ]
     if cache:
         cache.append('Cache = namedtuple("Cache", CACHE)')
-    constants = (*io_constants(compiled), *cache)
-    return ModuleView("\n".join(doc), tuple(imports), constants, functions)
+    helper: tuple[str, ...] = ()
+    if compiled.chunks:
+        printer.ref("numpy", "concatenate")  # the helper's code uses np
+        helper = chunks.helper_lines()
+    imports = printer.imports("from collections import namedtuple")
+    constants = (
+        *io_constants(compiled),
+        *cache,
+        *([chunks.CONSTANT] if helper else []),
+    )
+    return ModuleView(
+        "\n".join(doc), tuple(imports), constants, functions, helper=helper
+    )

@@ -43,6 +43,9 @@ class Options:
     target: str = "flat"
     name: str = "layer"
     stable: bool = False  # rewrite unstable spellings (log(1 + exp(x)) -> softplus(x))
+    chunks: bool = (
+        False  # add in_chunks(function, *args): a batch in cache-sized slices
+    )
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,13 @@ OPTIONS: tuple[Option, ...] = (
         "rewrite unstable spellings (log(sigmoid(x)), log(1 + exp(x)), log(1 + x), "
         "exp(x) - 1, log(sum(exp(a)))) as log_sigmoid, softplus, log1p, expm1, "
         "logsumexp instead of warning about them",
+        kind="flag",
+    ),
+    Option(
+        "chunks",
+        "--chunks",
+        "add in_chunks(function, *args), which evaluates a large batch a cache-sized "
+        "slice at a time (numpy backend, scalar programs)",
         kind="flag",
     ),
     Option(

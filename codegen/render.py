@@ -30,6 +30,7 @@ class ModuleView:
     functions: tuple[FunctionView, ...]
     template: str = "module.py.jinja"  # function.py.jinja: a torch.autograd.Function
     class_doc: str = ""
+    helper: tuple[str, ...] = ()  # module-level code after the functions (in_chunks)
 
 
 def _template_dirs() -> list[str]:

@@ -36,6 +36,7 @@ SAMPLES: dict[str, tuple[list[str], str]] = {
     "mode": (["hvp,jvp"], '["hvp", "jvp"]'),
     "verify": ([], ""),  # a flag: no argument
     "stable": ([], "true"),  # a flag: no argument
+    "chunks": ([], "true"),  # a flag: no argument
     "trace": ([], ""),  # a flag: no argument
     "graph": (["g.dot"], ""),
 }

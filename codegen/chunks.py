@@ -1,0 +1,66 @@
+"""The ``in_chunks`` helper that ``--chunks`` adds to a NumPy module of a scalar
+program: the text of its code, printed as it is (it uses only ``np``)."""
+
+from __future__ import annotations
+
+#: points per slice: slices of 4,096 float64 (32 KB temporaries, below malloc's mmap
+#: threshold) made the first call of the 1,000-op DAG's forward_backward on 100,000
+#: fresh points 1.9x faster than one call on this repository's machine (16,384 the
+#: same, 65,536 slower); warm, one call was 1.1-1.5x faster than any size of the
+#: sweep (``python benchmarks/bench_calls.py --section batch``; RESULTS-calls.txt,
+#: "Target 3 with in_chunks")
+CHUNK = 4096
+
+#: the header's sentence about it
+HEADER = (
+    "in_chunks(function, *args) evaluates a large batch CHUNK points at a time "
+    "(the same values as one call, with small temporaries: see its docstring)."
+)
+
+#: the constant, among the module's constants
+CONSTANT = f"CHUNK = {CHUNK}  # points per slice in in_chunks"
+
+HELPER = '''\
+def in_chunks(function, *args, size=CHUNK):
+    """Return function(*args) for a batch, evaluated `size` points at a time so that
+    each slice's temporaries stay small: the same values as one call, in far less
+    memory, and faster where big temporaries cost most (a first call on fresh arrays).
+
+    The array arguments are broadcast to one batch shape and sliced; numbers (an
+    upstream gradient df=1.0) go to every slice as they are.  Each array of the
+    result is joined along its last axis (a Hessian's (n, n, points) too; a number,
+    or a matrix without that axis, is repeated for each point) and that axis is
+    shaped like the batch: in_chunks(forward_backward, x, y) returns what
+    forward_backward(x, y) returns.  A batch of at most `size` points is one call.
+    """
+    shape = np.broadcast_shapes(*(np.shape(a) for a in args))
+    points = int(np.prod(shape))
+    if points <= size:
+        return function(*args)
+    flat = [np.broadcast_to(a, shape).reshape(-1) if np.ndim(a) else a for a in args]
+    starts = range(0, points, size)
+    lengths = [min(size, points - start) for start in starts]
+    results = [
+        function(*(a[start : start + size] if np.ndim(a) else a for a in flat))
+        for start in starts
+    ]
+
+    def join(parts):
+        first = parts[0]
+        if isinstance(first, tuple):  # a tuple, Grads, or the rows of a matrix
+            joined = [join(leaves) for leaves in zip(*parts, strict=True)]
+            return first._make(joined) if hasattr(first, "_make") else tuple(joined)
+        arrays = []
+        for part, n in zip(parts, lengths, strict=True):
+            if np.shape(part)[-1:] != (n,):  # no batch axis: the same for every point
+                part = np.broadcast_to(np.expand_dims(part, -1), np.shape(part) + (n,))
+            arrays.append(part)
+        joined = np.concatenate(arrays, axis=-1)
+        return joined.reshape(joined.shape[:-1] + shape)
+
+    return join(results)'''
+
+
+def helper_lines() -> tuple[str, ...]:
+    """The helper's lines, as the module template lays them out."""
+    return tuple(HELPER.split("\n"))
