@@ -42,7 +42,7 @@ def forward(x):
     c = -b
     d = c + 1
     e = d * 2
-    f = np.exp(np.minimum(e, 0)) / (1 + np.exp(-np.abs(e)))
+    f = np.exp(np.minimum(e, 0.0)) / (1 + np.exp(-np.abs(e)))
     return f
 
 
@@ -54,11 +54,14 @@ def forward_backward(x, df=1.0):
     c = -b
     d = c + 1
     e = d * 2
-    f = np.exp(np.minimum(e, 0)) / (1 + np.exp(-np.abs(e)))
+    f = np.exp(np.minimum(e, 0.0)) / (1 + np.exp(-np.abs(e)))
 
     # backward
-    # the upstream gradient df, shaped like f
-    df = df + np.zeros_like(f)
+    # the upstream gradient df, shaped like f (or np.float64 when both are numbers)
+    if isinstance(df, float) and isinstance(f, float):
+        df = np.float64(df)
+    else:
+        df = df + np.zeros_like(f)
     # f = sigmoid(e)  (sigmoid' = output * (1 - output))
     de = df * f * (1 - f)
     # e = d * 2  (mul gate: swaps the inputs)
@@ -87,12 +90,15 @@ def hvp(x, x_dot):
     d_dot = c_dot
     e = d * 2
     e_dot = d_dot * 2
-    f = np.exp(np.minimum(e, 0)) / (1 + np.exp(-np.abs(e)))
+    f = np.exp(np.minimum(e, 0.0)) / (1 + np.exp(-np.abs(e)))
     f_dot = e_dot * f * (1 - f)
 
     # backward (upstream gradient 1), with tangents
     # the upstream gradient df is 1
-    df = 1.0 + np.zeros_like(f)
+    if isinstance(f, float):
+        df = np.float64(1.0)
+    else:
+        df = 1.0 + np.zeros_like(f)
     # f = sigmoid(e)  (sigmoid' = output * (1 - output))
     t1 = df * f
     t1_dot = df * f_dot
