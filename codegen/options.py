@@ -43,9 +43,7 @@ class Options:
     target: str = "flat"
     name: str = "layer"
     stable: bool = False  # rewrite unstable spellings (log(1 + exp(x)) -> softplus(x))
-    chunks: bool = (
-        False  # add in_chunks(function, *args): a batch in cache-sized slices
-    )
+    chunks: bool = False  # add in_chunks(function, *args): a batch in slices
 
 
 @dataclass(frozen=True)
@@ -160,8 +158,8 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "chunks",
         "--chunks",
-        "add in_chunks(function, *args), which evaluates a large batch a cache-sized "
-        "slice at a time (numpy backend, scalar programs)",
+        "add in_chunks(function, *args), which evaluates a large batch a slice "
+        "at a time, in bounded memory (numpy backend, scalar programs)",
         kind="flag",
     ),
     Option(
