@@ -21,10 +21,12 @@ HEADER = (
 CONSTANT = f"CHUNK = {CHUNK}  # points per slice in in_chunks"
 
 HELPER = '''\
-def in_chunks(function, *args, size=CHUNK):
+def in_chunks(function, *args, size=CHUNK, workers=1):
     """Return function(*args) for a batch, evaluated `size` points at a time so that
     each slice's temporaries stay small: the same values as one call, in far less
     memory, and faster where big temporaries cost most (a first call on fresh arrays).
+    With workers > 1, that many threads evaluate slices at once (NumPy releases the
+    GIL inside its loops, so the slices run on several cores).
 
     The array arguments are broadcast to one batch shape and sliced; numbers (an
     upstream gradient df=1.0) go to every slice as they are.  Each array of the
@@ -40,10 +42,15 @@ def in_chunks(function, *args, size=CHUNK):
     flat = [np.broadcast_to(a, shape).reshape(-1) if np.ndim(a) else a for a in args]
     starts = range(0, points, size)
     lengths = [min(size, points - start) for start in starts]
-    results = [
-        function(*(a[start : start + size] if np.ndim(a) else a for a in flat))
-        for start in starts
-    ]
+
+    def call(start):
+        return function(*(a[start : start + size] if np.ndim(a) else a for a in flat))
+
+    if workers > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            results = list(pool.map(call, starts))
+    else:
+        results = [call(start) for start in starts]
 
     def join(parts):
         first = parts[0]
@@ -59,6 +66,10 @@ def in_chunks(function, *args, size=CHUNK):
         return joined.reshape(joined.shape[:-1] + shape)
 
     return join(results)'''
+
+
+#: the import the helper needs besides NumPy
+IMPORT = "from concurrent.futures import ThreadPoolExecutor"
 
 
 def helper_lines() -> tuple[str, ...]:

@@ -492,7 +492,9 @@ def build_view(compiled: Compiled, source: str, regenerate: str) -> ModuleView:
     if compiled.chunks:
         printer.ref("numpy", "concatenate")  # the helper's code uses np
         helper = chunks.helper_lines()
-    imports = printer.imports("from collections import namedtuple")
+    imports = printer.imports(
+        "from collections import namedtuple", *([chunks.IMPORT] if helper else [])
+    )
     constants = (
         *io_constants(compiled),
         *cache,

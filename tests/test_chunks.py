@@ -62,7 +62,7 @@ def _sizes(chunk: int) -> list[int]:
 
 def test_the_default_chunk_is_cache_sized(module: ModuleType) -> None:
     assert 1024 <= module.CHUNK <= 65536
-    assert module.in_chunks.__kwdefaults__ == {"size": module.CHUNK}
+    assert module.in_chunks.__kwdefaults__ == {"size": module.CHUNK, "workers": 1}
 
 
 @pytest.mark.parametrize("points", _sizes(4096))
@@ -90,6 +90,25 @@ def test_default_size_slices_a_large_batch(module: ModuleType) -> None:
     got = module.in_chunks(recording, x, y)
     assert seen == [module.CHUNK] * 3 + [7]
     _assert_same(got, module.forward_backward(x, y))
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_threads_give_the_same_result_in_order(module: ModuleType, workers: int) -> None:
+    points = 5 * 97 + 3
+    x, y = np.random.default_rng(5).uniform(-2, 2, size=(2, points))
+    seen: list[float] = []
+
+    def recording(*args: object) -> object:
+        seen.append(float(args[0][0]))  # type: ignore[index]
+        return module.forward_backward(*args)
+
+    for name, (function, *args) in _calls(module, x, y).items():
+        want = function(*args)
+        _assert_same(module.in_chunks(function, *args, size=97, workers=workers), want)
+        del name
+    got = module.in_chunks(recording, x, y, size=97, workers=workers)
+    _assert_same(got, module.forward_backward(x, y))
+    assert sorted(seen) == sorted(float(x[k]) for k in range(0, points, 97))
 
 
 @pytest.mark.parametrize("shape", [(3, 50), (2, 3, 17), (0, 5)])
@@ -136,11 +155,12 @@ def test_numbers_only_is_one_call(module: ModuleType) -> None:
 
 
 def test_a_matrix_without_the_batch_axis_is_repeated() -> None:
-    """The Hessian of x + y is constant: one call returns it as (2, 2)."""
+    """The Hessian of x + y is constant; both one call and the slices spread it over
+    the points."""
     linear = load("x + y", Options(mode=("grad", "hessian"), chunks=True))
     x = np.linspace(0, 1, 10)
     value, grads, H = linear.in_chunks(linear.hessian, x, 2.0, size=3)
-    assert linear.hessian(x, 2.0)[2].shape == (2, 2)
+    assert linear.hessian(x, 2.0)[2].shape == (2, 2, 10)
     assert H.shape == (2, 2, 10)
     np.testing.assert_array_equal(H, 0.0)
     np.testing.assert_array_equal(value, x + 2.0)
@@ -164,7 +184,7 @@ def test_only_modules_with_chunks_have_the_helper() -> None:
     text = cli_text(["x + y*z", "--chunks"])
     assert "in_chunks(function, *args) evaluates" in text.split('"""')[1]  # header
     assert "Regenerate with: backpropgen 'x + y*z' --chunks" in text
-    assert "\ndef in_chunks(function, *args, size=CHUNK):" in text
+    assert "\ndef in_chunks(function, *args, size=CHUNK, workers=1):" in text
 
 
 def cli_text(argv: list[str]) -> str:
