@@ -99,9 +99,19 @@ def push(
     dots: dict[str, Expr] = dict(seeds)
     new_types: dict[str, Type] = {}
     stmts: list[Stmt] = []
+    # primal values by expression: a tangent rule's ``sin(a)`` is ``b`` after
+    # ``b = sin(a)`` (cos' in the HVP of sin), computed once
+    values: dict[Expr, str] = {}
+    value_of: dict[str, Expr] = {}
+    later: Stmt | None = None  # known once its own tangent is written
     for stmt in program.stmts:
+        if later is not None:
+            values[later.expr] = later.target
+            value_of[later.target] = later.expr
         stmts.append(stmt)
         target, expr = stmt.target, stmt.expr
+        _forget(target, values, value_of)
+        later = stmt if isinstance(expr, Op) and not stmt.accumulate else None
         if isinstance(expr, Const) or not type_of(target).differentiable:
             continue
         if isinstance(expr, Var):
@@ -120,6 +130,7 @@ def push(
             )
             if tangent is None:
                 continue
+            tangent = _known(tangent, values)
             if typed and expr.prim in _SUMS:
                 varying = [
                     type_of(a.name)
@@ -147,3 +158,21 @@ def push(
             stmts.append(Stmt(name, dot, origin=Origin("tangent", names=(out,))))
         tangents_out.append(name)
     return tuple(stmts), tuple(tangents_out), new_types
+
+
+def _forget(name: str, values: dict[Expr, str], value_of: dict[str, Expr]) -> None:
+    """``name`` is assigned again: its earlier value is no longer known by it."""
+    expr = value_of.pop(name, None)
+    if expr is not None and values.get(expr) == name:
+        del values[expr]
+
+
+def _known(expr: Expr, values: dict[Expr, str]) -> Expr:
+    """``expr`` with each proper subexpression that an earlier primal statement
+    computed replaced by that statement's name."""
+    if not isinstance(expr, Op):
+        return expr
+    args = tuple(
+        Var(values[a]) if a in values else _known(a, values) for a in expr.args
+    )
+    return expr if args == expr.args else Op(expr.prim, args, expr.params)
