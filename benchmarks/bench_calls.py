@@ -483,22 +483,30 @@ def section_batch(quick: bool) -> None:
     sizes = (1024, 2048, 4096, 8192, 16384, 32768, 65536)
     sweep = {"one call": lambda: fb_n(*arrays)}
     for size in sizes:
-        sweep[f"{size:,}"] = lambda size=size: nmod.in_chunks(fb_n, *arrays, size=size)
+        for workers in (1, 2):
+            sweep[f"{size:,} w{workers}"] = lambda size=size, w=workers: nmod.in_chunks(
+                fb_n, *arrays, size=size, workers=w
+            )
     t_sweep = interleaved(sweep, 3 if quick else 7)
     out()
+    one = t_sweep.pop("one call")
     table(
-        ["size", "per point", "vs one call"],
-        [
+        ["size", "per point", "vs one call", "workers=2", "vs one call"],
+        [["one call", fmt(one / n_points), "1.00x", "", ""]]
+        + [
             [
-                key + (" (CHUNK)" if key == f"{chunk:,}" else ""),
-                fmt(t / n_points),
-                f"{t / t_sweep['one call']:.2f}x",
+                f"{size:,}" + (" (CHUNK)" if size == chunk else ""),
+                fmt(t_sweep[f"{size:,} w1"] / n_points),
+                f"{t_sweep[f'{size:,} w1'] / one:.2f}x",
+                fmt(t_sweep[f"{size:,} w2"] / n_points),
+                f"{t_sweep[f'{size:,} w2'] / one:.2f}x",
             ]
-            for key, t in t_sweep.items()
+            for size in sizes
         ],
     )
     out(
-        f"(in_chunks(forward_backward, ...) on {n_points:,} points, medians of "
+        f"(in_chunks(forward_backward, ..., size=size, workers=1 or 2) on "
+        f"{n_points:,} points, medians of "
         f"{3 if quick else 7} interleaved rounds)"
     )
 

@@ -3,13 +3,13 @@ program: the text of its code, printed as it is (it uses only ``np``)."""
 
 from __future__ import annotations
 
-#: points per slice: slices of 4,096 float64 (32 KB temporaries, below malloc's mmap
-#: threshold) made the first call of the 1,000-op DAG's forward_backward on 100,000
-#: fresh points 1.9x faster than one call on this repository's machine (16,384 the
-#: same, 65,536 slower); warm, one call was 1.1-1.5x faster than any size of the
-#: sweep (``python benchmarks/bench_calls.py --section batch``; RESULTS-calls.txt,
-#: "Target 3 with in_chunks")
-CHUNK = 4096
+#: points per slice: 8,192 float64 (64 KB temporaries).  On this repository's 2-core
+#: machine, for the 1,000-op DAG's forward_backward on 100,000 points
+#: (``python benchmarks/bench_calls.py --section batch``, RESULTS-calls.txt): the first
+#: call on fresh arrays about 1.7-1.9x faster than one call; warm, within about 5% of
+#: one call (which varies 2x with the allocator's state, the slices do not); with
+#: workers=2 the smallest size that kept both cores busy
+CHUNK = 8192
 
 #: the header's sentence about it
 HEADER = (

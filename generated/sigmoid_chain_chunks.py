@@ -31,7 +31,7 @@ INPUTS = ("x",)
 OUTPUT = "f"
 WRT = ("x",)
 SHAPES = {"x": ()}
-CHUNK = 4096  # points per slice in in_chunks
+CHUNK = 8192  # points per slice in in_chunks
 
 Grads = namedtuple("Grads", WRT)
 

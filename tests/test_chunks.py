@@ -65,7 +65,7 @@ def test_the_default_chunk_is_cache_sized(module: ModuleType) -> None:
     assert module.in_chunks.__kwdefaults__ == {"size": module.CHUNK, "workers": 1}
 
 
-@pytest.mark.parametrize("points", _sizes(4096))
+@pytest.mark.parametrize("points", _sizes(8192))
 def test_every_function_equals_one_call(module: ModuleType, points: int) -> None:
     rng = np.random.default_rng(points)
     x, y = rng.uniform(-2, 2, size=(2, points))
@@ -93,7 +93,9 @@ def test_default_size_slices_a_large_batch(module: ModuleType) -> None:
 
 
 @pytest.mark.parametrize("workers", [2, 3])
-def test_threads_give_the_same_result_in_order(module: ModuleType, workers: int) -> None:
+def test_threads_give_the_same_result_in_order(
+    module: ModuleType, workers: int
+) -> None:
     points = 5 * 97 + 3
     x, y = np.random.default_rng(5).uniform(-2, 2, size=(2, points))
     seen: list[float] = []
