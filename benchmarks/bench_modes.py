@@ -418,16 +418,30 @@ def section_generation(quick: bool) -> None:
     out()
 
 
-def interleaved(fns: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
+def interleaved(
+    fns: dict[str, Callable[[], object]], rounds: int, sample: float = 0.0
+) -> dict[str, float]:
+    """Median seconds per call of each function, in shuffled interleaved rounds.  With
+    ``sample`` > 0 each round times a loop of calls lasting about that long, so a
+    microsecond call is timed warm and not right after a big call flushed the caches
+    (one call per round measured the sigmoid chain's forward 10x slower than warm)."""
+    loops: dict[str, int] = {}
+    for name, fn in fns.items():
+        start = time.perf_counter()
+        fn()
+        once = time.perf_counter() - start
+        loops[name] = max(1, int(sample / max(once, 1e-9))) if sample > 0 else 1
     samples: dict[str, list[float]] = {k: [] for k in fns}
     names = list(fns)
     rng = random.Random(0)
     for _ in range(rounds):
         rng.shuffle(names)
         for name in names:
+            fn, n = fns[name], loops[name]
             start = time.perf_counter()
-            fns[name]()
-            samples[name].append(time.perf_counter() - start)
+            for _ in range(n):
+                fn()
+            samples[name].append((time.perf_counter() - start) / n)
     return {k: statistics.median(v) for k, v in samples.items()}
 
 
@@ -645,11 +659,13 @@ def section_peers_scalar(quick: bool, jax_dag_hvp: bool) -> None:
             notes.append("JAX is not installed: skipped (pip install jax)")
         if not have_torch:
             notes.append("PyTorch is not installed: skipped (pip install '.[torch]')")
-        medians = interleaved(fns, rounds)
+        medians = interleaved(fns, rounds, sample=2e-3)
         base = medians["generated hvp"]
+        inputs = len(module.INPUTS)
         out(
-            f"{label} ({len(module.INPUTS)} scalar inputs; math backend on floats),"
-            f" medians of {rounds} interleaved rounds:"
+            f"{label} ({inputs} scalar input{'s' if inputs > 1 else ''}; math backend on"
+            f" floats), medians of {rounds} interleaved rounds, each a loop of calls"
+            " lasting about 2 ms:"
         )
         for name, t in medians.items():
             out(f"  {name:<30} {t * 1e6:9.1f} µs   {t / base:6.2f}x generated hvp")
