@@ -130,7 +130,11 @@ def test_fast_equals_black_with_a_long_output_name(backend: str) -> None:
 
 # --- imports and lint -------------------------------------------------------------------
 
-ALLOWED = {"numpy": {"numpy", "collections"}, "math": {"math", "collections"}}
+#: concurrent.futures: the thread pool of --chunks' in_chunks (standard library)
+ALLOWED = {
+    "numpy": {"numpy", "collections", "concurrent"},
+    "math": {"math", "collections"},
+}
 
 
 def _imports(text: str) -> set[str]:
@@ -165,6 +169,7 @@ def test_gallery_files_import_only_the_standard_library_and_numpy() -> None:
             "numpy",
             "math",
             "collections",
+            "concurrent",
         }
 
 
