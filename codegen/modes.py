@@ -30,7 +30,7 @@ from codegen.forward import jvp, push
 from codegen.ir import Const, Expr, Op, Origin, Program, Stmt, Var
 from codegen.liveness import live_names
 from codegen.naming import Namer
-from codegen.passes import share
+from codegen.passes import share, share_derivatives
 from codegen.reverse import VJP, reverse
 from codegen.shapes import SCALAR, Type
 from codegen.transforms import prepare
@@ -259,9 +259,11 @@ def hvp_function(
     hv = tangent.tangents_out[1:]
     stmts = _pruned(tangent.program.stmts, (output, *grads, *hv))
     backward = {s.target for s in stmts if _from_backward(s)}
+    tangents = {s.target for s in stmts if _is_tangent(s)} | set(tangent.tangents_in)
+    stmts, moved = share_derivatives(stmts, backward, tangents)
     sections = _split(
         stmts,
-        backward,
+        backward - moved,
         ("forward, with tangents", "backward (upstream gradient 1), with tangents"),
     )
     doc = f"Return ({output}, Grads, H·v as Grads); the vector is the input tangents."

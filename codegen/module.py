@@ -117,6 +117,13 @@ def origin_text(origin: Origin) -> tuple[str, str]:
     if origin.kind == "seed":
         (upstream,) = origin.names
         return f"the upstream gradient {upstream} is 1", ""
+    if origin.kind == "shared":
+        assert origin.stmt is not None
+        return (
+            f"{source_statement(origin.stmt)}: its derivative, for the tangent and "
+            "the backward",
+            "",
+        )
     if origin.kind == "tangent-zero":
         (output,) = origin.names
         return f"{output} does not depend on the differentiated inputs", ""

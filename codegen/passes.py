@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from codegen.ir import Expr, Op, Origin, Stmt, Var
+from codegen.ir import Expr, Op, Origin, Stmt, Var, names_in
 from codegen.naming import Namer
 from codegen.reverse import VJP
 from codegen.shapes import SCALAR, Type
@@ -238,3 +238,121 @@ def unalias(
         else:
             claimed.add(origin)
     return tuple(backward)
+
+
+def share_derivatives(
+    stmts: Sequence[Stmt], backward: set[str], tangent: set[str]
+) -> tuple[tuple[Stmt, ...], frozenset[str]]:
+    """Forward over reverse (hvp): compute each local derivative once.
+
+    The tangent of a forward statement and its backward block both need the local
+    derivative (``t_dot = t1_dot * (1 - t**2)`` after ``t = tanh(t1)``, and
+    ``t2 = t**2; t3 = 1 - t2`` before ``dt1 = dt * t3``).  A backward statement that
+    reads only primal values, and whose value (its primal-only operands written out)
+    is part of an earlier forward tangent, moves up before that tangent, with the
+    primal-only statements it reads, and the tangent reads its name instead
+    (``t_dot = t1_dot * t3``).  ``backward`` and ``tangent`` name the backward and
+    tangent statements' targets (tangent inputs included).  Returns the statements
+    and the targets that moved.  Linear: one dictionary lookup per subexpression."""
+    primal_only: dict[str, Stmt] = {}
+    written_out: dict[str, Expr] = {}
+    by_value: dict[Expr, str] = {}
+    for stmt in stmts:
+        target = stmt.target
+        if target not in backward or target in tangent or stmt.accumulate:
+            continue
+        if not isinstance(stmt.expr, Op):
+            continue
+        names = names_in(stmt.expr)
+        if any((n in backward or n in tangent) and n not in primal_only for n in names):
+            continue
+        primal_only[target] = stmt
+        value = _written_out(stmt.expr, written_out)
+        written_out[target] = value
+        by_value.setdefault(value, target)
+    if not by_value:
+        return tuple(stmts), frozenset()
+    moved: dict[str, int] = {}  # target -> index of the tangent it moves before
+    rewritten: dict[int, Stmt] = {}
+    for index, stmt in enumerate(stmts):
+        if stmt.target not in tangent or stmt.target in backward:
+            continue
+        if not isinstance(stmt.expr, Op):
+            continue
+        used: list[str] = []
+        expr = _read_shared(stmt.expr, by_value, used)
+        if not used:
+            continue
+        rewritten[index] = Stmt(
+            stmt.target, expr, stmt.accumulate, stmt.note, stmt.origin
+        )
+        for name in used:
+            for dep in _primal_only_deps(name, primal_only):
+                moved.setdefault(dep, index)
+    if not moved:
+        return tuple(stmts), frozenset()
+    before: dict[int, list[Stmt]] = {}
+    after: dict[int, list[Stmt]] = {}
+    for stmt in stmts:  # in program order, so dependencies come first
+        origin = stmt.origin
+        at = moved.get(stmt.target)
+        if at is not None:
+            assert origin is not None and origin.stmt is not None
+            shared = Origin("shared", origin.stmt, names=(origin.stmt.target,))
+            before.setdefault(at, []).append(
+                Stmt(stmt.target, stmt.expr, note=stmt.note, origin=shared)
+            )
+        elif stmt.target in tangent and origin is not None and origin.stmt is not None:
+            # the tangent of a moved statement reads the tangent it moved before
+            at = moved.get(origin.stmt.target)
+            if at is not None:
+                after.setdefault(at, []).append(stmt)
+    moving = {s.target for group in after.values() for s in group}
+    out: list[Stmt] = []
+    for index, stmt in enumerate(stmts):
+        out.extend(before.get(index, ()))
+        if stmt.target not in moved and stmt.target not in moving:
+            out.append(rewritten.get(index, stmt))
+        out.extend(after.get(index, ()))
+    return tuple(out), frozenset(moved) | frozenset(moving)
+
+
+def _written_out(expr: Expr, written_out: Mapping[str, Expr]) -> Expr:
+    """``expr`` with each primal-only backward name replaced by its value."""
+    if isinstance(expr, Var):
+        return written_out.get(expr.name, expr)
+    if isinstance(expr, Op):
+        args = tuple(_written_out(a, written_out) for a in expr.args)
+        if args != expr.args:
+            return Op(expr.prim, args, expr.params)
+    return expr
+
+
+def _read_shared(expr: Expr, by_value: Mapping[Expr, str], used: list[str]) -> Expr:
+    """``expr`` with each proper subexpression that a primal-only backward statement
+    computes replaced by its name (largest first); the names go to ``used``."""
+    if not isinstance(expr, Op):
+        return expr
+    args: list[Expr] = []
+    for arg in expr.args:
+        name = by_value.get(arg) if isinstance(arg, Op) else None
+        if name is not None:
+            used.append(name)
+            args.append(Var(name))
+        else:
+            args.append(_read_shared(arg, by_value, used))
+    new = tuple(args)
+    return expr if new == expr.args else Op(expr.prim, new, expr.params)
+
+
+def _primal_only_deps(name: str, primal_only: Mapping[str, Stmt]) -> list[str]:
+    """``name`` and the primal-only backward statements it reads, transitively."""
+    found: dict[str, None] = {}
+    stack = [name]
+    while stack:
+        current = stack.pop()
+        if current in found:
+            continue
+        found[current] = None
+        stack.extend(n for n in names_in(primal_only[current].expr) if n in primal_only)
+    return list(found)

@@ -17,7 +17,7 @@ Backend: numpy (elementwise: call it with arrays to evaluate many points).
 Functions: forward and forward_backward (reverse mode); hvp (forward over reverse
 mode).
 Cost in operations (primitives applied, +1 per accumulation; ratio to forward):
-forward 6, forward_backward 13 (2.2x), hvp 27 (4.5x).
+forward 6, forward_backward 13 (2.2x), hvp 26 (4.3x).
 in_chunks(function, *args) evaluates a large batch CHUNK points at a time (the same
 values as one call, with small temporaries: see its docstring).
 """
@@ -92,7 +92,10 @@ def hvp(x, x_dot):
     e = d * 2
     e_dot = d_dot * 2
     f = np.exp(np.minimum(e, 0.0)) / (1 + np.exp(-np.abs(e)))
-    f_dot = e_dot * f * (1 - f)
+    # f = sigmoid(e): its derivative, for the tangent and the backward
+    t2 = 1 - f
+    f_dot = e_dot * f * t2
+    t2_dot = -f_dot
 
     # backward (upstream gradient 1), with tangents
     # the upstream gradient df is 1
@@ -103,8 +106,6 @@ def hvp(x, x_dot):
     # f = sigmoid(e)  (sigmoid' = output * (1 - output))
     t1 = df * f
     t1_dot = df * f_dot
-    t2 = 1 - f
-    t2_dot = -f_dot
     de = t1 * t2
     de_dot = t1_dot * t2 + t1 * t2_dot
     # e = d * 2  (mul gate: swaps the inputs)
