@@ -293,7 +293,11 @@ def share_derivatives(
         return tuple(stmts), frozenset()
     before: dict[int, list[Stmt]] = {}
     after: dict[int, list[Stmt]] = {}
-    for stmt in stmts:  # in program order, so dependencies come first
+    # where each name is computed once the statements have moved: a statement's own
+    # index, or the index it moved before/after (a tangent goes after the last of
+    # its reads, which may be a primal value computed after the tangent it follows)
+    slot: dict[str, int] = {}
+    for index, stmt in enumerate(stmts):  # in program order: dependencies first
         origin = stmt.origin
         at = moved.get(stmt.target)
         if at is not None:
@@ -302,11 +306,16 @@ def share_derivatives(
             before.setdefault(at, []).append(
                 Stmt(stmt.target, stmt.expr, note=stmt.note, origin=shared)
             )
-        elif stmt.target in tangent and origin is not None and origin.stmt is not None:
+            slot[stmt.target] = at
+            continue
+        slot[stmt.target] = index
+        if stmt.target in tangent and origin is not None and origin.stmt is not None:
             # the tangent of a moved statement reads the tangent it moved before
             at = moved.get(origin.stmt.target)
             if at is not None:
+                at = max([at, *(slot.get(n, -1) for n in names_in(stmt.expr))])
                 after.setdefault(at, []).append(stmt)
+                slot[stmt.target] = at
     moving = {s.target for group in after.values() for s in group}
     out: list[Stmt] = []
     for index, stmt in enumerate(stmts):

@@ -5,17 +5,21 @@ backends, from the imported module."""
 from __future__ import annotations
 
 import random
+import sys
 
 import numpy as np
 import pytest
 import sympy
-from conftest import load
-from oracles import SYMPY_ATOL, SYMPY_RTOL, sympy_at
+from conftest import REPO, load
+from oracles import SYMPY_ATOL, SYMPY_RTOL, oracle, sympy_at
 
 from codegen.evaluate import load_module
 from codegen.generate import Options, compile_source, generate
 from codegen.ir import count_ops
 from codegen.primitives import to_sympy
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+from bench_scalar import random_dag as _random_dag  # noqa: E402
 
 MODES = ("grad", "jvp", "hvp", "hessian", "jacobian")
 
@@ -295,6 +299,42 @@ def test_hvp_computes_each_local_derivative_once() -> None:
     hessian = sympy.hessian(f, (x, y, z)).subs(dict(zip((x, y, z), point, strict=True)))
     want = [float(v) for v in hessian * sympy.Matrix(vector)]
     assert tuple(hv) == pytest.approx(want, rel=SYMPY_RTOL, abs=SYMPY_ATOL)
+
+
+def test_a_shared_derivatives_tangent_waits_for_what_it_reads() -> None:
+    """The tangent of c**2 is 2 * c * c_dot, written k * c_dot because k = 2 * c is a
+    forward value; moved up with c**2, it must come after k (it once came before and
+    the hvp raised UnboundLocalError)."""
+    source = "t = x * y; c = tanh(t); k = 2 * c; f = c * z + k * y"
+    module = load(source, Options(backend="math", mode=("hvp",)))
+    point, vector = (0.3, -0.7, 1.1), (0.5, 0.25, -1.0)
+    _, _, hv = module.hvp(*point, *vector)
+    x, y, z = sympy.symbols("x y z")
+    f = sympy.tanh(x * y) * z + 2 * sympy.tanh(x * y) * y
+    hessian = sympy.hessian(f, (x, y, z)).subs(dict(zip((x, y, z), point, strict=True)))
+    want = [float(v) for v in hessian * sympy.Matrix(vector)]
+    assert tuple(hv) == pytest.approx(want, rel=SYMPY_RTOL, abs=SYMPY_ATOL)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_hvp_of_random_dags_against_sympy(seed: int) -> None:
+    """The benchmark's random DAGs (every primitive it uses, fan-out, shared local
+    derivatives moved across sections): H·v against sympy's Hessian of the program's
+    meaning."""
+    source = _random_dag(40, seed=seed)
+    module = load(source, Options(backend="math", mode=("hvp",)))
+    orc = oracle(source)
+    rng = random.Random(seed)
+    point = {n: rng.uniform(0.6, 1.4) for n in orc.inputs}
+    vector = [rng.uniform(-1.0, 1.0) for _ in orc.inputs]
+    _, _, hv = module.hvp(*point.values(), *vector)
+    subs = orc.subs(point)
+    for grad, got in zip(orc.grads, hv, strict=True):
+        want = sum(
+            sympy_at(sympy.diff(grad, orc.symbols[n]), subs) * v
+            for n, v in zip(orc.inputs, vector, strict=True)
+        )
+        assert got == pytest.approx(want, rel=SYMPY_RTOL, abs=SYMPY_ATOL)
 
 
 def test_hvp_of_sin_reads_the_forward_sine() -> None:
