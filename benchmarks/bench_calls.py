@@ -52,6 +52,7 @@ from bench_scalar import (  # noqa: E402
     SIGMOID_CHAIN,
     _view,
     casadi_graph,
+    jax_lib,
     pipeline_compile,
     random_dag,
 )
@@ -277,17 +278,7 @@ def casadi_functions(source: str):
 
 def jax_function(source: str):
     """The DAG as a JAX function of its inputs (``jax.nn.sigmoid`` for sigmoid)."""
-    import jax
-    import jax.numpy as jnp
-
-    funcs = {
-        "exp": jnp.exp,
-        "log": jnp.log,
-        "sqrt": jnp.sqrt,
-        "sin": jnp.sin,
-        "tanh": jnp.tanh,
-        "sigmoid": jax.nn.sigmoid,
-    }
+    funcs = jax_lib()
     names = [ln.split(":")[0] for ln in source.splitlines() if ln.endswith(": float")]
     stmts = [ln for ln in source.splitlines() if not ln.endswith(": float")]
 

@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import numpy as np  # noqa: E402
-from bench_scalar import random_dag  # noqa: E402
+from bench_scalar import jax_lib, random_dag  # noqa: E402
 
 from codegen.evaluate import load_module  # noqa: E402
 from codegen.generate import (  # noqa: E402
@@ -279,20 +279,6 @@ def scalar_function(source: str, inputs: tuple[str, ...], lib: dict[str, object]
     return namespace["f"]
 
 
-def _jax_lib():
-    import jax
-    import jax.numpy as jnp
-
-    return {
-        "exp": jnp.exp,
-        "log": jnp.log,
-        "sqrt": jnp.sqrt,
-        "sin": jnp.sin,
-        "tanh": jnp.tanh,
-        "sigmoid": jax.nn.sigmoid,
-    }
-
-
 def section_peer_counts(cases: list[tuple[str, str, Options]], counts) -> None:
     out("The same counts by peers (ratios against each one's own forward; ours beside)")
     have_casadi = importlib.util.find_spec("casadi") is not None
@@ -315,7 +301,7 @@ def section_peer_counts(cases: list[tuple[str, str, Options]], counts) -> None:
                     for line in source.splitlines()
                     if line.endswith(": float")
                 )
-                f = scalar_function(source, module_inputs, _jax_lib())
+                f = scalar_function(source, module_inputs, jax_lib())
                 args = tuple(1.0 for _ in module_inputs)
             else:
                 f, args = _jax_two_layer(_two_layer_data(np.random.default_rng(0)))
@@ -602,7 +588,7 @@ def section_peers_scalar(quick: bool, jax_dag_hvp: bool) -> None:
             import jax.numpy as jnp
 
             jax.config.update("jax_enable_x64", True)
-            f = scalar_function(source, module.INPUTS, _jax_lib())
+            f = scalar_function(source, module.INPUTS, jax_lib())
             argnums = tuple(range(len(x)))
             jx = tuple(jnp.asarray(a, dtype=jnp.float64) for a in x)
             jv = tuple(jnp.asarray(a, dtype=jnp.float64) for a in v)

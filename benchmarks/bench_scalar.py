@@ -1042,5 +1042,20 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def jax_lib():
+    """The DAG programs' functions in JAX (``jax.nn.sigmoid`` for sigmoid)."""
+    import jax
+    import jax.numpy as jnp
+
+    return {
+        "exp": jnp.exp,
+        "log": jnp.log,
+        "sqrt": jnp.sqrt,
+        "sin": jnp.sin,
+        "tanh": jnp.tanh,
+        "sigmoid": jax.nn.sigmoid,
+    }
+
+
 if __name__ == "__main__":
     sys.exit(main())
