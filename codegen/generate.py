@@ -111,6 +111,8 @@ def module_namer(program: Program, backend: Backend) -> Namer:
 
 def compile_source(source: str, options: Options, where: str = "<expr>") -> Compiled:
     backend = get_backend(options.backend)
+    if options.chunks:
+        check_chunks_backend(backend)
     parsed = parse(source, where)
     if options.stable:
         parsed, findings = stable.rewrite(parsed)
@@ -132,15 +134,20 @@ def compile_source(source: str, options: Options, where: str = "<expr>") -> Comp
     return replace(compiled, warnings=warnings, notes=notes, chunks=options.chunks)
 
 
-def check_chunks(compiled: Compiled) -> None:
-    """``--chunks``: the helper slices a batch of points, so every argument must be a
-    point (or a batch of them) and the results arrays to join."""
-    backend = compiled.backend
+def check_chunks_backend(backend: Backend) -> None:
+    """``--chunks`` needs a backend whose results it can join (checked before the
+    backend's own requirements: installing torch would not make it work)."""
     if not backend.chunks:
         raise OptionError(
             "the in_chunks helper joins NumPy arrays: it needs --backend numpy",
             f"--chunks with --backend {backend.name}",
         )
+
+
+def check_chunks(compiled: Compiled) -> None:
+    """``--chunks``: the helper slices a batch of points, so every argument must be a
+    point (or a batch of them) and the results arrays to join."""
+    check_chunks_backend(compiled.backend)
     if any(t.rank for t in compiled.forward.types.values()):
         raise OptionError(
             "in_chunks is for scalar programs (an array program's inputs have no "

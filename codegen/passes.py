@@ -227,7 +227,11 @@ def unalias(
             stmt = backward[defining[name]]
             backward[defining[name]] = Stmt(
                 stmt.target,
-                Op("copy", (stmt.expr,)),
+                Op(
+                    "copy",
+                    (stmt.expr,),
+                    (("caller", True),) if origin in caller_arrays else (),
+                ),
                 note=(
                     f"a copy: {origin} is the caller's array"
                     if origin in caller_arrays

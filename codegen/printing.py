@@ -420,6 +420,11 @@ def _np_broadcast_like_lines(p: Printer, target: str, op: Op) -> str:
 
 
 def _np_copy(p: Printer, op: Op) -> _Text:
+    if op.param("caller"):
+        # the caller's argument may be a Python number, which has no .copy(): unary
+        # plus makes a new array of an array and leaves a number a number
+        arg = p.text(op.args[0])
+        return _Text(f"+{_wrap(arg, arg.prec < UNARY)}", UNARY)
     return _Text(f"{p.receiver(op.args[0])}.copy()", ATOM)
 
 

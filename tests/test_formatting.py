@@ -233,6 +233,10 @@ WIDE = _wide_programs()
     ("source", "opts"), WIDE, ids=[f"wide-{i}" for i in range(len(WIDE))]
 )
 def test_wide_modules_fast_equals_black(source: str, opts: Options) -> None:
+    if opts.backend == "torch":
+        pytest.importorskip(
+            "torch", reason="PyTorch is not installed: pip install '.[torch]'"
+        )
     text = rendered(source, opts)
     long = [line for line in text.split("\n") if len(line) > LINE_LENGTH]
     known = [line for line in long if exploded(line) is not None]

@@ -337,6 +337,22 @@ def test_hvp_of_random_dags_against_sympy(seed: int) -> None:
         assert got == pytest.approx(want, rel=SYMPY_RTOL, abs=SYMPY_ATOL)
 
 
+def test_an_output_that_is_an_argument_is_copied_for_numbers_and_arrays() -> None:
+    """jvp returns u = x and its tangent x_dot: copies of the caller's arguments,
+    which may be Python numbers (no .copy()) or arrays (never handed back)."""
+    module = load("u = x; v = x*y; u, v", Options(mode=("jvp",)))
+    (u, v), (u_dot, v_dot) = module.jvp(2.0, 3.0, 1.0, 0.0)
+    assert (u, v, u_dot, v_dot) == (2.0, 6.0, 1.0, 3.0)
+    x, x_dot = np.array([1.0, -0.0, 2.0]), np.ones(3)
+    (u, _), (u_dot, _) = module.jvp(x, 3.0, x_dot, 0.0)
+    np.testing.assert_array_equal(u, x)
+    assert not np.shares_memory(u, x) and not np.shares_memory(u_dot, x_dot)
+    assert np.signbit(u[1])  # -0.0 stays -0.0
+    ints = load("f = x", Options(mode=("hessian", "jacobian"), inputs=("x", "y")))
+    assert ints.hessian(1, 2)[0] == 1
+    assert ints.jacobian(1, 2)[0] == 1
+
+
 def test_hvp_of_sin_reads_the_forward_sine() -> None:
     """s = sin(t) inside a program (its tangent, adjoint and adjoint tangent all
     nonzero): sin, cos once (1), s_dot = t_dot * cos (1), the tangent of cos:
