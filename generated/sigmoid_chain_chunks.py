@@ -134,11 +134,12 @@ def in_chunks(function, *args, size=CHUNK, workers=1):
     GIL inside its loops, so the slices run on several cores).
 
     The array arguments are broadcast to one batch shape and sliced; numbers (an
-    upstream gradient df=1.0) go to every slice as they are.  Each array of the
-    result is joined along its last axis (a Hessian's (n, n, points) too; a number,
-    or a matrix without that axis, is repeated for each point) and that axis is
-    shaped like the batch: in_chunks(forward_backward, x, y) returns what
-    forward_backward(x, y) returns.  A batch of at most `size` points is one call.
+    upstream gradient passed positionally) go to every slice as they are.  Each
+    array of the result is joined along its last axis (a Hessian's (n, n, points)
+    too; a number, or a matrix without that axis, is repeated for each point) and
+    that axis is shaped like the batch: in_chunks(forward_backward, x, y) returns
+    what forward_backward(x, y) returns.  A batch of at most `size` points is one
+    call.
     """
     shape = np.broadcast_shapes(*(np.shape(a) for a in args))
     points = int(np.prod(shape))
