@@ -12,7 +12,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from codegen.ir import Const, Expr, Op, Origin, Program, Stmt, Var, all_names, call
+from codegen.ir import (
+    Const,
+    Expr,
+    Op,
+    Origin,
+    Program,
+    Stmt,
+    Var,
+    all_names,
+    call,
+    reuse_names,
+)
 from codegen.naming import Namer
 from codegen.reverse import differentiable_inputs, require_flat
 from codegen.shapes import SCALAR, Type
@@ -130,7 +141,7 @@ def push(
             )
             if tangent is None:
                 continue
-            tangent = _known(tangent, values)
+            tangent = reuse_names(tangent, values)
             if typed and expr.prim in _SUMS:
                 varying = [
                     type_of(a.name)
@@ -165,14 +176,3 @@ def _forget(name: str, values: dict[Expr, str], value_of: dict[str, Expr]) -> No
     expr = value_of.pop(name, None)
     if expr is not None and values.get(expr) == name:
         del values[expr]
-
-
-def _known(expr: Expr, values: dict[Expr, str]) -> Expr:
-    """``expr`` with each proper subexpression that an earlier primal statement
-    computed replaced by that statement's name."""
-    if not isinstance(expr, Op):
-        return expr
-    args = tuple(
-        Var(values[a]) if a in values else _known(a, values) for a in expr.args
-    )
-    return expr if args == expr.args else Op(expr.prim, args, expr.params)

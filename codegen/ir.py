@@ -193,6 +193,24 @@ def all_names(program: Program) -> list[str]:
     return names
 
 
+def reuse_names(
+    expr: Expr, known: Mapping[Expr, str], used: list[str] | None = None
+) -> Expr:
+    """``expr`` with each subtree (largest first) that ``known`` maps to a name
+    replaced by that name, the names appended to ``used``: a value already computed
+    by a statement is read, not computed again.  Expressions are a few nodes deep."""
+    name = known.get(expr) if isinstance(expr, Op) else None
+    if name is not None:
+        if used is not None:
+            used.append(name)
+        return Var(name)
+    if isinstance(expr, Op):
+        args = tuple(reuse_names(a, known, used) for a in expr.args)
+        if args != expr.args:
+            return Op(expr.prim, args, expr.params)
+    return expr
+
+
 def names_in(expr: Expr) -> list[str]:
     """Variable names read by ``expr``, in first-appearance order, without repeats."""
     seen: dict[str, None] = {}

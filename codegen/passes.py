@@ -17,21 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from codegen.ir import Expr, Op, Origin, Stmt, Var, names_in
+from codegen.ir import Expr, Op, Origin, Stmt, Var, names_in, reuse_names
 from codegen.naming import Namer
 from codegen.reverse import VJP
 from codegen.shapes import SCALAR, Type
-
-
-def _reuse(expr: Expr, known: dict[Expr, str]) -> Expr:
-    """Replace subtrees already computed into a named gradient by that name."""
-    if expr in known:
-        return Var(known[expr])
-    if isinstance(expr, Op):
-        args = tuple(_reuse(a, known) for a in expr.args)
-        if args != expr.args:
-            return Op(expr.prim, args, expr.params)
-    return expr
 
 
 def _contains(expr: Expr, part: Expr) -> bool:
@@ -83,7 +72,7 @@ def share(vjp: VJP, namer: Namer) -> VJP:
             name, contribution = stmt.target, stmt.expr
             reuse = {e: n for e, n in defined_here.items() if n != name}
             if reuse:  # x / y: dy = -dx * out reuses dx = dz / y
-                contribution = _reuse(contribution, reuse)
+                contribution = reuse_names(contribution, reuse)
             if stmt.accumulate:
                 contribution = _negation_outside(contribution)
             if (
@@ -284,7 +273,7 @@ def share_derivatives(
         if not isinstance(stmt.expr, Op):
             continue
         used: list[str] = []
-        expr = _read_shared(stmt.expr, by_value, used)
+        expr = reuse_names(stmt.expr, by_value, used)
         if not used:
             continue
         rewritten[index] = Stmt(
@@ -339,23 +328,6 @@ def _written_out(expr: Expr, written_out: Mapping[str, Expr]) -> Expr:
         if args != expr.args:
             return Op(expr.prim, args, expr.params)
     return expr
-
-
-def _read_shared(expr: Expr, by_value: Mapping[Expr, str], used: list[str]) -> Expr:
-    """``expr`` with each proper subexpression that a primal-only backward statement
-    computes replaced by its name (largest first); the names go to ``used``."""
-    if not isinstance(expr, Op):
-        return expr
-    args: list[Expr] = []
-    for arg in expr.args:
-        name = by_value.get(arg) if isinstance(arg, Op) else None
-        if name is not None:
-            used.append(name)
-            args.append(Var(name))
-        else:
-            args.append(_read_shared(arg, by_value, used))
-    new = tuple(args)
-    return expr if new == expr.args else Op(expr.prim, new, expr.params)
 
 
 def _primal_only_deps(name: str, primal_only: Mapping[str, Stmt]) -> list[str]:
