@@ -52,9 +52,11 @@ from bench_scalar import (  # noqa: E402
     SIGMOID_CHAIN,
     _view,
     casadi_graph,
+    dag_inputs,
     jax_lib,
     pipeline_compile,
     random_dag,
+    scalar_function,
 )
 
 from codegen.evaluate import load_module  # noqa: E402
@@ -277,28 +279,10 @@ def casadi_functions(source: str):
 
 
 def jax_function(source: str):
-    """The DAG as a JAX function of its inputs (``jax.nn.sigmoid`` for sigmoid)."""
-    funcs = jax_lib()
-    names = [ln.split(":")[0] for ln in source.splitlines() if ln.endswith(": float")]
-    stmts = [ln for ln in source.splitlines() if not ln.endswith(": float")]
-
-    def f(*args):
-        env = dict(zip(names, args, strict=True))
-        atom = lambda t: env[t] if t in env else float(t)  # noqa: E731
-        value = None
-        for line in stmts:
-            target, expr = (s.strip() for s in line.split("=", 1))
-            if expr.endswith(")") and "(" in expr:
-                fn, arg = expr[:-1].split("(")
-                value = funcs[fn](atom(arg))
-            else:
-                a, op, b = expr.split()
-                a, b = atom(a), atom(b)
-                value = {"+": a + b, "-": a - b, "*": a * b, "/": a / b}[op]
-            env[target] = value
-        return value
-
-    return f, len(names)
+    """The DAG as a JAX function of its inputs (``jax.nn.sigmoid`` for sigmoid), and
+    the number of its inputs."""
+    names = dag_inputs(source)
+    return scalar_function(source, names, jax_lib()), len(names)
 
 
 def best_of(fn: Callable[[], object], repeats: int) -> tuple[float, float]:

@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import numpy as np  # noqa: E402
-from bench_scalar import jax_lib, random_dag  # noqa: E402
+from bench_scalar import jax_lib, random_dag, scalar_function  # noqa: E402
 
 from codegen.evaluate import load_module  # noqa: E402
 from codegen.generate import (  # noqa: E402
@@ -263,22 +263,6 @@ def jax_mode_ops(f: Callable, args: tuple) -> dict[str, int]:
     return counts
 
 
-def scalar_function(source: str, inputs: tuple[str, ...], lib: dict[str, object]):
-    """A scalar program of one assignment a line (a random DAG, the sigmoid chain) as
-    a Python function over the functions in ``lib`` (jax.numpy's, torch's)."""
-    body = [
-        line.split("#")[0].strip()
-        for line in source.splitlines()
-        if "=" in line.split("#")[0]
-    ]
-    output = body[-1].split("=")[0].strip()
-    text = f"def f({', '.join(inputs)}):\n"
-    text += "".join(f"    {line}\n" for line in body) + f"    return {output}\n"
-    namespace = dict(lib)
-    exec(text, namespace)  # noqa: S102 (the benchmark's own programs)
-    return namespace["f"]
-
-
 def section_peer_counts(cases: list[tuple[str, str, Options]], counts) -> None:
     out("The same counts by peers (ratios against each one's own forward; ours beside)")
     have_casadi = importlib.util.find_spec("casadi") is not None
@@ -304,7 +288,7 @@ def section_peer_counts(cases: list[tuple[str, str, Options]], counts) -> None:
                 f = scalar_function(source, module_inputs, jax_lib())
                 args = tuple(1.0 for _ in module_inputs)
             else:
-                f, args = _jax_two_layer(_two_layer_data(np.random.default_rng(0)))
+                f, args = _jax_two_layer(two_layer_data(np.random.default_rng(0)))
             rows.append(("JAX", jax_mode_ops(f, args)))
         ours = counts[label]
         for peer, c in rows:
@@ -431,7 +415,8 @@ def interleaved(
     return {k: statistics.median(v) for k, v in samples.items()}
 
 
-def _two_layer_data(rng: np.random.Generator):
+def two_layer_data(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The two-layer net's arguments (N=128 D=784 H=100 C=10), seeded."""
     n, d, h, c = 128, 784, 100, 10
     return {
         "X": rng.standard_normal((n, d)),
@@ -462,7 +447,7 @@ def section_peers(quick: bool) -> None:
     out("=" * 57)
     rounds = 30 if quick else 200
     rng = np.random.default_rng(0)
-    data = _two_layer_data(rng)
+    data = two_layer_data(rng)
     opts = Options(wrt=TWO_LAYER_WRT, mode=("jvp", "hvp"))
     from codegen.generate import generate
 

@@ -895,8 +895,6 @@ def casadi_graph(source: str):
     """The program rebuilt as a CasADi SX graph: (its input vector, its output)."""
     import casadi as ca
 
-    env: dict[str, object] = {}
-    inputs: list[object] = []
     funcs = {
         "exp": ca.exp,
         "log": ca.log,
@@ -905,28 +903,32 @@ def casadi_graph(source: str):
         "tanh": ca.tanh,
         "sigmoid": lambda v: 1 / (1 + ca.exp(-v)),
     }
+    names = dag_inputs(source)
+    inputs = [ca.SX.sym(name) for name in names]
+    return ca.vertcat(*inputs), scalar_function(source, names, funcs)(*inputs)
 
-    def atom(text: str):
-        return env[text] if text in env else float(text)
 
-    last = None
-    for line in source.splitlines():
-        if line.endswith(": float"):
-            name = line.split(":")[0]
-            env[name] = ca.SX.sym(name)
-            inputs.append(env[name])
-            continue
-        target, expr = (s.strip() for s in line.split("=", 1))
-        if expr.endswith(")") and "(" in expr:
-            fn, arg = expr[:-1].split("(")
-            value = funcs[fn](atom(arg))
-        else:
-            a, op, b = expr.split()
-            a, b = atom(a), atom(b)
-            value = {"+": a + b, "-": a - b, "*": a * b, "/": a / b}[op]
-        env[target] = value
-        last = value
-    return ca.vertcat(*inputs), last
+def dag_inputs(source: str) -> tuple[str, ...]:
+    """The inputs a DAG program declares (``x0: float``), in order."""
+    return tuple(
+        ln.split(":")[0] for ln in source.splitlines() if ln.endswith(": float")
+    )
+
+
+def scalar_function(source: str, inputs: tuple[str, ...], lib: dict[str, object]):
+    """A scalar program of one assignment a line (a random DAG, the sigmoid chain) as
+    a Python function over the functions in ``lib`` (jax.numpy's, torch's, CasADi's)."""
+    body = [
+        line.split("#")[0].strip()
+        for line in source.splitlines()
+        if "=" in line.split("#")[0]
+    ]
+    output = body[-1].split("=")[0].strip()
+    text = f"def f({', '.join(inputs)}):\n"
+    text += "".join(f"    {line}\n" for line in body) + f"    return {output}\n"
+    namespace = dict(lib)
+    exec(text, namespace)  # noqa: S102 (the benchmark's own programs)
+    return namespace["f"]
 
 
 def casadi_ops(source: str) -> tuple[int, int, int, int] | None:

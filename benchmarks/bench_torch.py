@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import numpy as np  # noqa: E402
-from bench_modes import interleaved  # noqa: E402
+from bench_modes import interleaved, two_layer_data  # noqa: E402
 
 from codegen.evaluate import load_module  # noqa: E402
 from codegen.generate import Options, generate  # noqa: E402
@@ -41,15 +41,7 @@ def out(line: str = "") -> None:
 
 def _data(name: str, rng: np.random.Generator) -> dict[str, np.ndarray]:
     if name == "two_layer_net":
-        n, d, h, c = 128, 784, 100, 10
-        return {
-            "X": rng.standard_normal((n, d)),
-            "W1": rng.standard_normal((d, h)) * 0.01,
-            "b1": np.zeros(h),
-            "W2": rng.standard_normal((h, c)) * 0.01,
-            "b2": np.zeros(c),
-            "y": rng.integers(0, c, n),
-        }
+        return two_layer_data(rng)
     n, d, c = 500, 3073, 10
     return {
         "X": rng.standard_normal((n, d)),
