@@ -31,8 +31,8 @@ from codegen.modes import (
     jvp_function,
     layer_functions,
 )
-from codegen.module import TARGET_NAMES, build_view
-from codegen.naming import Namer, repeated
+from codegen.module import build_view
+from codegen.naming import TARGET_NAMES, Namer, repeated
 from codegen.options import Options
 from codegen.parse import parse
 from codegen.render import render

@@ -17,22 +17,6 @@ from codegen.shapes import Dim, show
 if TYPE_CHECKING:
     from codegen.generate import Compiled
 
-#: names the flat target's template defines (the backend's are in its record)
-TARGET_NAMES = frozenset(
-    {
-        "namedtuple",
-        "Grads",
-        "INPUTS",
-        "OUTPUT",
-        "OUTPUTS",
-        "WRT",
-        "SHAPES",
-        "INTEGERS",
-        "forward",
-        "forward_backward",
-    }
-)
-
 WIDTH = 88
 MAX_SOURCE_LINES = 30
 MAX_SOURCE_WIDTH = 80

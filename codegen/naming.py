@@ -13,13 +13,9 @@ from collections.abc import Iterable, Sequence
 from codegen.errors import OptionError
 from codegen.primitives import FUNCTIONS as USER_FUNCTIONS
 
-#: names the generated module itself uses
-MODULE_NAMES = frozenset(
+#: names the flat target's template defines (the backend's are in its record)
+TARGET_NAMES = frozenset(
     {
-        "math",
-        "torch",
-        "np",
-        "numpy",
         "namedtuple",
         "Grads",
         "INPUTS",
@@ -30,9 +26,12 @@ MODULE_NAMES = frozenset(
         "INTEGERS",
         "forward",
         "forward_backward",
-        "float",  # dtype=float in the numpy backend
     }
 )
+
+#: names the generated module itself uses: the template's, and every backend's
+#: modules (``float``: dtype=float in the numpy backend)
+MODULE_NAMES = TARGET_NAMES | {"math", "torch", "np", "numpy", "float"}
 
 
 #: names a program may not use: the generated module needs them

@@ -12,8 +12,8 @@ from codegen.backends import BACKENDS
 from codegen.generate import Options, compile_source
 from codegen.ir import Const, Op, Origin, Program, Stmt, Var
 from codegen.liveness import live_names, prune, reads
-from codegen.module import TARGET_NAMES, build_view
-from codegen.naming import MODULE_NAMES, Namer
+from codegen.module import build_view
+from codegen.naming import MODULE_NAMES, TARGET_NAMES, Namer
 from codegen.primitives import to_sympy
 from codegen.render import render
 from codegen.reverse import reverse
