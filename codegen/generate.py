@@ -145,9 +145,8 @@ def check_chunks_backend(backend: Backend) -> None:
 
 
 def check_chunks(compiled: Compiled) -> None:
-    """``--chunks``: the helper slices a batch of points, so every argument must be a
-    point (or a batch of them) and the results arrays to join."""
-    check_chunks_backend(compiled.backend)
+    """``--chunks`` (its backend checked already): the helper slices a batch of
+    points, so every argument must be a point (or a batch of them)."""
     if any(t.rank for t in compiled.forward.types.values()):
         raise OptionError(
             "in_chunks is for scalar programs (an array program's inputs have no "
