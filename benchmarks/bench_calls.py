@@ -266,6 +266,104 @@ def section_calls(quick: bool) -> None:
     )
 
 
+_NAMED_RESULTS = """
+import types
+from collections import namedtuple
+
+Grads = namedtuple("Grads", ("x", "y", "z"))
+_new = tuple.__new__
+
+
+class Props(tuple):
+    __slots__ = ()
+    x = property(lambda self: self[0])
+    y = property(lambda self: self[1])
+    z = property(lambda self: self[2])
+
+
+class Slots:
+    __slots__ = ("x", "y", "z")
+
+    def __init__(self, x, y, z):
+        self.x, self.y, self.z = x, y, z
+
+
+def make(result):  # the section-1 body returning f, result(dx, dy, dz)
+    exec(
+        "def fb(x, y, z, df=1.0):\\n"
+        "    q = y * z\\n    f = x + q\\n    dx = df\\n    dq = df\\n"
+        "    dy = dq * z\\n    dz = dq * y\\n"
+        f"    return f, {result}\\n",
+        globals(),
+    )
+    return globals().pop("fb")
+"""
+
+#: (label, the result expression, does grads.x work, is it a tuple)
+NAMED_RESULTS = (
+    ("a plain tuple (the hand-written reference)", "(dx, dy, dz)", False, True),
+    ("namedtuple Grads(dx, dy, dz) (generated code)", "Grads(dx, dy, dz)", True, True),
+    ("tuple.__new__(Grads, (dx, dy, dz))", "_new(Grads, (dx, dy, dz))", True, True),
+    ("tuple subclass with properties", "Props((dx, dy, dz))", True, True),
+    (
+        "types.SimpleNamespace(x=dx, ...)",
+        "types.SimpleNamespace(x=dx, y=dy, z=dz)",
+        True,
+        False,
+    ),
+    ("class with __slots__ and __init__", "Slots(dx, dy, dz)", True, False),
+    ("dict {'x': dx, ...}", "{'x': dx, 'y': dy, 'z': dz}", False, False),
+)
+
+
+def section_named(quick: bool) -> None:
+    """What a gradient result that answers ``grads.x`` costs on the section-1 body:
+    the floor under target 1 for forward_backward on the small cases."""
+    heading("1b. The price of grads.x on the section-1 body (target 1's floor)")
+    namespace: dict[str, object] = {}
+    exec(_NAMED_RESULTS, namespace)  # noqa: S102 - the benchmark's own text
+    make = namespace["make"]
+    fns = {label: make(expr) for label, expr, _, _ in NAMED_RESULTS}
+    for (label, _, named, is_tuple), fn in zip(
+        NAMED_RESULTS, fns.values(), strict=True
+    ):
+        f, grads = fn(-2.0, 5.0, -4.0)
+        assert f == -22.0
+        assert hasattr(grads, "x") == named, label
+        assert isinstance(grads, tuple) == is_tuple, label
+    point = (-2.0, 5.0, -4.0)
+    t = interleaved(
+        {k: (lambda f=f: f(*point)) for k, f in fns.items()},
+        15 if quick else 41,
+        0.005 if quick else 0.01,
+    )
+    base = t[NAMED_RESULTS[0][0]]
+    rows = [
+        [
+            label,
+            fmt(t[label]),
+            f"{t[label] / base:.2f}x",
+            "yes" if named else "no",
+            "yes" if is_tuple else "no",
+        ]
+        for label, _, named, is_tuple in NAMED_RESULTS
+    ]
+    table(
+        ["forward_backward returns f and", "per call", "/plain", "grads.x", "tuple"],
+        rows,
+    )
+    cheapest = min(
+        (t[label] / base, label) for label, _, named, _ in NAMED_RESULTS if named
+    )
+    out(
+        f"(medians of interleaved rounds) the cheapest result with grads.x is "
+        f"{cheapest[1]} at {cheapest[0]:.2f}x the plain tuple: target 1 "
+        f"(<= {TARGET_MATH}x) is "
+        + ("within reach" if cheapest[0] <= TARGET_MATH else "out of reach")
+        + " for forward_backward on section 1 with any named result"
+    )
+
+
 # --------------------------------------------------------------------------------------
 # 2. batch
 
@@ -559,6 +657,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     if args.section in (None, "calls"):
         section_calls(args.quick)
+        section_named(args.quick)
     if args.section in (None, "batch"):
         section_batch(args.quick)
     out(f"\ntotal wall time {time.perf_counter() - start:.0f} s")

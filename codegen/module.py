@@ -492,5 +492,10 @@ def build_view(compiled: Compiled, source: str, regenerate: str) -> ModuleView:
         *([chunks.CONSTANT] if helper else []),
     )
     return ModuleView(
-        "\n".join(doc), tuple(imports), constants, functions, helper=helper
+        "\n".join(doc),
+        tuple(imports),
+        constants,
+        functions,
+        helper=helper,
+        definitions=printer.helper_lines(),
     )

@@ -47,6 +47,35 @@ MODULES: dict[str, tuple[str, str, int]] = {
 
 
 @dataclass(frozen=True, slots=True)
+class Helper:
+    """A function the printed code calls by name and the module defines once: its
+    source lines (printed as they are, black's layout) and the modules they use."""
+
+    lines: tuple[str, ...]
+    modules: tuple[str, ...]
+
+
+#: name -> the helper; a module defines the ones its printed text calls, in this order
+HELPERS: dict[str, Helper] = {
+    # the stable logistic function of the numpy backend: 1 / (1 + exp(-x)) for x >= 0
+    # and exp(x) / (1 + exp(x)) below, from one exp of -|x| (at most 1: no overflow or
+    # warning at +-1000 or +-inf, a few ulp everywhere); a Python float takes math.exp,
+    # as the math backend does (a NumPy ufunc on a number costs ~10x more)
+    "sigmoid": Helper(
+        (
+            "def sigmoid(x):",
+            '    """1 / (1 + exp(-x)) without overflow, from one exp of -|x|."""',
+            "    if isinstance(x, float):  # a number: math.exp is ~10x faster here",
+            "        return 1 / (1 + math.exp(-x)) if x > -700 else math.exp(x)",
+            "    z = np.exp(-np.abs(x))",
+            "    return np.where(x >= 0, 1, z) / (1 + z)",
+        ),
+        ("math", "numpy"),
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
 class _Text:
     text: str
     prec: int
@@ -96,7 +125,7 @@ class Printer:
     """Prints expressions and statements for one backend and remembers which modules
     the printed text refers to (see :meth:`imports`)."""
 
-    __slots__ = ("backend", "_rules", "_pi", "_used")
+    __slots__ = ("backend", "_rules", "_pi", "_used", "_helpers")
 
     def __init__(self, backend: str) -> None:
         if backend not in TABLES:
@@ -104,6 +133,7 @@ class Printer:
         self.backend = backend
         self._rules, self._pi = TABLES[backend]
         self._used: set[str] = set()
+        self._helpers: set[str] = set()
 
     # -- what the printing functions use --------------------------------------------
 
@@ -112,6 +142,13 @@ class Printer:
         the text printed now needs ``module`` imported."""
         self._used.add(module)
         return f"{MODULES[module][0]}.{attr}"
+
+    def helper(self, name: str) -> str:
+        """The name of the module-level function :data:`HELPERS` ``[name]``, noting
+        that the module must define it (and import what it uses)."""
+        self._helpers.add(name)
+        self._used.update(HELPERS[name].modules)
+        return name
 
     def text(self, node: Expr) -> _Text:
         """A node printed, with the precedence its context needs to wrap it."""
@@ -182,6 +219,15 @@ class Printer:
     def modules(self) -> frozenset[str]:
         """The modules (keys of :data:`MODULES`) the text printed so far refers to."""
         return frozenset(self._used)
+
+    def helper_lines(self) -> tuple[str, ...]:
+        """The definitions of the helpers the text printed so far calls, in
+        :data:`HELPERS` order, two blank lines ("") between them."""
+        lines: list[str] = []
+        for name, helper in HELPERS.items():
+            if name in self._helpers:
+                lines.extend([*([""] * 2 if lines else []), *helper.lines])
+        return tuple(lines)
 
     def imports(self, *stdlib: str) -> tuple[str, ...]:
         """The import lines the text printed so far needs, with the caller's own
@@ -333,13 +379,8 @@ def _as_float(p: Printer, op: Op) -> _Text:
 
 
 def _np_sigmoid(p: Printer, op: Op) -> _Text:
-    """exp(min(x, 0.0)) / (1 + exp(-|x|)): 1 / (1 + exp(-x)) for x >= 0 and
-    exp(x) / (1 + exp(x)) below, in one expression; no exp of a positive number,
-    so no overflow or warning at +-1000, and accurate to a few ulp everywhere.  ``0.0``,
-    not ``0``: NumPy resolves a float pair faster on a Python float (~0.2 us a call)."""
-    x, exp = p.expr(op.args[0]), p.ref("numpy", "exp")
-    minimum, abs_ = p.ref("numpy", "minimum"), p.ref("numpy", "abs")
-    return _Text(f"{exp}({minimum}({x}, 0.0)) / (1 + {exp}(-{abs_}({x})))", MUL)
+    """``sigmoid(x)``: the module's own function (:data:`HELPERS`), one exp of -|x|."""
+    return _Text(f"{p.helper('sigmoid')}({p.expr(op.args[0])})", ATOM)
 
 
 def _np_softplus(p: Printer, op: Op) -> _Text:

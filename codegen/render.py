@@ -31,6 +31,9 @@ class ModuleView:
     template: str = "module.py.jinja"  # function.py.jinja: a torch.autograd.Function
     class_doc: str = ""
     helper: tuple[str, ...] = ()  # module-level code after the functions (in_chunks)
+    #: functions the printed code calls by name (the numpy backend's sigmoid), before
+    #: the functions that call them
+    definitions: tuple[str, ...] = ()
 
 
 def _template_dirs() -> list[str]:

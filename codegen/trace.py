@@ -94,7 +94,7 @@ def trace_compiled(compiled: Compiled, point: dict[str, float]) -> Trace:
     printer = Printer(compiled.backend.name)
     forward_lines = [printer.statement(s) for s in forward.stmts]
     backward_lines = [printer.statement(s) for s in vjp.stmts]
-    imports = list(printer.imports())
+    imports = [*printer.imports(), *printer.helper_lines()]
     start: dict[str, object] = {
         name: point_value(compiled.backend, point[name]) for name in forward.inputs
     }

@@ -22,6 +22,7 @@ in_chunks(function, *args) evaluates a large batch CHUNK points at a time (the s
 values as one call, with small temporaries: see its docstring).
 """
 
+import math
 from collections import namedtuple
 from concurrent.futures import ThreadPoolExecutor
 
@@ -36,6 +37,14 @@ CHUNK = 8192  # points per slice in in_chunks
 Grads = namedtuple("Grads", WRT)
 
 
+def sigmoid(x):
+    """1 / (1 + exp(-x)) without overflow, from one exp of -|x|."""
+    if isinstance(x, float):  # a number: math.exp is ~10x faster here
+        return 1 / (1 + math.exp(-x)) if x > -700 else math.exp(x)
+    z = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1, z) / (1 + z)
+
+
 def forward(x):
     """Return f."""
     a = x + 1
@@ -43,7 +52,7 @@ def forward(x):
     c = -b
     d = c + 1
     e = d * 2
-    f = np.exp(np.minimum(e, 0.0)) / (1 + np.exp(-np.abs(e)))
+    f = sigmoid(e)
     return f
 
 
@@ -55,7 +64,7 @@ def forward_backward(x, df=1.0):
     c = -b
     d = c + 1
     e = d * 2
-    f = np.exp(np.minimum(e, 0.0)) / (1 + np.exp(-np.abs(e)))
+    f = sigmoid(e)
 
     # backward
     # the upstream gradient df, shaped like f (or np.float64 when both are numbers)
@@ -91,7 +100,7 @@ def hvp(x, x_dot):
     d_dot = c_dot
     e = d * 2
     e_dot = d_dot * 2
-    f = np.exp(np.minimum(e, 0.0)) / (1 + np.exp(-np.abs(e)))
+    f = sigmoid(e)
     # f = sigmoid(e): its derivative, for the tangent and the backward
     t2 = 1 - f
     f_dot = e_dot * f * t2

@@ -93,16 +93,18 @@ def test_source_notation_prints_every_primitive() -> None:
 @pytest.mark.parametrize("backend", [*BACKENDS, "source"])
 def test_every_printing_function_prints_python(backend: str) -> None:
     """Each entry of the table prints parseable code that names only its own backend's
-    module, and the printer notes exactly the modules the text names."""
+    module (a helper it calls, the numpy sigmoid, may use math for numbers), and the
+    printer notes exactly the modules the text and its helpers name."""
     table, _ = TABLES[backend]
     for prim in table:
         printer = Printer(backend)
         text = printer.statement(Stmt("t", sample(prim)))
-        ast.parse(text)
-        assert ("np." in text) == ("numpy" in printer.modules), (prim, text)
-        assert ("math." in text) == ("math" in printer.modules), (prim, text)
+        whole = "\n".join([text, *printer.helper_lines()])
+        ast.parse(whole)
+        assert ("np." in whole) == ("numpy" in printer.modules), (prim, text)
+        assert ("math." in whole) == ("math" in printer.modules), (prim, text)
         if backend == "math":
-            assert "np." not in text, (prim, text)
+            assert "np." not in whole, (prim, text)
         if backend == "numpy":
             assert "math." not in text, (prim, text)
         if backend == "source":

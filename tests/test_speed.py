@@ -1,6 +1,6 @@
 """What the speed work of issue #12 changed in generated code, held to oracles:
-the math backend's one-exp sigmoid (against mpmath across float64's range), Grads
-built with ``tuple.__new__`` (still the namedtuple every caller uses), and the numpy
+the math backend's one-exp sigmoid and the numpy backend's ``sigmoid`` function (against
+mpmath across float64's range), Grads (still the namedtuple every caller uses), and the numpy
 backend's upstream gradient on numbers (no array) and on batches (shaped like the
 output, never the caller's array).  Speed itself is measured in ``benchmarks/``."""
 
@@ -80,6 +80,62 @@ def test_math_sigmoid_of_an_expression_keeps_its_precedence() -> None:
     for x, y in ((2.0, 3.0), (-400.0, 2.0), (400.0, 2.0), (0.5, -0.25)):
         want = 1 / (1 + mpmath.exp(x * y))
         assert ulps(module.forward(x, y), want) <= 2, (x, y)
+
+
+def test_numpy_sigmoid_is_one_function_with_one_exp() -> None:
+    """The numpy backend prints sigmoid(x) as the lecture writes it and defines it once,
+    before the functions, with one exp of -|x| for arrays and the math backend's
+    expression for numbers (a one-line comment says why)."""
+    from codegen.generate import generate
+
+    text = generate("q = sigmoid(x)\nf = sigmoid(q * y)", options())
+    lines = text.splitlines()
+    start = lines.index("def sigmoid(x):")
+    assert start < lines.index("def forward(x, y):")
+    body = lines[start : lines.index("def forward(x, y):")]
+    assert sum(line.count("np.exp(") for line in body) == 1
+    assert sum(line.count("np.exp(") for line in lines) == 1  # only there
+    assert "    z = np.exp(-np.abs(x))" in body
+    assert [ln for ln in body if "isinstance" in ln][0].endswith(
+        "# a number: math.exp is ~10x faster here"
+    )
+    assert "    q = sigmoid(x)" in lines and "    f = sigmoid(t1)" in lines
+    assert "import math" in lines  # for the number branch
+    # a module without sigmoid has neither the function nor the import
+    plain = generate("f = tanh(x)", options()).splitlines()
+    assert "def sigmoid(x):" not in plain and "import math" not in plain
+
+
+def test_numpy_sigmoid_is_accurate_across_the_range_on_arrays_and_numbers() -> None:
+    module = load("f = sigmoid(x)", options())
+    math_module = load("f = sigmoid(x)", options(backend="math"))
+    xs = np.array(POINTS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow, no invalid value
+        f, (dx,) = module.forward_backward(xs)
+        f_numbers = [module.forward(x) for x in POINTS]
+        f64 = [module.forward(np.float64(x)) for x in POINTS]
+        specials = module.forward(np.array([np.inf, -np.inf, np.nan]))
+    assert f.dtype == np.float64 and f.shape == xs.shape
+    worst = 0.0
+    for x, got, got_dx in zip(POINTS, f.tolist(), dx.tolist(), strict=True):
+        want = 1 / (1 + mpmath.exp(-mpmath.mpf(x)))
+        assert ulps(got, want) <= 2, (x, got, float(want))
+        worst = max(worst, ulps(got, want))
+        dwant = want * (1 - want)
+        bound = 4 * math.ulp(float(dwant)) + 2 * math.ulp(got) + 1e-320
+        assert abs(got_dx - float(dwant)) <= bound, x
+    assert worst > 0  # the comparison is not vacuous
+    # numbers (Python floats and np.float64) take the math backend's expression
+    assert f_numbers == [math_module.forward(x) for x in POINTS] == f64
+    assert all(type(v) is float for v in f_numbers)
+    assert specials[0] == 1.0 and specials[1] == 0.0 and np.isnan(specials[2])
+    # an int, a 0-d array and float32 take the array branch and keep their dtype
+    assert module.forward(0) == 0.5
+    assert module.forward(np.array(2.0)) == f[POINTS.index(2.0)]
+    half = module.forward(np.array([-3.0, 0.0, 3.0], dtype=np.float32))
+    assert half.dtype == np.float32
+    np.testing.assert_allclose(half, 1 / (1 + np.exp([3.0, 0.0, -3.0])), rtol=1e-6)
 
 
 def test_grads_is_still_the_namedtuple() -> None:
