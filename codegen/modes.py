@@ -207,7 +207,11 @@ def _upstream_one(
         vjp.primal.outputs + vjp.grads,
         types=types,
     )
-    return prepare(program, namer), [seed]
+    program = prepare(program, namer)
+    # a constant output: nothing reads the seed (dx is a zero fill); drop it (F841)
+    stmts = _pruned(program.stmts, program.outputs)
+    program = Program(program.inputs, stmts, program.outputs, types=program.types)
+    return program, [seed]
 
 
 def _pruned(stmts: tuple[Stmt, ...], outputs: tuple[str, ...]) -> tuple[Stmt, ...]:
@@ -323,7 +327,8 @@ def hessian_function(
         for grad, name in zip(grads, wanted, strict=True):
             column[grad] = None if _zero_stmt(kept, name) else name
         kept = tuple(s for s in kept if not _is_zero_fill(s))
-        sections.append(Section(f"second derivatives along {along}", kept))
+        title = f"second derivatives along {along}" + ("" if kept else ": all zero")
+        sections.append(Section(title, kept))
         columns.append(column)
     rows = tuple(tuple(col[g] for col in columns) for g in grads)
     doc = f"Return ({output}, Grads, H); H[i][j] = d2{output} / dx_i dx_j in WRT order."
@@ -379,7 +384,8 @@ def jacobian_function(
                 if not _zero_stmt(kept, name):
                     entries[(out, along)] = name
             kept = tuple(s for s in kept if not _is_zero_fill(s))
-            sections.append(Section(f"derivatives along {along}", kept))
+            title = f"derivatives along {along}" + ("" if kept else ": all zero")
+            sections.append(Section(title, kept))
     else:
         how = "reverse"
         for out in outputs:
@@ -403,7 +409,9 @@ def jacobian_function(
             stmts = tuple(
                 s for s in stmts if not (s.origin and s.origin.kind == "zero")
             )
-            sections.append(Section(f"derivatives of {out}", stmts))
+            stmts = _pruned(stmts, tuple(entries.values()))  # an unread seed (F841)
+            title = f"derivatives of {out}" + ("" if stmts else ": all zero")
+            sections.append(Section(title, stmts))
     rows = tuple(tuple(entries.get((out, x)) for x in wrt) for out in outputs)
     doc = f"Return ({_names(outputs)}, J); J[i][j] = d out_i / d in_j ({how} mode)."
     function = Function(

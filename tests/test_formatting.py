@@ -78,6 +78,15 @@ EXTRA = [
     ("min(" + ", ".join(f"x{i}" for i in range(24)) + ")", options("math")),
     (f"{LONG} * {LONG}_b + exp({LONG}) / (1 + {LONG}_b ** 2)", options("numpy")),
     ("x ** (1/3) + (1 + y*y) ** (-2/3) * 2 ** (-1/2)", options("math")),
+    # a constant output: every matrix entry zero, no seed left unread (F841)
+    *(
+        (source, Options(backend=b, inputs=("x", "y"), mode=modes))
+        for b in ("numpy", "math")
+        for source, modes in (
+            ("f = 3", ("grad", "jvp", "hvp", "hessian", "jacobian")),
+            ("u = 2 * x\nv = 3\nu, v", ("grad", "jvp", "jacobian")),
+        )
+    ),
 ]
 PROGRAMS = RANDOM + EXTRA
 

@@ -148,6 +148,27 @@ def test_constant_matrices_of_a_batch_call_have_the_batch_shape(
         assert module.hessian(0.5, 0.25)[2].shape == (2, 2)
 
 
+@pytest.mark.parametrize("backend", ["numpy", "math"])
+def test_a_constant_output_has_zero_matrices_and_says_so(backend: str) -> None:
+    """f = 3: no statement is left reading the upstream seed, every sweep's heading
+    says it is all zero, and the matrices are zeros (numbers on a point)."""
+    opts = Options(backend=backend, inputs=("x", "y"), mode=("hessian", "jacobian"))
+    text = generate("f = 3", opts)
+    assert "df = " not in text and "df_df = " not in text
+    for heading in (
+        "# second derivatives along x: all zero",
+        "# second derivatives along y: all zero",
+        "# derivatives of f: all zero",
+    ):
+        assert heading in text.splitlines() or f"    {heading}" in text.splitlines()
+    module = load_module(text)
+    f, grads, hess = module.hessian(0.5, 2.0)
+    assert f == 3 and tuple(grads) == (0.0, 0.0)
+    np.testing.assert_array_equal(np.array(hess, dtype=float), np.zeros((2, 2)))
+    f, jac = module.jacobian(0.5, 2.0)
+    np.testing.assert_array_equal(np.array(jac, dtype=float), np.zeros((1, 2)))
+
+
 def test_jacobian_of_several_inputs_and_modes_in_the_header() -> None:
     text = generate("f = x * y * z", Options(backend="math", mode=("jacobian",)))
     assert "(reverse mode)" in text
