@@ -181,3 +181,15 @@ def test_numpy_batch_gradients_are_shaped_like_the_output(df: object) -> None:
     # a number upstream with array inputs, and an array upstream with number inputs
     f, grads = module.forward_backward(2.0, 5.0, -4.0, np.array([1.0, 2.0]))
     assert all(g.shape == (2,) for g in grads)
+
+
+def test_numpy_gradient_of_an_ignored_input_is_zeros_shaped_like_it() -> None:
+    """As the README documents: the one gradient not shaped like the output."""
+    from codegen.options import Options
+
+    module = load("f = 2*x", Options(inputs=("x", "y")))
+    _, grads = module.forward_backward(np.array([1.0, 2.0, 3.0]), 5.0)
+    assert grads.x.shape == (3,) and grads.y.shape == () and grads.y == 0.0
+    _, grads = module.forward_backward(1.0, np.zeros((2, 4), dtype=np.float32))
+    assert np.shape(grads.x) == () and grads.y.shape == (2, 4)
+    assert grads.y.dtype == np.float64 and not grads.y.any()
