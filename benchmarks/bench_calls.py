@@ -107,10 +107,14 @@ def module_for(source: str, backend: str, name: str):
 
 
 def interleaved(
-    fns: dict[str, Callable[[], object]], rounds: int, budget: float = 0.01
+    fns: dict[str, Callable[[], object]],
+    rounds: int,
+    budget: float = 0.01,
+    stat: Callable[[list[float]], float] = statistics.median,
 ) -> dict[str, float]:
-    """Median seconds per call of each ``fn``: every round runs each one in turn for a
-    loop of calls sized to about ``budget`` seconds (the same count for all)."""
+    """Median (or ``stat``) seconds per call of each ``fn``: every round runs each one
+    in turn for a loop of calls sized to about ``budget`` seconds (the same count for
+    all)."""
     for fn in fns.values():
         fn()
     slowest = 0.0
@@ -131,7 +135,7 @@ def interleaved(
                 times[key].append((time.perf_counter() - start) / inner)
     finally:
         gc.enable()
-    return {k: statistics.median(v) for k, v in times.items()}
+    return {k: stat(v) for k, v in times.items()}
 
 
 # --------------------------------------------------------------------------------------
@@ -456,6 +460,7 @@ def section_batch(quick: bool) -> None:
             "math loop": lambda: [fb(*p) for p in rows_list[:n_loop]],
         },
         5 if quick else 9,
+        stat=min,  # warm figures: a round's noise only ever adds time
     )
     per_chunk = t_pair["in_chunks"] / n_points
     rows.append(
@@ -550,7 +555,7 @@ def section_batch(quick: bool) -> None:
 
     in_round = t_pair["math loop"] / n_loop
     out(
-        f"target 3, medians of the same interleaved rounds (math loop "
+        f"target 3, bests of the same interleaved rounds (math loop "
         f"{fmt(in_round)} a point): a point of the batch <= a math call / "
         f"{TARGET_BATCH:.0f} = {fmt(in_round / TARGET_BATCH)}: one call "
         + verdict(in_round / (t_pair["one call"] / n_points))
