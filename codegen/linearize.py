@@ -112,7 +112,8 @@ def _real_float(prim: str, args: tuple[Atom, ...]) -> bool:
     value = sympy.N(SYMPY[prim](*(const_to_sympy(a) for a in args)))  # type: ignore[arg-type]
     if not (value.is_real and value.is_finite):
         return False
-    return value == 0 or _log10(float(abs(value))) <= sys.float_info.max_10_exp
+    size = float(abs(value))  # 0.0 when it underflows (exp(-1000)): a float still
+    return size == 0.0 or _log10(size) <= sys.float_info.max_10_exp
 
 
 def _rounds_to_zero(value: int | float | Fraction) -> bool:

@@ -137,6 +137,8 @@ CORPUS: list[Case] = [
     Case("x * (2 ** 0.5) + 1 / 3", default=SYM),
     # huge and tiny constants that fold to ordinary floats
     Case("x * (10**400 / 10**399) + 10**-400 * x + 3 / 10**400", default=SYM),
+    # functions of constants whose value underflows to 0.0 (once a math domain error)
+    Case("x * exp(-1000) + sigmoid(-800) * y + x", default=SYM),
     # name collisions
     Case("dx * x + x", default=SYM),
     Case("dx + d_x * x + ddx", default=SYM),
