@@ -141,7 +141,7 @@ def test_fast_equals_black_with_a_long_output_name(backend: str) -> None:
 
 #: concurrent.futures: the thread pool of --chunks' in_chunks (standard library)
 ALLOWED = {
-    "numpy": {"numpy", "collections", "concurrent", "math"},  # math: sigmoid on numbers
+    "numpy": {"numpy", "collections", "concurrent"},
     "math": {"math", "collections"},
 }
 
