@@ -150,6 +150,11 @@ def in_chunks(function, *args, size=CHUNK, workers=1):
     what forward_backward(x, y) returns.  A batch of at most `size` points is one
     call.
     """
+    if not (isinstance(size, int) and size > 0 and isinstance(workers, int)):
+        raise ValueError(
+            "in_chunks: size must be a whole number above 0 and workers a whole "
+            f"number (got size={size!r}, workers={workers!r})"
+        )
     shape = np.broadcast_shapes(*(np.shape(a) for a in args))
     points = int(np.prod(shape))
     if points <= size:

@@ -292,3 +292,16 @@ def test_manifest_chunks_must_be_a_boolean(
     assert cli.main(["--regen"]) == 2
     (line,) = capsys.readouterr().err.splitlines()
     assert "'chunks' must be true or false" in line, line
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"size": 0}, {"size": -5}, {"size": 2.5}, {"workers": "2"}]
+)
+def test_a_bad_size_or_workers_is_one_clear_error(
+    module: ModuleType, kwargs: dict
+) -> None:
+    x = np.linspace(-1.0, 1.0, 50)
+    with pytest.raises(
+        ValueError, match=r"^in_chunks: size must be a whole number above 0"
+    ):
+        module.in_chunks(module.forward, x, 0.5, **kwargs)
