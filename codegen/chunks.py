@@ -3,6 +3,8 @@ program: the text of its code, printed as it is (it uses only ``np``)."""
 
 from __future__ import annotations
 
+from codegen.printing import Helper
+
 #: points per slice: 8,192 float64 (64 KB temporaries).  On this repository's 2-core
 #: machine, for the 1,000-op DAG's forward_backward on 100,000 points
 #: (``python benchmarks/bench_calls.py --section batch``, RESULTS-calls.txt): the first
@@ -74,10 +76,8 @@ def in_chunks(function, *args, size=CHUNK, workers=1):
     return join(results)'''
 
 
+#: the helper as the printer's other helpers are recorded (its lines, its module)
+IN_CHUNKS = Helper(tuple(HELPER.split("\n")), ("numpy",))
+
 #: the import the helper needs besides NumPy
 IMPORT = "from concurrent.futures import ThreadPoolExecutor"
-
-
-def helper_lines() -> tuple[str, ...]:
-    """The helper's lines, as the module template lays them out."""
-    return tuple(HELPER.split("\n"))

@@ -191,9 +191,7 @@ def _seed(cotangent: str, output: str, broadcast: bool) -> Stmt:
     return Stmt(cotangent, one, origin=Origin("seed", names=(cotangent,)))
 
 
-def _upstream_one(
-    vjp: VJP, namer: Namer, broadcast: bool
-) -> tuple[Program, list[Stmt]]:
+def _upstream_one(vjp: VJP, namer: Namer, broadcast: bool) -> Program:
     """The gradient program of a scalar output with its upstream gradient 1: the
     primal statements, ``df = 1.0``, the backward statements."""
     (upstream,) = vjp.cotangents
@@ -211,7 +209,7 @@ def _upstream_one(
     # a constant output: nothing reads the seed (dx is a zero fill); drop it (F841)
     stmts = _pruned(program.stmts, program.outputs)
     program = Program(program.inputs, stmts, program.outputs, types=program.types)
-    return program, [seed]
+    return program
 
 
 def _pruned(stmts: tuple[Stmt, ...], outputs: tuple[str, ...]) -> tuple[Stmt, ...]:
@@ -256,7 +254,7 @@ def hvp_function(
 ) -> tuple[Function, Mapping[str, Type], tuple[str, ...]]:
     """``hvp(*inputs, *vector)``: the value, the gradient and H·v, where the vector
     arguments are the inputs' tangents (``x_dot``)."""
-    program, _ = _upstream_one(vjp, namer, broadcast)
+    program = _upstream_one(vjp, namer, broadcast)
     (output,) = vjp.primal.outputs
     grads = program.outputs[1:]
     tangent = jvp(program, vjp.wrt, namer)
@@ -301,7 +299,7 @@ def hessian_function(
             "vectors)",
             "--mode hessian",
         )
-    program, _ = _upstream_one(vjp, namer, broadcast)
+    program = _upstream_one(vjp, namer, broadcast)
     (output,) = vjp.primal.outputs
     grads = program.outputs[1:]
     types: dict[str, Type] = dict(program.types)

@@ -481,8 +481,8 @@ def build_view(compiled: Compiled, source: str, regenerate: str) -> ModuleView:
         cache.append('Cache = namedtuple("Cache", CACHE)')
     helper: tuple[str, ...] = ()
     if compiled.chunks:
-        printer.ref("numpy", "concatenate")  # the helper's code uses np
-        helper = chunks.helper_lines()
+        printer.uses(chunks.IN_CHUNKS)
+        helper = chunks.IN_CHUNKS.lines
     imports = printer.imports(
         "from collections import namedtuple", *([chunks.IMPORT] if helper else [])
     )

@@ -149,8 +149,12 @@ class Printer:
         """The name of the module-level function :data:`HELPERS` ``[name]``, noting
         that the module must define it (and import what it uses)."""
         self._helpers.add(name)
-        self._used.update(HELPERS[name].modules)
+        self.uses(HELPERS[name])
         return name
+
+    def uses(self, helper: Helper) -> None:
+        """Note the modules ``helper``'s code refers to (the module defines it)."""
+        self._used.update(helper.modules)
 
     def text(self, node: Expr) -> _Text:
         """A node printed, with the precedence its context needs to wrap it."""

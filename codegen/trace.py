@@ -94,7 +94,7 @@ def trace_compiled(compiled: Compiled, point: dict[str, float]) -> Trace:
     printer = Printer(compiled.backend.name)
     forward_lines = [printer.statement(s) for s in forward.stmts]
     backward_lines = [printer.statement(s) for s in vjp.stmts]
-    imports = [*printer.imports(), *printer.helper_lines()]
+    preamble = [*printer.imports(), *printer.helper_lines()]  # sigmoid(x), ...
     start: dict[str, object] = {
         name: point_value(compiled.backend, point[name]) for name in forward.inputs
     }
@@ -103,7 +103,7 @@ def trace_compiled(compiled: Compiled, point: dict[str, float]) -> Trace:
     try:
         with warnings.catch_warnings():  # NumPy's invalid-value warnings: nan shows it
             warnings.simplefilter("ignore", RuntimeWarning)
-            _run(imports + forward_lines, values)
+            _run(preamble + forward_lines, values)
             for k in range(len(forward.outputs)):
                 namespace = dict(values)
                 for j, cotangent in enumerate(vjp.cotangents):
