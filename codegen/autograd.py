@@ -22,16 +22,13 @@ from typing import TYPE_CHECKING
 from codegen.ir import Const, Var
 from codegen.liveness import live_names
 from codegen.module import _lines, io_constants
+from codegen.primitives import FROM_NUMBERS, NUMBERS
 from codegen.printing import Printer
 from codegen.render import FunctionView, ModuleView
 
 if TYPE_CHECKING:
     from codegen.generate import Compiled
 
-#: primitives whose value is a plain Python number (a size), not a tensor
-_NUMBERS = frozenset({"dim", "count"})
-#: primitives that make a tensor from numbers
-_ARRAYS = frozenset({"arange"})
 
 CLASS_DOC = "Saves what backward reads; a taped backward recomputes it from the inputs."
 
@@ -48,8 +45,8 @@ def _plain_names(compiled: Compiled) -> set[str]:
         elif isinstance(expr, Var):
             if expr.name in plain:
                 plain.add(stmt.target)
-        elif expr.prim in _NUMBERS or (
-            expr.prim not in _ARRAYS
+        elif expr.prim in NUMBERS or (
+            expr.prim not in FROM_NUMBERS
             and all(
                 isinstance(a, Const) or (isinstance(a, Var) and a.name in plain)
                 for a in expr.args

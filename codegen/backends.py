@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from codegen.errors import OptionError
+from codegen.primitives import VIEWS
 
 
 @dataclass(frozen=True)
@@ -65,9 +66,7 @@ BACKENDS: dict[str, Backend] = {
         arrays=True,
         elementwise=True,
         mutable=True,
-        views=frozenset(
-            {"transpose", "reshape", "reshape_like", "expand_dims", "squeeze"}
-        ),
+        views=VIEWS,
         reserved=frozenset({"np", "numpy", "float"}),
         describe_scalar=(
             "Backend: numpy (elementwise: call it with arrays to evaluate many points)."
@@ -91,9 +90,7 @@ BACKENDS: dict[str, Backend] = {
         arrays=True,
         elementwise=True,
         mutable=True,
-        views=frozenset(
-            {"transpose", "reshape", "reshape_like", "expand_dims", "squeeze"}
-        ),
+        views=VIEWS,
         reserved=frozenset({"torch", "math", "float"}),
         describe_scalar=(
             "Backend: torch (tensors on any device and of any float dtype; "

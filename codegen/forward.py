@@ -13,25 +13,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from codegen.ir import (
+    SCALAR,
     Const,
     Expr,
     Op,
     Origin,
     Program,
     Stmt,
+    Type,
     Var,
     all_names,
     call,
     reuse_names,
 )
 from codegen.naming import Namer
+from codegen.primitives import SUMS, primitive
 from codegen.reverse import differentiable_inputs, require_flat
-from codegen.shapes import SCALAR, Type
-from codegen.tangents import tangent_rule
-
-#: elementwise primitives whose tangent can be narrower than their value (a sum of
-#: the varying arguments' tangents; a product broadcasts against the other factor)
-_SUMS = frozenset({"add", "sub"})
 
 
 @dataclass(frozen=True)
@@ -136,13 +133,13 @@ def push(
             )
             if all(d is None for d in arg_dots):
                 continue
-            tangent = tangent_rule(expr.prim)(
+            tangent = primitive(expr.prim).jvp(
                 arg_dots, Var(target), expr.args, **dict(expr.params)
             )
             if tangent is None:
                 continue
             tangent = reuse_names(tangent, values)
-            if typed and expr.prim in _SUMS:
+            if typed and expr.prim in SUMS:
                 varying = [
                     type_of(a.name)
                     for a, d in zip(expr.args, arg_dots, strict=True)

@@ -14,10 +14,35 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from codegen.shapes import Type
+#: one dimension of a static shape: a size known when generating (``3``), or a size
+#: named by the program, written as a Python expression over dimension names: ``N``,
+#: or ``N-2`` for a size the program derives (a slice of ``N``).  One canonical text
+#: per size (see :func:`codegen.shapes.symbolic_size`), so equal sizes compare equal;
+#: the module's ``SHAPES`` states each size in this notation, and a caller (and
+#: ``--verify``) evaluates it with the dimension names bound.
+Dim = int | str
+Shape = tuple[Dim, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Type:
+    """A value's static type: a dtype (``float``, ``int``, ``bool``) and a shape."""
+
+    dtype: str
+    shape: Shape = ()
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+    @property
+    def differentiable(self) -> bool:
+        return self.dtype == "float"
+
+
+SCALAR = Type("float")
+INT = Type("int")
 
 
 class _Arith:
@@ -141,7 +166,7 @@ class Stmt:
 class Program:
     """Straight-line code: ``inputs`` in, ``stmts`` in order, ``outputs`` out.
 
-    ``types`` maps every name to its static type (:class:`codegen.shapes.Type`); it is
+    ``types`` maps every name to its static type (:class:`Type`); it is
     read-only (a copy of what the constructor is given), and empty for untyped programs,
     whose names are all float scalars.
     """

@@ -27,7 +27,7 @@ from codegen.ir import Atom, Const, Op, Origin, Program, Stmt, Var
 from codegen.naming import Namer, name_problem, repeated
 from codegen.parse import BINOPS, COMPARE, Decl, Dim, Parsed, is_int_literal, parse
 from codegen.passes import share
-from codegen.primitives import SYMPY, const_to_sympy
+from codegen.primitives import NUMERIC_AT_CONSTANTS, PRIMITIVES
 from codegen.reverse import reverse
 from codegen.shapes import (
     SCALAR,
@@ -35,15 +35,15 @@ from codegen.shapes import (
     IndexProblem,
     Type,
     check_gather,
-    const_type,
     index_text,
-    infer,
     show,
     sliced,
     symbolic_offset,
     symbolic_size,
 )
+from codegen.symbolic import const_to_sympy, meaning
 from codegen.transforms import prepare
+from codegen.typecheck import const_type, infer
 
 MAX_FOLD_EXPONENT = 1024
 
@@ -65,7 +65,7 @@ def fold(prim: str, args: tuple[Const, ...]) -> Const | None:
         if abs(exponent) > MAX_FOLD_EXPONENT or abs(args[0].value) > 2**64:
             return None
     try:
-        result = SYMPY[prim](*(const_to_sympy(a) for a in args))
+        result = meaning(prim)(*(const_to_sympy(a) for a in args))
     except (ZeroDivisionError, ValueError, TypeError):
         return None
     if not getattr(result, "is_Number", False) or not result.is_finite:
@@ -100,16 +100,11 @@ def _zero_division(prim: str, args: tuple[Atom, ...]) -> bool:
     )
 
 
-#: functions whose value at constants SymPy keeps symbolic (exp(1000), log(0)):
-#: checked numerically instead, so no module computes inf, nan or an error on every call
-_FUNCTIONS_OF_CONSTANTS = frozenset("exp log sqrt sin cos tan tanh sigmoid".split())
-
-
 def _real_float(prim: str, args: tuple[Atom, ...]) -> bool:
     """Whether a function of constants is a finite real float."""
     if any(a.text == "pi" for a in args):  # type: ignore[union-attr]
         return True  # exp(pi) and the like: fine, and left as written
-    value = sympy.N(SYMPY[prim](*(const_to_sympy(a) for a in args)))  # type: ignore[arg-type]
+    value = sympy.N(meaning(prim)(*(const_to_sympy(a) for a in args)))  # type: ignore[arg-type]
     if not (value.is_real and value.is_finite):
         return False
     size = float(abs(value))  # 0.0 when it underflows (exp(-1000)): a float still
@@ -381,7 +376,11 @@ class _Builder:
                 + ("divisor)" if prim == "div" else "to a negative power)"),
                 self.node,
             )
-        if not params and prim in SYMPY and all(isinstance(a, Const) for a in args):
+        if (
+            not params
+            and PRIMITIVES[prim].meaning is not None
+            and all(isinstance(a, Const) for a in args)
+        ):
             folded = fold(prim, args)  # type: ignore[arg-type]
             if folded is not None:
                 if target is None:
@@ -393,7 +392,7 @@ class _Builder:
                 base, power = (a.value for a in args)  # type: ignore[union-attr]
                 if abs(base) > 1 and power > 0:
                     self._check_size(float(power) * _log10(base))
-            elif prim in _FUNCTIONS_OF_CONSTANTS and not _real_float(prim, args):
+            elif prim in NUMERIC_AT_CONSTANTS and not _real_float(prim, args):
                 text = ", ".join(a.text for a in args)  # type: ignore[union-attr]
                 raise self._error(
                     f"{self._what()}: {prim}({text}) is not a finite real float",

@@ -7,12 +7,13 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from codegen import chunks
-from codegen.ir import Expr, Op, Origin, Program, Stmt, Var, count_ops
+from codegen.ir import Dim, Expr, Op, Origin, Program, Stmt, Var, count_ops
 from codegen.modes import Cache, Function, Grads, Returned, Values
+from codegen.primitives import CONVENTIONS, INDEX_PRESERVING
 from codegen.printing import Printer, source_statement
 from codegen.render import FunctionView, ModuleView
-from codegen.rules import CONVENTIONS, where_note
-from codegen.shapes import Dim, show
+from codegen.rules import where_note
+from codegen.shapes import show
 
 if TYPE_CHECKING:
     from codegen.generate import Compiled
@@ -262,12 +263,6 @@ def _shape_tuple(shape: tuple[Dim, ...]) -> str:
     return "(" + ", ".join(_dim(d) for d in shape) + ")"
 
 
-#: primitives that pass an integer array on with its values (so an index stays one)
-_INDEX_PRESERVING = frozenset(
-    {"reshape", "copy", "squeeze", "expand_dims", "transpose"}
-)
-
-
 def index_bounds(program: Program) -> dict[str, list[Dim]]:
     """For each integer input, the sizes of the axes it indexes (``a[i, y]``
     gathers along axis 1 of ``a``: ``y`` indexes that size), in statement order;
@@ -282,7 +277,7 @@ def index_bounds(program: Program) -> dict[str, list[Dim]]:
         expr = stmt.expr
         if not isinstance(expr, Op):
             continue
-        if expr.prim in _INDEX_PRESERVING and expr.args:
+        if expr.prim in INDEX_PRESERVING and expr.args:
             first = expr.args[0]
             if isinstance(first, Var) and first.name in source:
                 source[stmt.target] = source[first.name]

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from codegen.ir import Expr, Op, Origin, Stmt, Var, names_in, reuse_names
+from codegen.ir import SCALAR, Expr, Op, Origin, Stmt, Type, Var, names_in, reuse_names
 from codegen.naming import Namer
+from codegen.primitives import OWN_STATEMENT
 from codegen.reverse import VJP
-from codegen.shapes import SCALAR, Type
 
 
 def _contains(expr: Expr, part: Expr) -> bool:
@@ -42,11 +42,6 @@ def _negation_outside(expr: Expr) -> Expr:
             inner = (a.args[0], b) if a_neg else (a, b.args[0])  # type: ignore[union-attr]
             return Op("neg", (_negation_outside(Op(expr.prim, inner)),))
     return expr
-
-
-#: contributions that build a fresh array in two printed lines: never accumulated
-#: in place, always their own statement
-_FRESH_ARRAYS = frozenset({"scatter_add", "unslice"})
 
 
 def _blocks(stmts: tuple[Stmt, ...]) -> list[list[Stmt]]:
@@ -89,7 +84,7 @@ def share(vjp: VJP, namer: Namer) -> VJP:
             if (
                 stmt.accumulate
                 and isinstance(contribution, Op)
-                and contribution.prim in _FRESH_ARRAYS
+                and contribution.prim in OWN_STATEMENT
             ):
                 part = namer.fresh(f"{name}_part")
                 types[part] = types.get(name, SCALAR)

@@ -24,12 +24,14 @@ from functools import cached_property
 from types import MappingProxyType
 
 from codegen.ir import (
+    SCALAR,
     Const,
     Expr,
     Op,
     Origin,
     Program,
     Stmt,
+    Type,
     Var,
     all_names,
     call,
@@ -37,8 +39,14 @@ from codegen.ir import (
 )
 from codegen.liveness import live_names, reads
 from codegen.naming import Namer
-from codegen.rules import NO_GRADIENT, rule_for
-from codegen.shapes import COMPARISONS, ELEMENTWISE, SCALAR, Type, unbroadcast_axes
+from codegen.primitives import (
+    COMPARISONS,
+    ELEMENTWISE,
+    NO_GRADIENT,
+    ZERO_PRESERVING,
+    primitive,
+)
+from codegen.shapes import unbroadcast_axes
 
 
 @dataclass(frozen=True)
@@ -195,12 +203,6 @@ def branch_guards(program: Program) -> dict[str, Guard]:
     return guards
 
 
-#: primitives whose contributions are 0 wherever the gradient reaching them is 0,
-#: whatever their arguments (``g``, ``-g``, ``where(out > 0, g, 0)``): a branch's
-#: statement of these needs no mask (svm's ``where(j == y, 0, maximum(0, m))``)
-_ZERO_PRESERVING = frozenset({"add", "sub", "neg", "relu", "where"})
-
-
 def _guarded(contribution: Expr, guard: Guard) -> Expr:
     """``where(c, contribution, 0)`` (or ``where(c, 0, contribution)`` for the second
     branch), innermost condition first: exactly 0 where the branch is not selected,
@@ -294,13 +296,13 @@ def reverse(
             contributions: tuple = (g,)
             gate = "copy"
         else:
-            rule = rule_for(expr.prim)
+            record = primitive(expr.prim)
             args = expr.args
-            contributions = rule.fn(g, Var(target), args, **dict(expr.params))
-            gate = rule.gate
+            contributions = record.vjp(g, Var(target), args, **dict(expr.params))
+            gate = record.gate
             guard = guards.get(target)
             if (
-                guard is not None and expr.prim not in _ZERO_PRESERVING
+                guard is not None and expr.prim not in ZERO_PRESERVING
             ):  # a where branch: 0 where it is not selected
                 contributions = tuple(
                     (

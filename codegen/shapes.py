@@ -8,33 +8,11 @@ shapes to write un-broadcasting out (``db1 = dt.sum(axis=0)``).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import NamedTuple
 
 from codegen.errors import InputError
-from codegen.ir import Const, Expr, Op, Program, Var
-
-Dim = int | str
-Shape = tuple[Dim, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Type:
-    dtype: str  # "float", "int" or "bool"
-    shape: Shape = ()
-
-    @property
-    def rank(self) -> int:
-        return len(self.shape)
-
-    @property
-    def differentiable(self) -> bool:
-        return self.dtype == "float"
-
-
-SCALAR = Type("float")
-INT = Type("int")
+from codegen.ir import INT, SCALAR, Const, Dim, Expr, Shape, Type, Var
 
 
 def show(shape: Shape) -> str:
@@ -95,23 +73,13 @@ def reduce_shape(shape: Shape, axis: tuple[int, ...] | None, keepdims: bool) -> 
     return tuple(d for k, d in enumerate(shape) if k not in axis)
 
 
-ELEMENTWISE = frozenset(
-    "add sub mul div pow neg exp log sqrt sin cos tan tanh sigmoid relu abs max min "
-    "gt lt eq ge le ne where".split()
-)
-COMPARISONS = frozenset("gt lt eq ge le ne".split())
-_FLOAT_ONLY = frozenset(
-    "div exp log sqrt sin cos tan tanh sigmoid mean "
-    "softplus log_sigmoid log1p expm1 logaddexp norm".split()
-)
-
-
-def _dtype(prim: str, types: list[Type]) -> str:
-    if prim in COMPARISONS:
-        return "bool"
-    if prim in _FLOAT_ONLY or any(t.dtype == "float" for t in types):
-        return "float"
-    return "int"
+def result_dtype(policy: str, types: list[Type]) -> str:
+    """A result's dtype by its primitive's policy (:attr:`Primitive.dtype`): "bool"
+    (comparisons), "float" (float-only math: ``exp``, ``mean``, ``/``), or "promote":
+    float if any argument is, else int."""
+    if policy != "promote":
+        return policy
+    return "float" if any(t.dtype == "float" for t in types) else "int"
 
 
 def _axes(axis: object, rank: int, what: str, where: str) -> tuple[int, ...] | None:
@@ -258,12 +226,14 @@ def check_gather(base: Type, index: list[Type]) -> None:
 
 class Site(NamedTuple):
     """What a shape rule may see besides its argument types and params: the argument
-    atoms (``reshape`` reads its target dimensions from them) and whom to blame.
-    (A named tuple: one is made per statement, and it is the cheapest to make.)"""
+    atoms (``reshape`` reads its target dimensions from them), the primitive's dtype
+    policy (see :func:`result_dtype`) and whom to blame.  (A named tuple: one is made
+    per statement, and it is the cheapest to make.)"""
 
     args: tuple[Expr, ...]
     what: str  # the statement, for messages: "in 'q = x @ w'"
     where: str  # its place: "<expr>:1:5"
+    dtype: str = "promote"
 
     def error(self, message: str) -> ShapeError:
         return ShapeError(f"{self.what}: {message}", self.where)
@@ -272,22 +242,19 @@ class Site(NamedTuple):
 ShapeRule = Callable[[list[Type], dict, Site], Type]
 
 
-def _elementwise(prim: str) -> ShapeRule:
+def elementwise(types: list[Type], params: dict, at: Site) -> Type:
     """NumPy broadcasting; the dtype from the primitive and its arguments."""
-
-    def rule(types: list[Type], params: dict, at: Site) -> Type:
-        shape = broadcast([t.shape for t in types], at.what, at.where)
-        return Type(_dtype(prim, types), shape)
-
-    return rule
-
-
-def _where(types: list[Type], params: dict, at: Site) -> Type:
     shape = broadcast([t.shape for t in types], at.what, at.where)
-    return Type(_dtype("add", types[1:]), shape)
+    return Type(result_dtype(at.dtype, types), shape)
 
 
-def _matmul(types: list[Type], params: dict, at: Site) -> Type:
+def where(types: list[Type], params: dict, at: Site) -> Type:
+    """``where(c, a, b)``: broadcast; the dtype of ``a`` and ``b`` together."""
+    shape = broadcast([t.shape for t in types], at.what, at.where)
+    return Type(result_dtype("promote", types[1:]), shape)
+
+
+def matmul(types: list[Type], params: dict, at: Site) -> Type:
     """``@`` in all four kinds: matrix or vector on each side."""
     a, b = types
     if a.rank == 0 or b.rank == 0 or a.rank > 2 or b.rank > 2:
@@ -299,45 +266,41 @@ def _matmul(types: list[Type], params: dict, at: Site) -> Type:
         raise at.error(
             f"'@' inner dimensions differ: shapes {show(a.shape)} and {show(b.shape)}"
         )
-    return Type(_dtype("mul", types), a.shape[:-1] + b.shape[1:])
+    return Type(result_dtype("promote", types), a.shape[:-1] + b.shape[1:])
 
 
-def _outer(types: list[Type], params: dict, at: Site) -> Type:
+def outer(types: list[Type], params: dict, at: Site) -> Type:
     """``np.outer(a, b)`` of two vectors: shape (len(a), len(b))."""
     a, b = types
     if a.rank != 1 or b.rank != 1:
         raise at.error(
             f"outer() needs two vectors, got shapes {show(a.shape)} and {show(b.shape)}"
         )
-    return Type(_dtype("mul", types), (a.shape[0], b.shape[0]))
+    return Type(result_dtype("promote", types), (a.shape[0], b.shape[0]))
 
 
-def _reduction(prim: str) -> ShapeRule:
-    """sum / mean / max / min over ``axis`` (all axes by default), ``keepdims``."""
-
-    def rule(types: list[Type], params: dict, at: Site) -> Type:
-        (a,) = types
-        axes = _axes(params.get("axis"), a.rank, at.what, at.where)
-        keep = bool(params.get("keepdims", False))
-        return Type(_dtype(prim, types), reduce_shape(a.shape, axes, keep))
-
-    return rule
+def reduction(types: list[Type], params: dict, at: Site) -> Type:
+    """sum / mean / max / min / norm over ``axis`` (all axes by default), ``keepdims``."""
+    (a,) = types
+    axes = _axes(params.get("axis"), a.rank, at.what, at.where)
+    keep = bool(params.get("keepdims", False))
+    return Type(result_dtype(at.dtype, types), reduce_shape(a.shape, axes, keep))
 
 
-def _shift(types: list[Type], params: dict, at: Site) -> Type:
+def shift(types: list[Type], params: dict, at: Site) -> Type:
     """``a.max(axis, keepdims=True)``: the reduced axes kept as size 1."""
     (a,) = types
     axes = _axes(params.get("axis"), a.rank, at.what, at.where)
     return Type(a.dtype, reduce_shape(a.shape, axes, True))
 
 
-def _squeeze(types: list[Type], params: dict, at: Site) -> Type:
+def squeeze(types: list[Type], params: dict, at: Site) -> Type:
     (a,) = types
     axes = _axes(params.get("axis"), a.rank, at.what, at.where)
     return Type(a.dtype, reduce_shape(a.shape, axes, False))
 
 
-def _expand_dims(types: list[Type], params: dict, at: Site) -> Type:
+def expand_dims(types: list[Type], params: dict, at: Site) -> Type:
     """``np.expand_dims(a, axis)``: size-1 axes inserted (numbered in the result)."""
     (a,) = types
     axis = params["axis"]
@@ -348,12 +311,12 @@ def _expand_dims(types: list[Type], params: dict, at: Site) -> Type:
     return Type(a.dtype, shape)
 
 
-def _transpose(types: list[Type], params: dict, at: Site) -> Type:
+def transpose(types: list[Type], params: dict, at: Site) -> Type:
     (a,) = types
     return Type(a.dtype, tuple(reversed(a.shape)))
 
 
-def _reshape(types: list[Type], params: dict, at: Site) -> Type:
+def reshape(types: list[Type], params: dict, at: Site) -> Type:
     """``reshape(a, N, 1)``: the target dimensions are the atoms after ``a``
     (positive integers or dimension names); the element count must not change."""
     if len(at.args) != len(types):
@@ -368,32 +331,28 @@ def _reshape(types: list[Type], params: dict, at: Site) -> Type:
             raise at.error(
                 "reshape() dimensions are dimension names (N) or positive integers"
             )
-    return _reshaped(types[0], tuple(shape), at)
+    return reshaped(types[0], tuple(shape), at)
 
 
-def _reshaped(old: Type, shape: Shape, at: Site) -> Type:
+def reshaped(old: Type, shape: Shape, at: Site) -> Type:
     if size(old.shape) != size(shape):
         raise at.error(f"cannot reshape {show(old.shape)} into {show(shape)}")
     return Type(old.dtype, shape)
 
 
-def _reshape_like(types: list[Type], params: dict, at: Site) -> Type:
+def reshape_like(types: list[Type], params: dict, at: Site) -> Type:
     """``g.reshape(like.shape)``: the adjoint of reshape."""
     g, like = types
-    return _reshaped(g, like.shape, at)
+    return reshaped(g, like.shape, at)
 
 
-def _float_like(like: int) -> ShapeRule:
-    """A fresh float array shaped like argument ``like`` (``np.zeros_like(a,
-    dtype=float)``, ``np.full_like(a, g, dtype=float)``, a scatter-add into zeros)."""
-
-    def rule(types: list[Type], params: dict, at: Site) -> Type:
-        return Type("float", types[like].shape)
-
-    return rule
+def float_like(types: list[Type], params: dict, at: Site) -> Type:
+    """A fresh float array shaped like the first argument (``np.zeros_like(a,
+    dtype=float)``, a scatter-add into zeros)."""
+    return Type("float", types[0].shape)
 
 
-def _expand(types: list[Type], params: dict, at: Site) -> Type:
+def expand(types: list[Type], params: dict, at: Site) -> Type:
     """A reduced gradient broadcast back over the axes of its second argument."""
     g, like = types
     axes = _axes(params.get("axis"), like.rank, at.what, at.where)
@@ -406,7 +365,7 @@ def _expand(types: list[Type], params: dict, at: Site) -> Type:
     return Type("float", like.shape)
 
 
-def _broadcast_to(types: list[Type], params: dict, at: Site) -> Type:
+def broadcast_to(types: list[Type], params: dict, at: Site) -> Type:
     """``np.broadcast_to(g, like.shape).astype(float)``: g must broadcast to it."""
     g, like = types
     if broadcast([g.shape, like.shape], at.what, at.where) != like.shape:
@@ -416,34 +375,34 @@ def _broadcast_to(types: list[Type], params: dict, at: Site) -> Type:
     return Type("float", like.shape)
 
 
-def _broadcast_like(types: list[Type], params: dict, at: Site) -> Type:
+def broadcast_like(types: list[Type], params: dict, at: Site) -> Type:
     """``g + np.zeros_like(like)``: the upstream gradient shaped like the output."""
     shape = broadcast([t.shape for t in types], at.what, at.where)
-    return Type(_dtype("add", types), shape)
+    return Type(result_dtype("promote", types), shape)
 
 
-def _same(types: list[Type], params: dict, at: Site) -> Type:
+def same(types: list[Type], params: dict, at: Site) -> Type:
     """The argument's type (``a.copy()``)."""
     return types[0]
 
 
-def _as_float(types: list[Type], params: dict, at: Site) -> Type:
+def as_float(types: list[Type], params: dict, at: Site) -> Type:
     """``float(x)`` of a number."""
     if types[0].rank:
         raise at.error(f"float() needs a number, got shape {show(types[0].shape)}")
     return SCALAR
 
 
-def _integer(types: list[Type], params: dict, at: Site) -> Type:
+def integer(types: list[Type], params: dict, at: Site) -> Type:
     """A Python int: ``a.shape[k]`` (dim), the element count of a reduction (count)."""
     return INT
 
 
-def _arange(types: list[Type], params: dict, at: Site) -> Type:
+def arange(types: list[Type], params: dict, at: Site) -> Type:
     return Type("int", (params["length"],))
 
 
-def _gather(types: list[Type], params: dict, at: Site) -> Type:
+def gather(types: list[Type], params: dict, at: Site) -> Type:
     """``a[i, j]`` with integer arrays: the broadcast index shape, then a's
     remaining axes."""
     base, *index = types
@@ -455,141 +414,10 @@ def _gather(types: list[Type], params: dict, at: Site) -> Type:
     return Type(base.dtype, lead + base.shape[len(index) :])
 
 
-def _slice(types: list[Type], params: dict, at: Site) -> Type:
+def static_slice(types: list[Type], params: dict, at: Site) -> Type:
     """``a[1:3, 0]``: the ``index`` param is the index's source text."""
     (a,) = types
     try:
         return Type(a.dtype, sliced(a.shape, parse_index(params["index"])))
     except IndexProblem as problem:
         raise at.error(str(problem)) from None
-
-
-#: primitive -> its shape rule (a test checks every primitive in ARITY has one)
-SHAPE_RULES: dict[str, ShapeRule] = {
-    "add": _elementwise("add"),
-    "sub": _elementwise("sub"),
-    "mul": _elementwise("mul"),
-    "div": _elementwise("div"),
-    "pow": _elementwise("pow"),
-    "neg": _elementwise("neg"),
-    "exp": _elementwise("exp"),
-    "log": _elementwise("log"),
-    "sqrt": _elementwise("sqrt"),
-    "sin": _elementwise("sin"),
-    "cos": _elementwise("cos"),
-    "tan": _elementwise("tan"),
-    "tanh": _elementwise("tanh"),
-    "sigmoid": _elementwise("sigmoid"),
-    "relu": _elementwise("relu"),
-    "abs": _elementwise("abs"),
-    "softplus": _elementwise("softplus"),
-    "log_sigmoid": _elementwise("log_sigmoid"),
-    "log1p": _elementwise("log1p"),
-    "expm1": _elementwise("expm1"),
-    "logaddexp": _elementwise("logaddexp"),
-    "norm": _reduction("norm"),
-    "max": _elementwise("max"),
-    "min": _elementwise("min"),
-    "gt": _elementwise("gt"),
-    "lt": _elementwise("lt"),
-    "eq": _elementwise("eq"),
-    "ge": _elementwise("ge"),
-    "le": _elementwise("le"),
-    "ne": _elementwise("ne"),
-    "sign": _elementwise("sign"),
-    "where": _where,
-    "matmul": _matmul,
-    "matvec": _matmul,
-    "vecmat": _matmul,
-    "dot": _matmul,
-    "outer": _outer,
-    "sum": _reduction("sum"),
-    "mean": _reduction("mean"),
-    "amax": _reduction("amax"),
-    "amin": _reduction("amin"),
-    "shift": _shift,
-    "squeeze": _squeeze,
-    "expand_dims": _expand_dims,
-    "transpose": _transpose,
-    "reshape": _reshape,
-    "reshape_like": _reshape_like,
-    "expand": _expand,
-    "count": _integer,
-    "dim": _integer,
-    "arange": _arange,
-    "gather": _gather,
-    "scatter_add": _float_like(0),
-    "slice": _slice,
-    "unslice": _float_like(0),
-    "zeros_like": _float_like(0),
-    "copy": _same,
-    "as_float": _as_float,
-    "broadcast_like": _broadcast_like,
-    "broadcast_to": _broadcast_to,
-}
-
-
-def infer(
-    prim: str,
-    types: list[Type],
-    params: dict,
-    what: str,
-    where: str,
-    args: tuple[Expr, ...] = (),
-) -> Type:
-    """The result type of a primitive, or a :class:`ShapeError` naming both shapes.
-
-    ``args`` are the argument atoms: only ``reshape`` needs them (its target dims)."""
-    rule = SHAPE_RULES.get(prim)
-    if rule is None:
-        raise ShapeError(f"{what}: no shape rule for '{prim}'", where)
-    return rule(types, params, Site(args, what, where))
-
-
-def const_type(const: Const) -> Type:
-    """``int`` for an int literal, ``float`` for the rest (floats, ratios, ``pi``)."""
-    return INT if isinstance(const.value, int) else SCALAR
-
-
-def type_expr(
-    expr: Expr, types: Mapping[str, Type], what: str = "", where: str = ""
-) -> Type:
-    """The type of an expression tree (iterative), names typed by ``types`` (a name
-    missing there is a float scalar)."""
-    done: dict[int, Type] = {}
-    stack: list[tuple[Expr, bool]] = [(expr, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if isinstance(node, Var):
-            done[id(node)] = types.get(node.name, SCALAR)
-        elif isinstance(node, Const):
-            done[id(node)] = const_type(node)
-        elif not expanded:
-            stack.append((node, True))
-            stack.extend((a, False) for a in node.args)
-        else:
-            arg_types = [done[id(a)] for a in node.args]
-            params = dict(node.params)
-            done[id(node)] = infer(node.prim, arg_types, params, what, where, node.args)
-    return done[id(expr)]
-
-
-def type_program(program: Program, where: str = "<program>") -> dict[str, Type]:
-    """Every name of a program (inputs, then targets in order) with the type the shape
-    rules derive for it from the input types in ``program.types`` (an input missing
-    there is a float scalar).  Works on flat programs and on expression trees; an
-    accumulating statement (``dx = dx + e``) is typed as the sum it stands for."""
-    types: dict[str, Type] = {
-        name: program.types.get(name, SCALAR) for name in program.inputs
-    }
-    for index, stmt in enumerate(program.stmts):
-        expr = stmt.expr
-        if stmt.accumulate:
-            expr = Op("add", (Var(stmt.target), expr))
-        types[stmt.target] = type_expr(
-            expr,
-            types,
-            f"in the statement assigning '{stmt.target}'",
-            f"{where}:statement {index + 1}",
-        )
-    return types

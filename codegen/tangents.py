@@ -1,5 +1,6 @@
-"""THE table of tangent (forward-mode) rules: one small function per primitive, the
-sibling of :mod:`codegen.rules`.
+"""The tangent (forward-mode) rules: one small function per primitive, named after it,
+the sibling of :mod:`codegen.rules`; each primitive's record in
+:mod:`codegen.primitives` points at its rule.
 
 Contract: a rule sees the tangents of the statement's arguments ``dots`` (one per
 argument: an expression, or ``None`` where that argument's tangent is zero, such as a
@@ -14,16 +15,14 @@ a ** b at a = 0 has gradient 0 in b).
 Array rules are written like the math too: ``d(A @ B) = dA @ B + A @ dB``; a tangent is
 always shaped like its value (forward mode never materialises a Jacobian).
 
-``tests/test_tangents.py`` checks that every primitive of
-:data:`codegen.primitives.ARITY` has a rule here and that each agrees with
-``sympy.diff`` of its meaning.
+``tests/test_tangents.py`` checks that every primitive's record has a rule and that
+each agrees with ``sympy.diff`` of its meaning.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from codegen.errors import MissingRuleError
 from codegen.ir import Const, Expr, Op, call
 
 Dot = Expr | None
@@ -44,7 +43,7 @@ def _scaled(dot: Dot, factor: Expr) -> Dot:
     return None if dot is None else dot * factor
 
 
-def _linear(prim: str) -> TangentFn:
+def linear(prim: str) -> TangentFn:
     """A primitive linear in its first argument (the rest static): the tangent is the
     primitive applied to the tangent: sum, transpose, reshape, slice, ..."""
 
@@ -57,25 +56,25 @@ def _linear(prim: str) -> TangentFn:
     return rule
 
 
-def _add(dots, out, args):
+def add(dots, out, args):
     da, db = dots
     return _plus(da, db)
 
 
-def _sub(dots, out, args):
+def sub(dots, out, args):
     da, db = dots
     if db is None:
         return da
     return -db if da is None else da - db
 
 
-def _mul(dots, out, args):
+def mul(dots, out, args):
     a, b = args
     da, db = dots
     return _plus(_scaled(da, b), None if db is None else a * db)
 
 
-def _div(dots, out, args):
+def div(dots, out, args):
     a, b = args
     da, db = dots
     # d(a / b) = (da - out * db) / b
@@ -86,7 +85,7 @@ def _div(dots, out, args):
     return (da - out * db) / b
 
 
-def _pow(dots, out, args):
+def pow(dots, out, args):
     """d(a**b) = b a**(b-1) da + a**b log(a) db, with log(1) taken at a = 0 (the
     gradient in b there is 0, as in reverse mode)."""
     a, b = args
@@ -101,96 +100,99 @@ def _pow(dots, out, args):
     return _plus(first, out * log_a * db)
 
 
-def _neg(dots, out, args):
+def neg(dots, out, args):
     (da,) = dots
     return None if da is None else -da
 
 
-def _exp(dots, out, args):
+def exp(dots, out, args):
     (da,) = dots
     return _scaled(da, out)
 
 
-def _log(dots, out, args):
+def log(dots, out, args):
     (a,) = args
     (da,) = dots
     return None if da is None else da / a
 
 
-def _sqrt(dots, out, args):
+def sqrt(dots, out, args):
     (da,) = dots
     return None if da is None else da * 0.5 / out
 
 
-def _sin(dots, out, args):
+def sin(dots, out, args):
     (a,) = args
     (da,) = dots
     return _scaled(da, call("cos", a))
 
 
-def _cos(dots, out, args):
+def cos(dots, out, args):
     (a,) = args
     (da,) = dots
     return None if da is None else -da * call("sin", a)
 
 
-def _tan(dots, out, args):
+def tan(dots, out, args):
     (da,) = dots
     return _scaled(da, 1 + out**2)
 
 
-def _tanh(dots, out, args):
+def tanh(dots, out, args):
     (da,) = dots
     return _scaled(da, 1 - out**2)
 
 
-def _sigmoid(dots, out, args):
+def sigmoid(dots, out, args):
     (da,) = dots
     return None if da is None else da * out * (1 - out)
 
 
-def _relu(dots, out, args):
+def relu(dots, out, args):
     (da,) = dots
     if da is None:
         return None
     return call("where", call("gt", out, Const.of(0)), da, Const.of(0.0))
 
 
-def _abs(dots, out, args):
+def abs(dots, out, args):
     (a,) = args
     (da,) = dots
     return _scaled(da, call("sign", a))
 
 
-def _softplus(dots, out, args):
+def softplus(dots, out, args):
     (da,) = dots
     return None if da is None else -da * call("expm1", -out)
 
 
-def _log_sigmoid(dots, out, args):
+def log_sigmoid(dots, out, args):
     (da,) = dots
     return None if da is None else -da * call("expm1", out)
 
 
-def _log1p(dots, out, args):
+def log1p(dots, out, args):
     (a,) = args
     (da,) = dots
     return None if da is None else da / (1 + a)
 
 
-def _expm1(dots, out, args):
+def expm1(dots, out, args):
     (a,) = args
     (da,) = dots
     return _scaled(da, call("exp", a))
 
 
-def _logaddexp(dots, out, args):
+def logaddexp(dots, out, args):
+    """The reverse rule's shares, sigmoid(a - b) and sigmoid(b - a), from the inputs."""
     a, b = args
     da, db = dots
-    return _plus(_scaled(da, call("exp", a - out)), _scaled(db, call("exp", b - out)))
+    return _plus(
+        _scaled(da, call("sigmoid", a - b)), _scaled(db, call("sigmoid", b - a))
+    )
 
 
-def _norm(dots, out, args, axis=None, keepdims=False):
+def norm(dots, out, args, axis=None, keepdims=False):
     """d norm = sum(a * da) / norm, 0 where the norm is 0 (as the reverse rule)."""
     (a,) = args
     (da,) = dots
@@ -200,7 +202,7 @@ def _norm(dots, out, args, axis=None, keepdims=False):
     return call("sum", a * da, axis=axis, keepdims=keepdims) / safe
 
 
-def _extremum(strict: str) -> TangentFn:
+def extremum(strict: str) -> TangentFn:
     """max (strict="gt") or min (strict="lt"): the winner's tangent; ties average."""
 
     def rule(dots, out, args):
@@ -224,17 +226,17 @@ def _extremum(strict: str) -> TangentFn:
     return rule
 
 
-def _zero(dots, out, args, **params):
+def zero(dots, out, args, **params):
     """Piecewise-constant primitives (and integer results): zero tangent."""
     return None
 
 
-def _first(dots, out, args, **params):
+def first(dots, out, args, **params):
     """The value passes through: the tangent of the first argument."""
     return dots[0]
 
 
-def _matmul(dots, out, args):
+def matmul(dots, out, args):
     a, b = args
     da, db = dots
     return _plus(
@@ -243,7 +245,7 @@ def _matmul(dots, out, args):
     )
 
 
-def _bilinear(prim: str) -> TangentFn:
+def bilinear(prim: str) -> TangentFn:
     """d(a op b) = da op b + a op db for a product-like primitive."""
 
     def rule(dots, out, args):
@@ -257,14 +259,14 @@ def _bilinear(prim: str) -> TangentFn:
     return rule
 
 
-def _mean(dots, out, args, axis=None, keepdims=False):
+def mean(dots, out, args, axis=None, keepdims=False):
     (da,) = dots
     if da is None:
         return None
     return call("mean", da, axis=axis, keepdims=keepdims)
 
 
-def _amax(dots, out, args, axis=None, keepdims=False):
+def amax(dots, out, args, axis=None, keepdims=False):
     """The tangent at the maximum (ties averaged), like the reverse rule."""
     (a,) = args
     (da,) = dots
@@ -276,126 +278,53 @@ def _amax(dots, out, args, axis=None, keepdims=False):
     return call("sum", da * hit, axis=axis, keepdims=keepdims) / ties
 
 
-def _expand(dots, out, args, axis=None, keepdims=False):
+def expand(dots, out, args, axis=None, keepdims=False):
     dg, _ = dots
     if dg is None:
         return None
     return call("expand", dg, args[1], axis=axis, keepdims=keepdims)
 
 
-def _gather(dots, out, args):
+def gather(dots, out, args):
     da, *_ = dots
     if da is None:
         return None
     return call("gather", da, *args[1:])
 
 
-def _scatter_add(dots, out, args):
+def scatter_add(dots, out, args):
     *_, dv = dots
     if dv is None:
         return None
     return call("scatter_add", *args[:-1], dv)
 
 
-def _unslice(dots, out, args, index=""):
+def unslice(dots, out, args, index=""):
     _, dv = dots
     if dv is None:
         return None
     return call("unslice", args[0], dv, index=index)
 
 
-def _reshape_like(dots, out, args):
+def reshape_like(dots, out, args):
     da, _ = dots
     return None if da is None else call("reshape_like", da, args[1])
 
 
-def _broadcast_like(dots, out, args):
+def broadcast_like(dots, out, args):
     dg, _ = dots
     return None if dg is None else call("broadcast_like", dg, args[1])
 
 
-def _broadcast_to(dots, out, args):
+def broadcast_to(dots, out, args):
     dg, _ = dots
     return None if dg is None else call("broadcast_to", dg, args[1])
 
 
-def _where(dots, out, args):
+def where(dots, out, args):
     cond, a, b = args
     _, da, db = dots
     if da is None and db is None:
         return None
     zero = Const.of(0.0)
     return call("where", cond, zero if da is None else da, zero if db is None else db)
-
-
-TANGENTS: dict[str, TangentFn] = {
-    "add": _add,
-    "sub": _sub,
-    "mul": _mul,
-    "div": _div,
-    "pow": _pow,
-    "neg": _neg,
-    "exp": _exp,
-    "log": _log,
-    "sqrt": _sqrt,
-    "sin": _sin,
-    "cos": _cos,
-    "tan": _tan,
-    "tanh": _tanh,
-    "sigmoid": _sigmoid,
-    "relu": _relu,
-    "abs": _abs,
-    "softplus": _softplus,
-    "log_sigmoid": _log_sigmoid,
-    "log1p": _log1p,
-    "expm1": _expm1,
-    "logaddexp": _logaddexp,
-    "max": _extremum("gt"),
-    "min": _extremum("lt"),
-    "gt": _zero,
-    "lt": _zero,
-    "eq": _zero,
-    "ge": _zero,
-    "le": _zero,
-    "ne": _zero,
-    "sign": _zero,
-    "zeros_like": _zero,
-    "copy": _first,
-    "as_float": _first,
-    "broadcast_like": _broadcast_like,
-    "broadcast_to": _broadcast_to,
-    "matmul": _matmul,
-    "matvec": _bilinear("matvec"),
-    "vecmat": _bilinear("vecmat"),
-    "dot": _bilinear("dot"),
-    "outer": _bilinear("outer"),
-    "transpose": _linear("transpose"),
-    "sum": _linear("sum"),
-    "mean": _mean,
-    "amax": _amax,
-    "amin": _amax,
-    "shift": _zero,  # the max-shift of a stable logsumexp: its effect cancels
-    "norm": _norm,
-    "squeeze": _linear("squeeze"),
-    "expand": _expand,
-    "expand_dims": _linear("expand_dims"),
-    "reshape": _linear("reshape"),
-    "reshape_like": _reshape_like,
-    "gather": _gather,
-    "scatter_add": _scatter_add,
-    "slice": _linear("slice"),
-    "unslice": _unslice,
-    "where": _where,
-    "arange": _zero,
-    "dim": _zero,
-    "count": _zero,
-}
-
-
-def tangent_rule(prim: str) -> TangentFn:
-    try:
-        return TANGENTS[prim]
-    except KeyError:
-        raise MissingRuleError(
-            f"no tangent rule for primitive '{prim}'; add one to codegen/tangents.py"
-        ) from None

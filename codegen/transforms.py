@@ -10,9 +10,20 @@ be differentiated again: that is how second order is built.
 
 from __future__ import annotations
 
-from codegen.ir import Atom, Const, Expr, Op, Program, Stmt, Var, all_names
+from codegen.ir import (
+    SCALAR,
+    Atom,
+    Const,
+    Expr,
+    Op,
+    Program,
+    Stmt,
+    Type,
+    Var,
+    all_names,
+)
 from codegen.naming import Namer
-from codegen.shapes import SCALAR, Type, const_type, infer
+from codegen.typecheck import const_type, infer
 
 
 def _rename(expr: Expr, current: dict[str, str]) -> Expr:

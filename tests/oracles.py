@@ -59,7 +59,7 @@ import sympy
 
 from codegen.generate import Options, compile_source
 from codegen.ir import Op, Program
-from codegen.primitives import expr_to_sympy, to_sympy
+from codegen.symbolic import expr_to_sympy, to_sympy
 
 FD_STEP = 1e-6
 FD_RTOL = 1e-6

@@ -16,7 +16,7 @@ from oracles import assert_fd_close, fd_step, sympy_at
 
 from codegen.errors import InputError
 from codegen.generate import Options, compile_source, generate
-from codegen.primitives import to_sympy
+from codegen.symbolic import to_sympy
 
 SCALAR_PROGRAMS = [
     # (source, the meaning of its output in x and y)

@@ -16,7 +16,7 @@ from oracles import SYMPY_ATOL, SYMPY_RTOL, oracle, sympy_at
 from codegen.evaluate import load_module
 from codegen.generate import Options, compile_source, generate
 from codegen.ir import count_ops
-from codegen.primitives import to_sympy
+from codegen.symbolic import to_sympy
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from bench_scalar import random_dag as _random_dag  # noqa: E402

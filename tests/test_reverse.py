@@ -14,9 +14,9 @@ from codegen.ir import Const, Op, Origin, Program, Stmt, Var
 from codegen.liveness import live_names, prune, reads
 from codegen.module import build_view
 from codegen.naming import MODULE_NAMES, TARGET_NAMES, Namer
-from codegen.primitives import to_sympy
 from codegen.render import render
 from codegen.reverse import reverse
+from codegen.symbolic import to_sympy
 from codegen.transforms import prepare, select
 
 

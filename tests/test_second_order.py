@@ -12,8 +12,8 @@ from oracles import symbolic_close, sympy_at
 
 from codegen.generate import Options, compile_source
 from codegen.ir import Op, Program, Stmt, Var
-from codegen.primitives import to_sympy
 from codegen.reverse import reverse
+from codegen.symbolic import to_sympy
 from codegen.transforms import flatten, prepare, select, ssa
 
 SOURCES = [
