@@ -71,19 +71,6 @@ def jvp(
     return JVP(result, wrt, tangents_in, tangents_out)
 
 
-def directional(
-    program: Program, along: str, namer: Namer
-) -> tuple[tuple[Stmt, ...], tuple[str, ...], dict[str, Type]]:
-    """Forward mode along one input (its tangent the constant 1): the derivative of
-    each value with respect to ``along`` is named ``dv_d<along>``.  Returns the
-    statements (primal ones included), the outputs' derivatives and their types."""
-    require_flat(program)
-    _check_wrt(program, (along,))
-    return push(
-        program, {along: Const.of(1.0)}, lambda name: namer.partial(name, along)
-    )
-
-
 def _check_wrt(program: Program, wrt: tuple[str, ...]) -> None:
     types, inputs = program.types, set(program.inputs)  # a set: linear in wide programs
     bad = [n for n in wrt if n not in inputs or not types.get(n, SCALAR).differentiable]

@@ -133,10 +133,6 @@ class Namer:
         self._taken.add(name)
         return name
 
-    def reserve(self, names: Iterable[str]) -> None:
-        """Mark names as in use (a program joining the module, say)."""
-        self._taken.update(names)
-
     def fresh(self, stem: str) -> str:
         """``stem`` if free, else ``stem_2``, ``stem_3``, ..."""
         if self._free(stem):

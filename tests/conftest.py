@@ -1,7 +1,8 @@
 """Shared helpers for the backpropgen tests: paths, options and loaders.
 
 The oracles (central differences, the dot-product test, SymPy) and their tolerances
-live in ``tests/oracles.py``.  Test modules import the helpers with
+are in ``tests/oracles.py``, the finite-difference part from ``codegen/oracles.py``
+(which ``--verify`` uses too).  Test modules import the helpers with
 ``from conftest import ...`` (pytest puts this folder on ``sys.path``).
 """
 
@@ -12,20 +13,7 @@ from pathlib import Path
 from types import ModuleType
 
 import numpy as np
-
-# The oracles were defined here before tests/oracles.py: these names stay importable
-# from conftest for tests written that way (new tests import them from oracles).
-from oracles import (  # noqa: F401
-    KINK_MARGIN,
-    Oracle,
-    central_difference,
-    check_module_against_oracles,
-    fd_close,
-    grads_tuple,
-    oracle,
-    sample_point,
-    sympy_close,
-)
+from oracles import check_module_against_oracles, oracle
 
 from codegen.evaluate import load_module
 from codegen.generate import Options, generate

@@ -1,34 +1,25 @@
-"""The test oracles of backpropgen, written once: every test that checks a gradient
-checks it here.
+"""The test oracles of backpropgen: every test that checks a gradient checks it with
+these.
 
-* Central finite differences of the generated ``forward``: one coordinate at a time
-  (:func:`central_difference` for scalar arguments, :func:`fd_vjp` for the
-  vector-Jacobian product of array programs), with one step rule (:func:`fd_step`).
+* Central finite differences of the generated ``forward`` (:mod:`codegen.oracles`,
+  which ``--verify`` uses too; its docstring derives the step and the tolerances):
+  :func:`central_difference` for scalar arguments, :func:`fd_vjp` for the
+  vector-Jacobian product of array programs, :func:`check_vjp` and
+  :func:`assert_fd_close` to assert agreement.
 * The seeded dot-product test ``<J t, c> = <t, J^T c>`` (:func:`check_dot_product`):
   ``J t`` by a central difference along a random direction ``t``, ``J^T c`` from the
   generated backward pass.
 * SymPy: :func:`oracle` is ``sympy.diff`` of a program's meaning
   (:func:`codegen.primitives.to_sympy`), evaluated at a point with 30 significant
   digits (:func:`sympy_at`).
+* mpmath: values and derivatives at extreme arguments, correctly rounded.
 
-Tolerances (each stated once, here)
------------------------------------
+The finite-difference names (``FD_STEP``, ``fd_step``, ``POSITIVE``, ...) are
+:mod:`codegen.oracles`'s, imported here so that the tests read every oracle from this
+module.
 
-Central differences, ``FD_STEP`` = 1e-6, step ``h = FD_STEP * max(1, |x|)``:
-
-* truncation error ~ h**2 * |f'''| / 6 ~ 1e-13 * |f'''| for inputs of order 1 (the
-  step is relative beyond 1, so the same holds in units of ``x``); ``FD_RTOL`` = 1e-6
-  covers |f''' / f'| up to ~6e6;
-* rounding error ~ eps * M / h ~ 2.2e-10 * M, where M is the magnitude of the summed
-  terms: ``|f|`` for a scalar program, ``sum |c * f|`` for ``<c, f(x)>``.
-  ``FD_ATOL`` = 1e-9 per unit of ``1 + M`` gives that a factor of ~5 of headroom.
-
-Until this module the scalar tests allowed 1e-5 and 1e-7 (tests/conftest.py) where the
-array tests allowed 1e-6 and 1e-9 (tests/array_helpers.py), for the same step and the
-same derivation; the stricter pair is the one the derivation supports, so it is the one
-kept for both.  Measured: the largest error of any central-difference gradient in the
-suite is 0.14 of this tolerance, and 0.02 over 1500 hypothesis examples.  The relative
-part is applied to the smaller of the two magnitudes compared, so no check got looser.
+Tolerances (each stated once, here or in :mod:`codegen.oracles`)
+-----------------------------------------------------------------
 
 Against SymPy the generated code is exact math up to float round-off, while the oracle
 is evaluated with 30 digits: ``SYMPY_RTOL`` = 1e-8 and ``SYMPY_ATOL`` = 1e-10 allow
@@ -38,12 +29,11 @@ expressions of the same function, both evaluated with 30 digits, agree to ~1 ulp
 rounded to float: ``SYMBOLIC_RTOL`` = 1e-12 and ``SYMBOLIC_ATOL`` = 1e-13 are generous
 for that.
 
-Domains: ``POSITIVE`` = [0.5, 2] keeps log/sqrt arguments and denominators away from
-0 (in ``sample_point`` the default); ``SYMMETRIC`` = [-2, 2] for functions defined
-everywhere.  Sample points stay ``KINK_MARGIN`` = 1e-3 away from the kinks of
-relu/abs/max/min: 1000 steps h for inputs of order 1, so a central difference does not
-straddle one.  (tests/test_rules.py keeps its own per-primitive domain table: the rule
-checks are symbolic, with no step to keep away from a kink.)
+Domains: ``POSITIVE`` = [0.5, 2] (in ``sample_point`` the default) and ``SYMMETRIC`` =
+[-2, 2], from :mod:`codegen.oracles`.  Sample points stay ``KINK_MARGIN`` = 1e-3 away
+from the kinks of relu/abs/max/min: 1000 steps h for inputs of order 1, so a central
+difference does not straddle one.  (tests/test_rules.py keeps its own per-primitive
+domain table: the rule checks are symbolic, with no step to keep away from a kink.)
 """
 
 from __future__ import annotations
@@ -59,11 +49,25 @@ import sympy
 
 from codegen.generate import Options, compile_source
 from codegen.ir import Op, Program
+from codegen.oracles import (
+    FD_ATOL,
+    FD_RTOL,
+    FD_STEP,
+    POSITIVE,
+    SYMMETRIC,
+    Point,
+    central_difference,
+    dot_product_sides,
+    fd_close,
+    fd_step,
+    fd_tolerance,
+    fd_vjp,
+    inner,
+    magnitude,
+    random_like,
+)
+from codegen.primitives import KINKED
 from codegen.symbolic import expr_to_sympy, to_sympy
-
-FD_STEP = 1e-6
-FD_RTOL = 1e-6
-FD_ATOL = 1e-9
 
 SYMPY_RTOL = 1e-8
 SYMPY_ATOL = 1e-10
@@ -72,125 +76,10 @@ SYMPY_DIGITS = 30
 SYMBOLIC_RTOL = 1e-12
 SYMBOLIC_ATOL = 1e-13
 
-POSITIVE = (0.5, 2.0)
-SYMMETRIC = (-2.0, 2.0)
 KINK_MARGIN = 1e-3
-KINKED = frozenset({"relu", "abs", "max", "min"})
-
-#: a point of an array program: input name -> float, int or ndarray
-Point = Mapping[str, object]
 
 
 # --- central differences --------------------------------------------------------------
-
-
-def fd_step(x: float) -> float:
-    """The one step rule: relative to the coordinate beyond 1, absolute below."""
-    return FD_STEP * max(1.0, abs(x))
-
-
-def central_difference(
-    fn: Callable[..., object], point: Sequence[float], index: int
-) -> float:
-    """d fn / d point[index] of a scalar function by central differences, divided by
-    the step as actually represented in floats (``up - down``)."""
-    h = fd_step(point[index])
-    up = list(point)
-    down = list(point)
-    up[index] = point[index] + h
-    down[index] = point[index] - h
-    return (float(fn(*up)) - float(fn(*down))) / (up[index] - down[index])
-
-
-def inner(a: object, b: object) -> float:
-    """<a, b> summed over every element (both broadcast to a common shape)."""
-    return float(np.sum(np.asarray(a, dtype=float) * np.asarray(b, dtype=float)))
-
-
-def magnitude(a: object, b: object) -> float:
-    """sum |a * b|: the size of the terms of <a, b>, for the rounding error."""
-    return float(np.sum(np.abs(np.asarray(a, dtype=float) * np.asarray(b))))
-
-
-def _with(point: Point, name: str, value: object) -> dict[str, object]:
-    moved = dict(point)
-    moved[name] = value
-    return moved
-
-
-def fd_vjp(
-    forward: Callable[[Point], object], point: Point, c: object, name: str
-) -> np.ndarray:
-    """The gradient of <c, forward(point)> with respect to every coordinate of
-    ``point[name]``, by central differences with :func:`fd_step` per coordinate."""
-    value = point[name]
-    grad = np.zeros(np.shape(value))
-    for index in np.ndindex(np.shape(value)):
-        if np.ndim(value) == 0:
-            x = float(value)  # type: ignore[arg-type]
-            h = fd_step(x)
-            up_x, down_x = x + h, x - h
-            up: object = up_x
-            down: object = down_x
-        else:
-            array = np.asarray(value, dtype=float)
-            x = float(array[index])
-            h = fd_step(x)
-            up_x, down_x = x + h, x - h
-            up = array.copy()
-            up[index] = up_x  # type: ignore[index]
-            down = array.copy()
-            down[index] = down_x  # type: ignore[index]
-        f_up = inner(c, forward(_with(point, name, up)))
-        f_down = inner(c, forward(_with(point, name, down)))
-        grad[index] = (f_up - f_down) / (up_x - down_x)
-    return grad
-
-
-def directional(
-    forward: Callable[[Point], object],
-    point: Point,
-    c: object,
-    direction: Mapping[str, object],
-) -> float:
-    """<c, J t> by a central difference along ``t`` (``direction``), with the step of
-    :func:`fd_step` for the largest coordinate moved."""
-    largest = max(
-        (
-            float(np.max(np.abs(point[name])))
-            for name in direction
-            if np.size(point[name])
-        ),
-        default=0.0,
-    )
-    h = fd_step(largest)
-
-    def moved(sign: float) -> dict[str, object]:
-        out = dict(point)
-        for name, t in direction.items():
-            out[name] = (
-                float(point[name]) + sign * h * float(t)  # type: ignore[arg-type]
-                if np.ndim(point[name]) == 0
-                else np.asarray(point[name]) + sign * h * np.asarray(t)
-            )
-        return out
-
-    up = inner(c, forward(moved(1.0)))
-    down = inner(c, forward(moved(-1.0)))
-    return (up - down) / (2 * h)
-
-
-def fd_tolerance(got: object, fd: object, size: float) -> np.ndarray:
-    """What a central difference may differ from an exact gradient by: ``FD_RTOL``
-    of the smaller of the two, plus ``FD_ATOL`` per unit of ``1 + size`` (the
-    magnitude of the differenced terms; see the module docstring)."""
-    smaller = np.minimum(np.abs(np.asarray(got, float)), np.abs(np.asarray(fd, float)))
-    return FD_RTOL * smaller + FD_ATOL * (1.0 + size)
-
-
-def fd_close(fd: float, exact: float, size: float) -> bool:
-    """A scalar central difference agrees with a gradient; ``size`` is |f|."""
-    return abs(fd - exact) <= float(fd_tolerance(exact, fd, abs(size)))
 
 
 def assert_fd_close(got: object, fd: object, size: float, what: str = "") -> None:
@@ -232,18 +121,12 @@ def check_dot_product(
     """The dot-product test <J t, c> = <t, J^T c> for a random direction ``t`` drawn
     from the (seeded) ``rng``: ``grads`` is J^T c, one entry per input moved."""
     direction = {name: random_like(point[name], rng) for name in grads}
-    jt_c = directional(forward, point, c, direction)
-    t_jtc = sum(inner(direction[n], g) for n, g in grads.items())
+    jt_c, t_jtc = dot_product_sides(
+        lambda p: inner(c, forward(p)), point, direction, grads
+    )
     scale = sum(magnitude(direction[n], g) for n, g in grads.items())
     atol = FD_ATOL * (1.0 + magnitude(c, forward(point)))
     assert abs(jt_c - t_jtc) <= FD_RTOL * scale + atol, (jt_c, t_jtc)
-
-
-def random_like(value: object, rng: np.random.Generator) -> object:
-    """A standard normal float, or array shaped like ``value``."""
-    if np.ndim(value) == 0:
-        return float(rng.standard_normal())
-    return rng.standard_normal(np.shape(value))
 
 
 # --- SymPy ----------------------------------------------------------------------------
@@ -409,3 +292,43 @@ def mpmath_close(got: float, want: float, scale: float = 1.0) -> bool:
     return abs(got - want) <= scale * MPMATH_RTOL * max(
         abs(want), 2.2250738585072014e-308
     )
+
+
+__all__ = [
+    "FD_ATOL",
+    "FD_RTOL",
+    "FD_STEP",
+    "KINK_MARGIN",
+    "KINKED",
+    "MPMATH_DIGITS",
+    "MPMATH_RTOL",
+    "POSITIVE",
+    "SYMBOLIC_ATOL",
+    "SYMBOLIC_RTOL",
+    "SYMMETRIC",
+    "SYMPY_ATOL",
+    "SYMPY_DIGITS",
+    "SYMPY_RTOL",
+    "Oracle",
+    "Point",
+    "assert_fd_close",
+    "central_difference",
+    "check_dot_product",
+    "check_module_against_oracles",
+    "check_vjp",
+    "fd_close",
+    "fd_step",
+    "fd_tolerance",
+    "fd_vjp",
+    "grads_tuple",
+    "inner",
+    "magnitude",
+    "mpmath_close",
+    "mpmath_value_and_grads",
+    "oracle",
+    "random_like",
+    "sample_point",
+    "symbolic_close",
+    "sympy_at",
+    "sympy_close",
+]

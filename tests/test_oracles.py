@@ -1,16 +1,19 @@
-"""The oracles of tests/oracles.py are tested too: each accepts the right derivative
-and rejects a wrong one (an error of 1e-4, a wrong transpose), so a green suite means
-something.  (tests/test_arrays_oracles.py does the same for the array harness.)"""
+"""The oracles (tests/oracles.py, its central differences from codegen/oracles.py) are
+tested too: each accepts the right derivative and rejects a wrong one (an error of 1e-4,
+a wrong transpose), so a green suite means something.  (tests/test_arrays_oracles.py
+does the same for the array harness.)"""
 
 from __future__ import annotations
 
 import math
 import random
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import sympy
-from conftest import options
+from conftest import REPO, options
 from oracles import (
     FD_ATOL,
     FD_RTOL,
@@ -186,3 +189,28 @@ def test_sample_point_keeps_away_from_kinks() -> None:
     assert oracle("x * y").kink_distance({"x": 0.0, "y": 0.0}) == math.inf
     with pytest.raises(AssertionError, match="kinks"):
         sample_point(rng, oracle("abs(x)"), default=(-1e-4, 1e-4))
+
+
+def test_the_finite_differences_know_no_generator() -> None:
+    """codegen/oracles.py (shared with --verify) and --verify itself import no stage of
+    the generator: what they check is the generated code's own forward."""
+    code = (
+        "import sys, codegen.oracles, codegen.verify; "
+        "print(sorted(m for m in sys.modules if m.startswith('codegen')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.split() == [
+        "['codegen',",
+        "'codegen.errors',",
+        "'codegen.oracles',",
+        "'codegen.verify',",
+        "'codegen.verify_check',",
+        "'codegen.verify_report',",
+        "'codegen.verify_spec']",
+    ]
