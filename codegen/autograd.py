@@ -17,16 +17,13 @@ the class docstring.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from codegen.compiled import Compiled
 from codegen.ir import Const, Var
 from codegen.liveness import live_names
 from codegen.module import _lines, io_constants
+from codegen.module import function_view as plain_function_view
 from codegen.printing import Printer
 from codegen.render import FunctionView, ModuleView
-
-if TYPE_CHECKING:
-    from codegen.generate import Compiled
 
 #: primitives whose value is a plain Python number (a size), not a tensor
 _NUMBERS = frozenset({"dim", "count"})
@@ -112,6 +109,10 @@ def function_view(compiled: Compiled, doc: list[str]) -> ModuleView:
         else:
             returned.append("None")
     printer.ref("torch", "autograd")
+    beside = tuple(
+        plain_function_view(f, printer, types, compiled.backend.matrix)
+        for f in compiled.functions[2:]
+    )
     if len(returned) == 1:
         result = returned[0]
     else:
@@ -129,4 +130,5 @@ def function_view(compiled: Compiled, doc: list[str]) -> ModuleView:
         (forward_view, backward_view),
         template="function.py.jinja",
         class_doc=CLASS_DOC,
+        beside=beside,
     )

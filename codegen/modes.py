@@ -23,8 +23,8 @@ a generator of its own:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
+from codegen.compiled import Cache, Function, Grads, Matrix, Section, Values
 from codegen.errors import OptionError
 from codegen.forward import jvp, push
 from codegen.ir import Const, Expr, Op, Origin, Program, Stmt, Var
@@ -39,69 +39,6 @@ MODES = ("grad", "jvp", "hvp", "hessian", "jacobian")
 
 #: a Hessian or Jacobian is one sweep per input: past this, ask for hvp/jvp instead
 MAX_MATRIX_INPUTS = 64
-
-
-@dataclass(frozen=True)
-class Section:
-    """A titled run of statements (``# forward``); an empty title prints none."""
-
-    title: str
-    stmts: tuple[Stmt, ...]
-
-
-@dataclass(frozen=True)
-class Grads:
-    """``Grads(dx, dy)``: values in ``WRT`` order."""
-
-    names: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Matrix:
-    """Rows of entries (names, or ``None`` for an entry that is zero), assembled into
-    ``name`` where the backend needs statements for it; ``points`` are the inputs whose
-    broadcast shape is the batch's (an entry that is a number is spread over it)."""
-
-    rows: tuple[tuple[str | None, ...], ...]
-    name: str
-    points: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Values:
-    """A value, or a tuple of values for several outputs."""
-
-    names: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Cache:
-    """``Cache(x, w, t1)``: what a layer's backward reads, saved by its forward."""
-
-    names: tuple[str, ...]
-
-
-Returned = Values | Grads | Matrix | Cache
-
-
-@dataclass(frozen=True)
-class Function:
-    """One generated function: ``name(*params)``, its sections and what it returns
-    (one item is returned as is, several as a tuple)."""
-
-    name: str
-    params: tuple[str, ...]
-    doc: str
-    sections: tuple[Section, ...]
-    returns: tuple[Returned, ...]
-    defaults: Mapping[str, str] = field(default_factory=dict)
-    short_doc: str = ""  # the docstring when ``doc`` is too long for one line
-    #: names to unpack from the parameter ``cache`` before the body (a layer's
-    #: backward), or None
-    unpack: tuple[str, ...] | None = None
-
-
-TARGETS = ("flat", "layer", "function")
 
 
 def layer_functions(vjp: VJP, name: str) -> tuple[Function, Function]:
@@ -169,6 +106,28 @@ def grad_functions(vjp: VJP) -> tuple[Function, Function]:
         short_doc=f"Return ({values}, Grads in WRT order); {upstream} {what}.",
     )
     return forward, forward_backward
+
+
+def autograd_functions(vjp: VJP) -> tuple[Function, Function]:
+    """A ``torch.autograd.Function``'s ``forward`` and ``backward`` (the statements
+    they run untaped; :mod:`codegen.autograd` prints them as the class's methods)."""
+    primal = vjp.primal
+    outputs = primal.outputs
+    forward = Function(
+        "Function.forward",
+        ("ctx", *primal.inputs),
+        "The outputs; saves what backward reads.",
+        (Section("forward", primal.stmts),),
+        (Values(outputs),),
+    )
+    backward = Function(
+        "Function.backward",
+        ("ctx", *vjp.cotangents),
+        "One gradient per input (None where there is none or none is needed).",
+        (Section("backward", vjp.stmts),),
+        (Grads(vjp.grads),),
+    )
+    return forward, backward
 
 
 def check_modes(modes: tuple[str, ...]) -> tuple[str, ...]:

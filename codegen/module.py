@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from codegen import chunks
+from codegen.compiled import Cache, Compiled, Function, Grads, Returned, Values
 from codegen.ir import Expr, Op, Origin, Program, Stmt, Var, count_ops
-from codegen.modes import Cache, Function, Grads, Returned, Values
 from codegen.printing import Printer, source_statement
 from codegen.render import FunctionView, ModuleView
 from codegen.rules import CONVENTIONS, where_note
 from codegen.shapes import Dim, show
-
-if TYPE_CHECKING:
-    from codegen.generate import Compiled
+from codegen.targets import TARGETS
 
 WIDTH = 88
 MAX_SOURCE_LINES = 30
@@ -381,27 +378,15 @@ def function_view(
     )
 
 
-#: what each mode's function is, for the header
-_MODE_LINES = {
-    "grad": "forward and forward_backward (reverse mode)",
-    "layer": "{name}_forward and {name}_backward (reverse mode, split at the cache)",
-    "function": "Function, a torch.autograd.Function (reverse mode), and apply",
-    "jvp": "jvp (forward mode)",
-    "hvp": "hvp (forward over reverse mode)",
-    "hessian": "hessian (forward over reverse, one sweep per input)",
-}
-
-
 def _functions_line(compiled: Compiled) -> str:
-    modes = list(compiled.modes)
-    if compiled.target in ("layer", "function"):
-        modes[0] = compiled.target
+    """What the module's functions are, as the target's record describes each mode."""
+    writes = TARGETS[compiled.target].writes
+    how = compiled.jacobian_mode
+    per = "output" if how == "reverse" else "input"
     parts = [
-        _MODE_LINES[m].format(name=compiled.name) for m in modes if m in _MODE_LINES
+        writes[mode].format(name=compiled.name, how=how, per=per)
+        for mode in compiled.modes
     ]
-    if "jacobian" in compiled.modes:
-        per = "output" if compiled.jacobian_mode == "reverse" else "input"
-        parts.append(f"jacobian ({compiled.jacobian_mode} mode, one sweep per {per})")
     return "Functions: " + "; ".join(parts) + "."
 
 
@@ -460,10 +445,7 @@ def io_constants(compiled: Compiled) -> list[str]:
 
 
 def build_view(compiled: Compiled, source: str, regenerate: str) -> ModuleView:
-    if compiled.target == "function":
-        from codegen.autograd import function_view as autograd_view
-
-        return autograd_view(compiled, header(compiled, source, regenerate))
+    """The view of a module of plain functions (the flat and layer targets)."""
     backend = compiled.backend
     printer = Printer(backend.name)
     doc = header(compiled, source, regenerate)
