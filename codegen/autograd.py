@@ -17,7 +17,7 @@ the class docstring.
 
 from __future__ import annotations
 
-from codegen.compiled import Compiled
+from codegen.compiled import Compiled, Grads
 from codegen.ir import Const, Var
 from codegen.liveness import live_names
 from codegen.module import _lines, io_constants
@@ -109,10 +109,17 @@ def function_view(compiled: Compiled, doc: list[str]) -> ModuleView:
         else:
             returned.append("None")
     printer.ref("torch", "autograd")
+    beside_functions = compiled.functions[2:]  # after Function's forward, backward
     beside = tuple(
         plain_function_view(f, printer, types, compiled.backend.matrix)
-        for f in compiled.functions[2:]
+        for f in beside_functions
     )
+    # hvp returns its gradients as Grads, like a flat module's functions
+    grads_type = any(isinstance(r, Grads) for f in beside_functions for r in f.returns)
+    stdlib = ("from collections import namedtuple",) if grads_type else ()
+    constants = io_constants(compiled)
+    if grads_type:
+        constants.append('Grads = namedtuple("Grads", WRT)')
     if len(returned) == 1:
         result = returned[0]
     else:
@@ -125,8 +132,8 @@ def function_view(compiled: Compiled, doc: list[str]) -> ModuleView:
     )
     return ModuleView(
         "\n".join(doc),
-        printer.imports(),
-        tuple(io_constants(compiled)),
+        printer.imports(*stdlib),
+        tuple(constants),
         (forward_view, backward_view),
         template="function.py.jinja",
         class_doc=CLASS_DOC,

@@ -97,7 +97,7 @@ TARGETS: dict[str, Target] = {
             for mode in ("hessian", "jacobian")
         },
         view="autograd",
-        reserved=CONSTANTS | {"Function", "apply", "ctx"},
+        reserved=CONSTANTS | {"namedtuple", "Grads", "Function", "apply", "ctx"},
         autograd=True,
     ),
 }
