@@ -181,3 +181,40 @@ def test_layer_names_follow_the_name_option() -> None:
     )
     value, cache = module.net_forward(2.0, 3.0)
     assert float(value) == 6.0 and float(module.net_backward(1.0, cache).x) == 3.0
+
+
+def test_function_target_takes_a_declared_float_as_a_python_number() -> None:
+    """``reg: float`` passed as a number, as to PyTorch's own functions: the call
+    works, reg gets no gradient, and X and W pass gradcheck and gradgradcheck; passed
+    as a tensor, reg's gradient is checked too."""
+    source = "X: array[N, D]\nW: array[D, M]\nreg: float\n"
+    source += "loss = sum(X @ W) + 0.5 * reg * sum(W * W)"
+    module = load_module(generate(source, Options(backend="torch", target="function")))
+    gen = torch.Generator().manual_seed(10)
+    X = torch.randn(4, 3, generator=gen, dtype=torch.float64, requires_grad=True)
+    W = torch.randn(3, 2, generator=gen, dtype=torch.float64, requires_grad=True)
+    loss = module.apply(X, W, 0.1)
+    loss.backward()
+    torch.testing.assert_close(W.grad, X.sum(0)[:, None].expand(3, 2) + 0.1 * W)
+    torch.testing.assert_close(X.grad, W.sum(1)[None, :].expand(4, 3))
+
+    def with_number(X, W):
+        return module.apply(X, W, 0.1)
+
+    assert torch.autograd.gradcheck(with_number, (X, W))
+    assert torch.autograd.gradgradcheck(with_number, (X, W))
+    reg = torch.tensor(0.1, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(module.apply, (X, W, reg))
+    assert torch.autograd.gradgradcheck(module.apply, (X, W, reg))
+
+
+def test_function_target_takes_a_number_for_a_scalar_programs_input() -> None:
+    source = "f = x * y * y + x * x / y"  # no functions: torch.sin takes no number
+    module = load_module(generate(source, Options(backend="torch", target="function")))
+    x = torch.linspace(-1, 1, 5, dtype=torch.float64, requires_grad=True)
+
+    def with_number(x):
+        return module.apply(x, 0.7)
+
+    assert torch.autograd.gradcheck(with_number, (x,))
+    assert torch.autograd.gradgradcheck(with_number, (x,))
