@@ -167,7 +167,7 @@ def differentiate(
         vjp = passes.copy_aliases(vjp, backend.views, fresh_upstream=policy is not None)
     types: dict[str, Type] = dict(forward.types)
     types.update(vjp.types)
-    functions: list[Function] = list(layout.layout(vjp, name))
+    functions: list[Function] = list(layout.layout(vjp, name, namer, backend))
     batched = policy == "broadcast"  # a seed of 1 is shaped like the output
     how = ""
     for mode in modes[1:]:

@@ -322,7 +322,8 @@ def _returned(
     if isinstance(item, Grads):
         return [], f"Grads({', '.join(item.names)})"
     if isinstance(item, Cache):
-        return [], f"Cache({', '.join(item.names)})"
+        saved = (f"{n}.shape" if n in item.shapes else n for n in item.names)
+        return [], f"Cache({', '.join(saved)})"
     entries = [[name or "0.0" for name in row] for row in item.rows]
     if matrix_style == "tuple":
         rows = ", ".join(
@@ -344,17 +345,43 @@ def _returned(
     ], name
 
 
+def cache_fields(names: tuple[str, ...], shapes: Mapping[str, str]) -> tuple[str, ...]:
+    """A cache's fields: each value's name, or its shape's where only that is kept."""
+    return tuple(shapes.get(n, n) for n in names)
+
+
+def _standins(
+    shapes: Mapping[str, str], printer: Printer, standin: tuple[str, str] | None
+) -> list[str]:
+    """``t1 = np.broadcast_to(0.0, t1_shape)``: arrays of the cached shapes that hold
+    no data, for the statements that read only a shape."""
+    if not shapes:
+        return []
+    assert standin is not None
+    spread = printer.ref(*standin)
+    return [
+        f"# {', '.join(shapes)}: read only for their shapes (no data is kept)",
+        *(f"{n} = {spread}(0.0, {field})" for n, field in shapes.items()),
+    ]
+
+
 def function_view(
-    function: Function, printer: Printer, types: Mapping, matrix_style: str
+    function: Function,
+    printer: Printer,
+    types: Mapping,
+    matrix_style: str,
+    standin: tuple[str, str] | None = None,
 ) -> FunctionView:
     """A function printed: its sections (titled ``# forward`` ...), then the lines
     that assemble a matrix, if it returns one."""
     lines: list[str] = []
     if function.unpack:  # a layer's backward: the values its forward cached
-        names = ", ".join(function.unpack)
-        if len(function.unpack) == 1:
+        fields = cache_fields(function.unpack, function.shapes)
+        names = ", ".join(fields)
+        if len(fields) == 1:
             names = f"({names},)"
         lines.append(f"{names} = cache")
+        lines.extend(_standins(function.shapes, printer, standin))
     for section in function.sections:
         if section.title:
             if lines:
@@ -450,11 +477,11 @@ def build_view(compiled: Compiled, source: str, regenerate: str) -> ModuleView:
     printer = Printer(backend.name)
     doc = header(compiled, source, regenerate)
     functions = tuple(
-        function_view(f, printer, compiled.types, backend.matrix)
+        function_view(f, printer, compiled.types, backend.matrix, backend.standin)
         for f in compiled.functions
     )
     cache = [
-        f"CACHE = {_tuple(item.names)}"
+        f"CACHE = {_tuple(cache_fields(item.names, item.shapes))}"
         for f in compiled.functions
         for item in f.returns
         if isinstance(item, Cache)

@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from codegen.backends import Backend
 from codegen.compiled import Function
 from codegen.errors import OptionError
 from codegen.modes import autograd_functions, grad_functions, layer_functions
+from codegen.naming import Namer
 from codegen.reverse import VJP
 
 #: the names every module's constants define (``INPUTS = ...``)
@@ -30,8 +32,9 @@ MODE_FUNCTIONS: Mapping[str, str] = {
 @dataclass(frozen=True)
 class Target:
     name: str
-    #: the functions reverse mode (``grad``) writes, from the VJP and ``--name``
-    layout: Callable[[VJP, str], tuple[Function, ...]]
+    #: the functions reverse mode (``grad``) writes, from the VJP, ``--name``, the
+    #: module's namer and the backend
+    layout: Callable[[VJP, str, Namer, Backend], tuple[Function, ...]]
     #: mode -> the header's description of what it writes ({name}: ``--name``)
     writes: Mapping[str, str]
     #: mode -> why the target does not write it (one line)
@@ -57,7 +60,7 @@ class Target:
 TARGETS: dict[str, Target] = {
     "flat": Target(
         name="flat",
-        layout=lambda vjp, name: grad_functions(vjp),
+        layout=grad_functions,
         writes={
             "grad": "forward and forward_backward (reverse mode)",
             **MODE_FUNCTIONS,
@@ -85,7 +88,7 @@ TARGETS: dict[str, Target] = {
     ),
     "function": Target(
         name="function",
-        layout=lambda vjp, name: autograd_functions(vjp),
+        layout=autograd_functions,
         writes={
             "grad": "Function, a torch.autograd.Function (reverse mode), and apply",
             "jvp": "jvp (forward mode), beside the Function",
