@@ -1,8 +1,11 @@
 """``--target function``: the module as a ``torch.autograd.Function`` (the lecture's §9).
 
 ``forward(ctx, *inputs)`` runs the forward statements and saves what the backward
-statements read (the VJP's residuals): tensors with ``ctx.save_for_backward``, numbers
-(sizes such as ``N = X.shape[0]``, integer scalars, constants) as ``ctx`` attributes.
+statements read (the VJP's residuals): tensors with ``ctx.save_for_backward``; numbers
+(sizes such as ``N = X.shape[0]``, constants) and the values that may be numbers
+(inputs of no declared shape, which a caller may pass as Python numbers as to
+PyTorch's own functions, and what is computed from those alone) as ``ctx``
+attributes, whichever they are at run time.
 ``backward(ctx, *grad_outputs)`` runs the backward statements and returns one gradient
 per input (``None`` for integer inputs, inputs outside ``WRT`` and inputs whose
 ``ctx.needs_input_grad`` is false).
@@ -17,18 +20,14 @@ the class docstring.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from codegen.compiled import Compiled, Grads
 from codegen.ir import Const, Var
 from codegen.liveness import live_names
 from codegen.module import _lines, io_constants
+from codegen.module import function_view as plain_function_view
 from codegen.primitives import FROM_NUMBERS, NUMBERS
 from codegen.printing import Printer
 from codegen.render import FunctionView, ModuleView
-
-if TYPE_CHECKING:
-    from codegen.generate import Compiled
-
 
 CLASS_DOC = "Saves what backward reads; a taped backward recomputes it from the inputs."
 
@@ -56,6 +55,27 @@ def _plain_names(compiled: Compiled) -> set[str]:
     return plain
 
 
+def _number_names(compiled: Compiled, plain: set[str]) -> set[str]:
+    """The names that hold numbers or may: ``plain``, the inputs of no declared shape
+    and what is computed from those and ``plain`` alone (outputs excepted: an output
+    kept on ``ctx`` would hold ``ctx`` through its ``grad_fn``)."""
+    forward = compiled.forward
+    types = forward.types
+    numbers = set(plain)
+    numbers.update(n for n in forward.inputs if n not in types or not types[n].rank)
+    for stmt in forward.stmts:
+        expr = stmt.expr
+        if isinstance(expr, Var | Const):
+            args: tuple = (expr,)
+        elif expr.prim in FROM_NUMBERS:
+            continue
+        else:
+            args = expr.args
+        if all(isinstance(a, Const) or a.name in numbers for a in args):
+            numbers.add(stmt.target)
+    return numbers - set(forward.outputs)
+
+
 def _unpack(names: list[str], source: str) -> str:
     if len(names) == 1:
         return f"({names[0]},) = {source}"
@@ -74,8 +94,9 @@ def function_view(compiled: Compiled, doc: list[str]) -> ModuleView:
     needed = live_names(forward.stmts, intermediates)
     recompute = tuple(s for s in forward.stmts if s.target in needed)
     read_inputs = [n for n in inputs if n in needed or n in residuals]
-    saved = [n for n in read_inputs + intermediates if n not in plain]
-    kept = [n for n in read_inputs + intermediates if n in plain]
+    numbers = _number_names(compiled, plain)
+    saved = [n for n in read_inputs + intermediates if n not in numbers]
+    kept = [n for n in read_inputs + intermediates if n in numbers]
 
     body: list[str] = ["# forward", *_lines(printer, forward.stmts, types, 8)]
     if saved:
@@ -109,6 +130,17 @@ def function_view(compiled: Compiled, doc: list[str]) -> ModuleView:
         else:
             returned.append("None")
     printer.ref("torch", "autograd")
+    beside_functions = compiled.functions[2:]  # after Function's forward, backward
+    beside = tuple(
+        plain_function_view(f, printer, types, compiled.backend.matrix)
+        for f in beside_functions
+    )
+    # hvp returns its gradients as Grads, like a flat module's functions
+    grads_type = any(isinstance(r, Grads) for f in beside_functions for r in f.returns)
+    stdlib = ("from collections import namedtuple",) if grads_type else ()
+    constants = io_constants(compiled)
+    if grads_type:
+        constants.append('Grads = namedtuple("Grads", WRT)')
     if len(returned) == 1:
         result = returned[0]
     else:
@@ -121,9 +153,10 @@ def function_view(compiled: Compiled, doc: list[str]) -> ModuleView:
     )
     return ModuleView(
         "\n".join(doc),
-        printer.imports(),
-        tuple(io_constants(compiled)),
+        printer.imports(*stdlib),
+        tuple(constants),
         (forward_view, backward_view),
         template="function.py.jinja",
         class_doc=CLASS_DOC,
+        beside=beside,
     )

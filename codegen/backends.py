@@ -6,7 +6,8 @@ here and one printing table in :mod:`codegen.printing`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from codegen.errors import OptionError
 from codegen.primitives import VIEWS
@@ -48,6 +49,12 @@ class Backend:
     #: scalar modules can have the ``in_chunks`` helper (``--chunks``): it joins the
     #: slices' NumPy arrays
     chunks: bool = False
+    #: primitive -> the arguments its printed code reads only for their shape
+    #: (``np.full_like(like, g, dtype=float)``): a layer's cache holds the shape of an
+    #: array read only there, and the backward a stand-in made by ``standin`` (a
+    #: ``(module, function)`` taking a value and a shape, copying nothing)
+    shape_reads: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    standin: tuple[str, str] | None = None
 
     def upstream_policy(self, arrays: bool) -> str | None:
         """How ``forward_backward`` treats the caller's upstream gradient: typed array
@@ -75,6 +82,17 @@ BACKENDS: dict[str, Backend] = {
         matrix="array",
         numbers="numpy",
         chunks=True,
+        shape_reads={
+            "expand": (1,),
+            "zeros_like": (0,),
+            "broadcast_to": (1,),
+            "reshape_like": (1,),
+            "scatter_add": (0,),
+            "unslice": (0,),
+            "count": (0,),
+            "dim": (0,),
+        },
+        standin=("numpy", "broadcast_to"),
     ),
     "math": Backend(
         name="math",

@@ -8,78 +8,33 @@ import importlib.util
 import keyword
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
-from codegen import passes, stable
+from codegen import autograd, passes, stable
 from codegen.backends import Backend, get_backend
+from codegen.compiled import Compiled, Function, Grads, Matrix, Values
 from codegen.errors import OptionError
 from codegen.formatting import format_module
 from codegen.ir import Program, all_names
 from codegen.linearize import REASSIGNMENT_RULE, linearize, reassigns
 from codegen.liveness import prune
 from codegen.modes import (
-    TARGETS,
-    Function,
-    Grads,
-    Matrix,
-    Values,
     check_modes,
-    grad_functions,
     hessian_function,
     hvp_function,
     jacobian_function,
     jvp_function,
-    layer_functions,
 )
-from codegen.module import build_view
-from codegen.naming import TARGET_NAMES, Namer, repeated
+from codegen.module import build_view, header
+from codegen.naming import Namer, repeated
 from codegen.options import Options
 from codegen.parse import parse
-from codegen.render import render
+from codegen.render import ModuleView, render
 from codegen.reverse import VJP, differentiable_inputs, reverse
 from codegen.shapes import SCALAR, Type
+from codegen.targets import Target, check_program_names, get_target, refuse_modes
 
 __all__ = ["Compiled", "Options", "compile_source", "generate", "render_unformatted"]
-
-
-@dataclass(frozen=True)
-class Compiled:
-    """The programs behind a module: for tests, benchmarks and ``--at``."""
-
-    forward: Program
-    vjp: VJP
-    backend: Backend
-    #: the module's functions, in order, and the types of every name they use
-    functions: tuple[Function, ...] = ()
-    types: Mapping[str, Type] = field(default_factory=dict)
-    modes: tuple[str, ...] = ("grad",)
-    #: how ``jacobian`` is computed ("forward" or "reverse"), if the module has it
-    jacobian_mode: str = ""
-    target: str = "flat"
-    name: str = "layer"
-    #: warnings for the user (unstable spellings, see ``codegen.stable``): the CLI
-    #: prints them on stderr; library code never prints
-    warnings: tuple[str, ...] = ()
-    #: sentences the header adds about how the program was read (what ``--stable``
-    #: rewrote, reassigned names)
-    notes: tuple[str, ...] = ()
-    #: the module has the ``in_chunks`` helper (``--chunks``)
-    chunks: bool = False
-
-    @property
-    def wrt(self) -> tuple[str, ...]:
-        return self.vjp.wrt
-
-    @property
-    def upstream(self) -> str:
-        (upstream,) = self.vjp.cotangents
-        return upstream
-
-    @property
-    def reverse(self) -> Program:
-        """Forward and backward joined: inputs and the upstream gradient in, the
-        output and then the gradients (in ``wrt`` order) out."""
-        return self.vjp.joined()
 
 
 def check_wrt(program: Program, wrt: tuple[str, ...] | None) -> tuple[str, ...]:
@@ -103,10 +58,13 @@ def check_wrt(program: Program, wrt: tuple[str, ...] | None) -> tuple[str, ...]:
     return wrt
 
 
-def module_namer(program: Program, backend: Backend) -> Namer:
+def module_namer(
+    program: Program, backend: Backend, target: str = "flat", name: str = "layer"
+) -> Namer:
     """The one namer of a module: the program's names, the target's and the
     backend's are taken."""
-    return Namer(all_names(program), TARGET_NAMES | backend.reserved)
+    names = get_target(target).names(name)
+    return Namer(all_names(program), names | backend.reserved)
 
 
 def compile_source(source: str, options: Options, where: str = "<expr>") -> Compiled:
@@ -153,7 +111,7 @@ def check_chunks(compiled: Compiled) -> None:
             "common batch axis to slice)",
             "--chunks",
         )
-    if compiled.target != "flat":
+    if not get_target(compiled.target).chunks:
         raise OptionError(
             "in_chunks needs the flat target (layer_backward takes a cache, not points)",
             f"--chunks with --target {compiled.target}",
@@ -171,7 +129,9 @@ def differentiate(
     """The module's functions for ``modes``: reverse mode with the passes ``backend``
     needs, and the other modes composed from the same transforms."""
     modes = check_modes(modes)
-    check_target(target, name, backend)
+    layout = check_target(target, name, backend)
+    refuse_modes(layout, modes)
+    check_program_names(layout, name, all_names(forward))
     arrays = any(t.rank for t in forward.types.values())
     if arrays and not backend.arrays:
         raise OptionError(
@@ -199,7 +159,7 @@ def differentiate(
                     f"--mode {mode}",
                 )
     wrt = check_wrt(forward, wrt)
-    namer = module_namer(forward, backend)
+    namer = module_namer(forward, backend, target, name)
     raw = passes.share(reverse(forward, wrt, namer), namer)
     policy = backend.upstream_policy(arrays)
     vjp = passes.seed_upstream(raw, policy)
@@ -207,10 +167,7 @@ def differentiate(
         vjp = passes.copy_aliases(vjp, backend.views, fresh_upstream=policy is not None)
     types: dict[str, Type] = dict(forward.types)
     types.update(vjp.types)
-    if target == "layer":
-        functions: list[Function] = list(layer_functions(vjp, name))
-    else:
-        functions = list(grad_functions(vjp))
+    functions: list[Function] = list(layout.layout(vjp, name, namer, backend))
     batched = policy == "broadcast"  # a seed of 1 is shaped like the output
     how = ""
     for mode in modes[1:]:
@@ -231,25 +188,25 @@ def differentiate(
     )
 
 
-def check_target(target: str, name: str, backend: Backend) -> None:
-    """``--target`` and ``--name``: a known layout, and a function name that is an
-    identifier clashing with nothing the module defines."""
-    if target not in TARGETS:
-        raise OptionError(
-            f"unknown target '{target}' (choose from {', '.join(TARGETS)})", "--target"
-        )
-    if target == "function" and not backend.autograd:
+def check_target(target: str, name: str, backend: Backend) -> Target:
+    """``--target`` and ``--name``: a known layout the backend can print, and a
+    function name that is an identifier clashing with nothing the module defines."""
+    layout = get_target(target)
+    if layout.autograd and not backend.autograd:
         raise OptionError(
             "a torch.autograd.Function needs the torch backend (--backend torch)",
-            "--target function",
+            f"--target {target}",
         )
     if not name.isidentifier() or keyword.iskeyword(name):
         raise OptionError(f"'{name}' is not a valid function name", "--name")
-    for suffix in ("_forward", "_backward"):
-        if f"{name}{suffix}" in TARGET_NAMES | backend.reserved:
+    named = {n.format(name=name) for n in layout.named}
+    others = (layout.names(name) - named) | backend.reserved
+    for function in sorted(named):
+        if function in others:
             raise OptionError(
-                f"'{name}{suffix}' is a name the module already uses", "--name"
+                f"'{function}' is a name the module already uses", "--name"
             )
+    return layout
 
 
 def _scalar(vjp: VJP, mode: str) -> VJP:
@@ -335,4 +292,12 @@ def render_unformatted(source: str, options: Options, where: str = "<expr>") -> 
 
 def render_compiled(compiled: Compiled, source: str, options: Options) -> str:
     """``render_unformatted`` for programs already compiled (``--at`` compiles once)."""
-    return render(build_view(compiled, source, options.regenerate))
+    return render(module_view(compiled, source, options.regenerate))
+
+
+def module_view(compiled: Compiled, source: str, regenerate: str) -> ModuleView:
+    """The view of the module, built as the target's record says."""
+    view = get_target(compiled.target).view
+    if view == "autograd":
+        return autograd.function_view(compiled, header(compiled, source, regenerate))
+    return build_view(compiled, source, regenerate)

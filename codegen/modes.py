@@ -23,8 +23,9 @@ a generator of its own:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
+from codegen.backends import Backend
+from codegen.compiled import Cache, Function, Grads, Matrix, Section, Values
 from codegen.errors import OptionError
 from codegen.forward import jvp, push
 from codegen.ir import Const, Expr, Op, Origin, Program, Stmt, Var
@@ -41,83 +42,28 @@ MODES = ("grad", "jvp", "hvp", "hessian", "jacobian")
 MAX_MATRIX_INPUTS = 64
 
 
-@dataclass(frozen=True)
-class Section:
-    """A titled run of statements (``# forward``); an empty title prints none."""
-
-    title: str
-    stmts: tuple[Stmt, ...]
-
-
-@dataclass(frozen=True)
-class Grads:
-    """``Grads(dx, dy)``: values in ``WRT`` order."""
-
-    names: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Matrix:
-    """Rows of entries (names, or ``None`` for an entry that is zero), assembled into
-    ``name`` where the backend needs statements for it; ``points`` are the inputs whose
-    broadcast shape is the batch's (an entry that is a number is spread over it)."""
-
-    rows: tuple[tuple[str | None, ...], ...]
-    name: str
-    points: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Values:
-    """A value, or a tuple of values for several outputs."""
-
-    names: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Cache:
-    """``Cache(x, w, t1)``: what a layer's backward reads, saved by its forward."""
-
-    names: tuple[str, ...]
-
-
-Returned = Values | Grads | Matrix | Cache
-
-
-@dataclass(frozen=True)
-class Function:
-    """One generated function: ``name(*params)``, its sections and what it returns
-    (one item is returned as is, several as a tuple)."""
-
-    name: str
-    params: tuple[str, ...]
-    doc: str
-    sections: tuple[Section, ...]
-    returns: tuple[Returned, ...]
-    defaults: Mapping[str, str] = field(default_factory=dict)
-    short_doc: str = ""  # the docstring when ``doc`` is too long for one line
-    #: names to unpack from the parameter ``cache`` before the body (a layer's
-    #: backward), or None
-    unpack: tuple[str, ...] | None = None
-
-
-TARGETS = ("flat", "layer", "function")
-
-
-def layer_functions(vjp: VJP, name: str) -> tuple[Function, Function]:
+def layer_functions(
+    vjp: VJP, name: str, namer: Namer, backend: Backend
+) -> tuple[Function, Function]:
     """The CS231n pair: ``<name>_forward(*inputs) -> (out, cache)`` and
     ``<name>_backward(dout, cache) -> grads``: the statements of the flat form cut at
-    the forward/backward boundary; the cache is exactly the values the backward
-    statements read (the VJP's residuals, found by liveness)."""
+    the forward/backward boundary; the cache is exactly what the backward statements
+    read (the VJP's residuals, found by liveness): an array they read only for its
+    shape (where the backend says which reads those are) is cached as its shape."""
     primal = vjp.primal
     outputs = primal.outputs
     residuals = vjp.residuals
+    shapes = {
+        n: namer.fresh(f"{n}_shape")
+        for n in residuals
+        if n in _read_for_shape(vjp, backend)
+    }
     forward = Function(
         f"{name}_forward",
         primal.inputs,
         f"Return ({_names(outputs)}, cache); the cache holds what the backward reads.",
         (Section("", primal.stmts),),
-        (Values(outputs), Cache(residuals)),
+        (Values(outputs), Cache(residuals, shapes)),
     )
     upstream = ", ".join(vjp.cotangents)
     what = (
@@ -132,11 +78,37 @@ def layer_functions(vjp: VJP, name: str) -> tuple[Function, Function]:
         (Section("", vjp.stmts),),
         (Grads(vjp.grads),),
         unpack=residuals,
+        shapes=shapes,
     )
     return forward, backward
 
 
-def grad_functions(vjp: VJP) -> tuple[Function, Function]:
+def _read_for_shape(vjp: VJP, backend: Backend) -> set[str]:
+    """The arrays (declared rank above 0) the backward statements read only for
+    their shape, as ``backend.shape_reads`` says its printed code reads them."""
+    if backend.standin is None:
+        return set()
+    reads = backend.shape_reads
+    for_shape: set[str] = set()
+    for_value: set[str] = set()
+    stack: list[Expr] = [stmt.expr for stmt in vjp.stmts]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, Op):
+            continue
+        positions = reads.get(node.prim, ())
+        for index, arg in enumerate(node.args):
+            if isinstance(arg, Var):
+                (for_shape if index in positions else for_value).add(arg.name)
+            else:
+                stack.append(arg)
+    types = vjp.primal.types
+    return {n for n in for_shape - for_value if n in types and types[n].rank}
+
+
+def grad_functions(
+    vjp: VJP, name: str = "", namer: Namer | None = None, backend: Backend | None = None
+) -> tuple[Function, Function]:
     """``forward`` and ``forward_backward``: the value; the value and the gradients
     from one upstream gradient per output (a scalar output's defaults to 1.0)."""
     primal = vjp.primal
@@ -169,6 +141,30 @@ def grad_functions(vjp: VJP) -> tuple[Function, Function]:
         short_doc=f"Return ({values}, Grads in WRT order); {upstream} {what}.",
     )
     return forward, forward_backward
+
+
+def autograd_functions(
+    vjp: VJP, name: str = "", namer: Namer | None = None, backend: Backend | None = None
+) -> tuple[Function, Function]:
+    """A ``torch.autograd.Function``'s ``forward`` and ``backward`` (the statements
+    they run untaped; :mod:`codegen.autograd` prints them as the class's methods)."""
+    primal = vjp.primal
+    outputs = primal.outputs
+    forward = Function(
+        "Function.forward",
+        ("ctx", *primal.inputs),
+        "The outputs; saves what backward reads.",
+        (Section("forward", primal.stmts),),
+        (Values(outputs),),
+    )
+    backward = Function(
+        "Function.backward",
+        ("ctx", *vjp.cotangents),
+        "One gradient per input (None where there is none or none is needed).",
+        (Section("backward", vjp.stmts),),
+        (Grads(vjp.grads),),
+    )
+    return forward, backward
 
 
 def check_modes(modes: tuple[str, ...]) -> tuple[str, ...]:

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from codegen import chunks
+from codegen.compiled import Cache, Compiled, Function, Grads, Returned, Values
 from codegen.ir import Dim, Expr, Op, Origin, Program, Stmt, Var, count_ops
-from codegen.modes import Cache, Function, Grads, Returned, Values
 from codegen.primitives import CONVENTIONS, INDEX_PRESERVING
 from codegen.printing import Printer, source_statement
 from codegen.render import FunctionView, ModuleView
 from codegen.rules import where_note
 from codegen.shapes import show
-
-if TYPE_CHECKING:
-    from codegen.generate import Compiled
+from codegen.targets import TARGETS
 
 WIDTH = 88
 MAX_SOURCE_LINES = 30
@@ -320,7 +317,8 @@ def _returned(
     if isinstance(item, Grads):
         return [], f"Grads({', '.join(item.names)})"
     if isinstance(item, Cache):
-        return [], f"Cache({', '.join(item.names)})"
+        saved = (f"{n}.shape" if n in item.shapes else n for n in item.names)
+        return [], f"Cache({', '.join(saved)})"
     entries = [[name or "0.0" for name in row] for row in item.rows]
     if matrix_style == "tuple":
         rows = ", ".join(
@@ -342,17 +340,43 @@ def _returned(
     ], name
 
 
+def cache_fields(names: tuple[str, ...], shapes: Mapping[str, str]) -> tuple[str, ...]:
+    """A cache's fields: each value's name, or its shape's where only that is kept."""
+    return tuple(shapes.get(n, n) for n in names)
+
+
+def _standins(
+    shapes: Mapping[str, str], printer: Printer, standin: tuple[str, str] | None
+) -> list[str]:
+    """``t1 = np.broadcast_to(0.0, t1_shape)``: arrays of the cached shapes that hold
+    no data, for the statements that read only a shape."""
+    if not shapes:
+        return []
+    assert standin is not None
+    spread = printer.ref(*standin)
+    return [
+        f"# {', '.join(shapes)}: read only for their shapes (no data is kept)",
+        *(f"{n} = {spread}(0.0, {field})" for n, field in shapes.items()),
+    ]
+
+
 def function_view(
-    function: Function, printer: Printer, types: Mapping, matrix_style: str
+    function: Function,
+    printer: Printer,
+    types: Mapping,
+    matrix_style: str,
+    standin: tuple[str, str] | None = None,
 ) -> FunctionView:
     """A function printed: its sections (titled ``# forward`` ...), then the lines
     that assemble a matrix, if it returns one."""
     lines: list[str] = []
     if function.unpack:  # a layer's backward: the values its forward cached
-        names = ", ".join(function.unpack)
-        if len(function.unpack) == 1:
+        fields = cache_fields(function.unpack, function.shapes)
+        names = ", ".join(fields)
+        if len(fields) == 1:
             names = f"({names},)"
         lines.append(f"{names} = cache")
+        lines.extend(_standins(function.shapes, printer, standin))
     for section in function.sections:
         if section.title:
             if lines:
@@ -376,27 +400,15 @@ def function_view(
     )
 
 
-#: what each mode's function is, for the header
-_MODE_LINES = {
-    "grad": "forward and forward_backward (reverse mode)",
-    "layer": "{name}_forward and {name}_backward (reverse mode, split at the cache)",
-    "function": "Function, a torch.autograd.Function (reverse mode), and apply",
-    "jvp": "jvp (forward mode)",
-    "hvp": "hvp (forward over reverse mode)",
-    "hessian": "hessian (forward over reverse, one sweep per input)",
-}
-
-
 def _functions_line(compiled: Compiled) -> str:
-    modes = list(compiled.modes)
-    if compiled.target in ("layer", "function"):
-        modes[0] = compiled.target
+    """What the module's functions are, as the target's record describes each mode."""
+    writes = TARGETS[compiled.target].writes
+    how = compiled.jacobian_mode
+    per = "output" if how == "reverse" else "input"
     parts = [
-        _MODE_LINES[m].format(name=compiled.name) for m in modes if m in _MODE_LINES
+        writes[mode].format(name=compiled.name, how=how, per=per)
+        for mode in compiled.modes
     ]
-    if "jacobian" in compiled.modes:
-        per = "output" if compiled.jacobian_mode == "reverse" else "input"
-        parts.append(f"jacobian ({compiled.jacobian_mode} mode, one sweep per {per})")
     return "Functions: " + "; ".join(parts) + "."
 
 
@@ -455,19 +467,16 @@ def io_constants(compiled: Compiled) -> list[str]:
 
 
 def build_view(compiled: Compiled, source: str, regenerate: str) -> ModuleView:
-    if compiled.target == "function":
-        from codegen.autograd import function_view as autograd_view
-
-        return autograd_view(compiled, header(compiled, source, regenerate))
+    """The view of a module of plain functions (the flat and layer targets)."""
     backend = compiled.backend
     printer = Printer(backend.name)
     doc = header(compiled, source, regenerate)
     functions = tuple(
-        function_view(f, printer, compiled.types, backend.matrix)
+        function_view(f, printer, compiled.types, backend.matrix, backend.standin)
         for f in compiled.functions
     )
     cache = [
-        f"CACHE = {_tuple(item.names)}"
+        f"CACHE = {_tuple(cache_fields(item.names, item.shapes))}"
         for f in compiled.functions
         for item in f.returns
         if isinstance(item, Cache)

@@ -13,8 +13,11 @@ from collections.abc import Iterable, Sequence
 from codegen.errors import OptionError
 from codegen.primitives import FUNCTIONS as USER_FUNCTIONS
 
-#: names the flat target's template defines (the backend's are in its record)
-TARGET_NAMES = frozenset(
+#: names a program may not use whatever the target: those of the default (flat)
+#: target's module, every backend's modules and builtins (``float``: dtype=float in
+#: the numpy backend), and ``pi``.  A target's other names are refused when it is
+#: chosen (see :mod:`codegen.targets`; a test ties this set to that table).
+RESERVED = frozenset(
     {
         "namedtuple",
         "Grads",
@@ -26,16 +29,14 @@ TARGET_NAMES = frozenset(
         "INTEGERS",
         "forward",
         "forward_backward",
+        "math",
+        "torch",
+        "np",
+        "numpy",
+        "float",
+        "pi",
     }
 )
-
-#: names the generated module itself uses: the template's, and every backend's
-#: modules (``float``: dtype=float in the numpy backend)
-MODULE_NAMES = TARGET_NAMES | {"math", "torch", "np", "numpy", "float"}
-
-
-#: names a program may not use: the generated module needs them
-RESERVED = MODULE_NAMES | {"pi"}
 
 
 @functools.cache  # called for every name in a program: 100,000s of times
@@ -115,7 +116,7 @@ class Namer:
     """
 
     def __init__(
-        self, taken: Iterable[str], reserved: Iterable[str] = MODULE_NAMES
+        self, taken: Iterable[str], reserved: Iterable[str] = RESERVED
     ) -> None:
         self._taken: set[str] = set(taken)
         self._taken.update(reserved)

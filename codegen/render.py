@@ -34,6 +34,9 @@ class ModuleView:
     #: functions the printed code calls by name (the numpy backend's sigmoid), before
     #: the functions that call them
     definitions: tuple[str, ...] = ()
+    #: module-level functions after the class of a ``torch.autograd.Function``
+    #: module (jvp, hvp)
+    beside: tuple[FunctionView, ...] = ()
 
 
 def _template_dirs() -> list[str]:

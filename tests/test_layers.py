@@ -139,3 +139,72 @@ def test_scalar_layer_with_several_outputs() -> None:
 def test_bad_targets_and_names(options: Options, message: str) -> None:
     with pytest.raises(OptionError, match=message):
         generate("x * y", options)
+
+
+REGULARIZED = (
+    "X: array[N, D]\nW: array[D, M]\nreg: float\n"
+    "loss = sum(X @ W) + 0.5 * reg * sum(W * W)"
+)
+
+
+def _cached_arrays_are_read_for_their_values(layer, name, args, rng) -> None:
+    """Each array the cache holds changes the gradients when its values change (an
+    array read only for its shape would not: the cache holds its shape instead)."""
+    out, cache = getattr(layer, f"{name}_forward")(*args)
+    backward = getattr(layer, f"{name}_backward")
+    dout = rng.standard_normal(np.shape(out)) if np.ndim(out) else 1.0
+    grads = backward(dout, cache)
+    arrays = [f for f in cache._fields if isinstance(getattr(cache, f), np.ndarray)]
+    for field in arrays:
+        value = getattr(cache, field)
+        if value.dtype.kind != "f" or not value.size:
+            continue  # integer labels: changing them is no perturbation
+        other = value + rng.uniform(0.5, 1.5, value.shape)
+        changed = backward(dout, cache._replace(**{field: other}))
+        assert any(
+            not np.array_equal(a, b) for a, b in zip(grads, changed, strict=True)
+        ), f"the cache holds {field}, whose values the backward never reads"
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_cached_arrays_are_read_for_their_values(name: str) -> None:
+    source, layer = _layer(name)
+    flat = build(source)
+    bind = bindings(flat.symbols())[0]
+    rng = np.random.default_rng(seed_of("values", name))
+    point = sample(flat, bind, rng, labels=PROGRAMS[name])
+    _cached_arrays_are_read_for_their_values(
+        layer, name, [point[n] for n in flat.inputs], rng
+    )
+
+
+def test_a_shape_is_cached_where_only_a_shape_is_read() -> None:
+    """sum(X @ W) + 0.5 * reg * sum(W * W): the backward reads X @ W and W * W only
+    for their shapes (np.full_like), so the cache holds those shapes; the gradients
+    match central differences."""
+    layer = load(REGULARIZED, Options(target="layer"))
+    rng = np.random.default_rng(9)
+    X, W, reg = rng.standard_normal((4, 3)), rng.standard_normal((3, 2)), 0.3
+    loss, cache = layer.layer_forward(X, W, reg)
+    shapes = [v for v in cache if isinstance(v, tuple)]
+    assert sorted(shapes) == [(3, 2), (4, 2)]
+    _cached_arrays_are_read_for_their_values(layer, "layer", [X, W, reg], rng)
+    grads = layer.layer_backward(1.0, cache)
+
+    def f(X, W, reg):
+        return (X @ W).sum() + 0.5 * reg * (W * W).sum()
+
+    h = 1e-6
+    for k, value in enumerate((X, W)):
+        want = np.zeros_like(value)
+        for index in np.ndindex(value.shape):
+            step = np.zeros_like(value)
+            step[index] = h
+            args = [X, W, reg]
+            args[k] = value + step
+            up = f(*args)
+            args[k] = value - step
+            want[index] = (up - f(*args)) / (2 * h)
+        np.testing.assert_allclose(grads[k], want, rtol=1e-7, atol=1e-8)
+    want_reg = (f(X, W, reg + h) - f(X, W, reg - h)) / (2 * h)
+    assert float(grads.reg) == pytest.approx(want_reg, rel=1e-7)

@@ -13,10 +13,11 @@ from codegen.generate import Options, compile_source
 from codegen.ir import Const, Op, Origin, Program, Stmt, Var
 from codegen.liveness import live_names, prune, reads
 from codegen.module import build_view
-from codegen.naming import MODULE_NAMES, TARGET_NAMES, Namer
+from codegen.naming import RESERVED, Namer
 from codegen.render import render
 from codegen.reverse import reverse
 from codegen.symbolic import to_sympy
+from codegen.targets import TARGETS
 from codegen.transforms import prepare, select
 
 
@@ -142,11 +143,11 @@ def test_namer_roles_levels_and_clashes() -> None:
     assert reserved.grad("x") == "d_x"
 
 
-def test_reserved_names_are_those_of_the_targets_and_backends() -> None:
-    union = set(TARGET_NAMES)
+def test_reserved_names_are_those_of_the_flat_target_and_backends() -> None:
+    union = set(TARGETS["flat"].names("layer")) | {"pi"}
     for backend in BACKENDS.values():
         union |= backend.reserved
-    assert union == set(MODULE_NAMES)
+    assert union == set(RESERVED)
 
 
 def test_second_order_comments_head_their_blocks() -> None:
