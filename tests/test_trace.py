@@ -172,13 +172,41 @@ def test_cli_prints_the_trace(capsys: pytest.CaptureFixture[str]) -> None:
         (["x*y", "--trace"], "--trace", "--at"),
         (
             ["-f", str(EXAMPLES / "two_layer_net.bp"), "--trace", "--at", "X=1"],
-            "--trace",
-            "array",
+            "--at",
+            "no value for input 'W1' (or --random SEED)",
         ),
+        (
+            ["-f", str(EXAMPLES / "two_layer_net.bp"), "--trace", "--at", "X=1"]
+            + ["N=4", "D=3", "H=2", "C=3", "--random", "0"],
+            "--at",
+            "'X' is an array (N, D), not a number",
+        ),
+        (
+            ["-f", str(EXAMPLES / "two_layer_net.bp"), "--trace", "--at", "N=4"]
+            + ["--random", "0"],
+            "--random",
+            "no length for D, the size of 'X': give it (--at D=4)",
+        ),
+        (
+            ["-f", str(EXAMPLES / "two_layer_net.bp"), "--trace", "--at", "N=2.5"]
+            + ["--random", "0"],
+            "--at N",
+            "a size is a whole number above 0, not 2.5",
+        ),
+        (["x*y", "--trace", "--random", "-1"], "--random", "'-1' is not a seed"),
         (["x*y", "--trace", "--at", "x=1"], "--at", "'y'"),
         (["x*y", "--trace", "--at", "x=1", "y=2", "-o", "m.py"], "", "-o"),
     ],
-    ids=["no-at", "arrays", "missing-value", "with-o"],
+    ids=[
+        "no-at",
+        "arrays",
+        "scalar-for-array",
+        "no-size",
+        "fractional-size",
+        "bad-seed",
+        "missing-value",
+        "with-o",
+    ],
 )
 def test_bad_trace(
     capsys: pytest.CaptureFixture[str],
