@@ -129,6 +129,7 @@ def _user_statements(source: str, forward: Program) -> dict[str, str]:
             counts[st.target] = counts.get(st.target, 0) + 1
     made: dict[str, int] = {}
     found: dict[str, str] = {}
+    inputs = set(forward.inputs)
     for k, st in enumerate(parsed.statements):
         text = " ".join((ast.get_source_segment(source, st.value) or "").split())
         if st.target is None:  # a bare expression: the output, when last
@@ -137,7 +138,7 @@ def _user_statements(source: str, forward: Program) -> dict[str, str]:
             continue
         made[st.target] = made.get(st.target, 0) + 1
         last = made[st.target] == counts[st.target]
-        input_ = st.target in forward.inputs
+        input_ = st.target in inputs
         written = st.target if last and not input_ else f"{st.target}_{made[st.target]}"
         found[written] = text
     return found
@@ -189,6 +190,25 @@ def _wires(
     for k, output in enumerate(forward.outputs):
         wires[(output, EXIT.format(k))] = group.get(output, output)
     return [(src, value, end) for (value, end), src in wires.items()]
+
+
+def _branches(wires: list[tuple[str, str, str]]) -> dict[str, list[str]]:
+    """The values that fan out, each with the gates (and exits) it enters, in order."""
+    branches: dict[str, list[str]] = {}
+    for _, value, end in wires:
+        branches.setdefault(value, []).append(end)
+    return {v: ends for v, ends in branches.items() if len(ends) > 1}
+
+
+def branch_shares(
+    trace: Trace, source: str | None = None
+) -> dict[tuple[str, str], tuple[Value | None, ...]]:
+    """The gradient flowing back along each branch of each value the picture of
+    ``trace`` shows fanning out: (value, gate or ``_outK``) -> one per output."""
+    forward = trace.compiled.forward
+    gates, group = _gates(forward, source if source is not None else trace.source)
+    branches = _branches(_wires(forward, gates, group))
+    return _branch_grads(trace.compiled, trace, group, branches) if branches else {}
 
 
 def _branch_grads(
@@ -325,10 +345,7 @@ def dot_text(
         source = trace.source
     gates, group = _gates(forward, source)
     wires = _wires(forward, gates, group)
-    branches: dict[str, list[str]] = {}
-    for _, value, end in wires:
-        branches.setdefault(value, []).append(end)
-    branches = {v: ends for v, ends in branches.items() if len(ends) > 1}
+    branches = _branches(wires)
     rows = {row.name: row for row in trace.rows} if trace is not None else {}
     shares = (
         _branch_grads(compiled, trace, group, branches) if trace and branches else {}
@@ -349,10 +366,10 @@ def dot_text(
         parts = [shares[(name, end)] for end in branches[name]]
         return _sum_line(rows[name].grads, parts)
 
-    sources = [*forward.inputs]
-    sources += [
-        v for src, v, _ in wires if src == v and v not in group and v not in sources
-    ]
+    sources = dict.fromkeys(forward.inputs)
+    for src, value, _ in wires:
+        if src == value and value not in group:  # a name that is no value: pi
+            sources[value] = None
     for name in sources:
         label = f"<b>{_html(name)}</b>{total(name)}"
         lines.append(f"  {_quote(name)} [shape=plaintext label=<{label}>];")
