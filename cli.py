@@ -26,8 +26,10 @@ examples:
   backpropgen "q = y*z; f = x + q" -o grad.py     a flat program, written atomically
   backpropgen -f chain.bp --backend math          a program file; plain floats
   backpropgen -f net.bp -o net_grad.py            arrays: declare 'X: array[N, D]'
-                                                  (numpy backend; --at is for scalars)
+                                                  (numpy backend)
   backpropgen "x + y*z" --at x=-2 y=5 z=-4        value and gradients as a table
+  backpropgen -f net.bp --at N=4 D=3 H=5 C=3 --random 0 --trace
+                                                  arrays: random values of these sizes
   backpropgen "x*y + sin(x)" --wrt x              only df/dx
   backpropgen --regen                             rewrite generated/ from pyproject.toml
   backpropgen --check                             exit 1 if generated/ is stale (for CI)
@@ -147,7 +149,7 @@ def _at(args: argparse.Namespace, source: str, where: str) -> int:
     from codegen.evaluate import evaluate_at, table
 
     point: dict[str, float] = {}
-    for item in args.at:
+    for item in args.at or ():
         name, sep, value = item.partition("=")
         name = unicodedata.normalize("NFKC", name.strip())  # as Python reads names
         if not sep or not name.isidentifier():
@@ -158,30 +160,42 @@ def _at(args: argparse.Namespace, source: str, where: str) -> int:
             point[name] = float(value)
         except ValueError:
             raise OptionError(f"'{value}' is not a number", f"--at {name}") from None
+    seed = None
+    if args.random is not None:
+        seed = _seed(args.random)
     options = _options(args)
     trace = None
     if args.trace or args.graph is not None:
         from codegen.trace import trace_at, trace_table
 
-        trace = trace_at(source, options, point, where)
+        trace = trace_at(source, options, point, where, seed)
     if args.trace:
         assert trace is not None
         text = trace_table(trace)
     else:
-        text = table(evaluate_at(source, options, point, where))
+        text = table(evaluate_at(source, options, point, where, seed))
     if args.graph is not None:
         assert trace is not None
-        _write_graph(args.graph, trace.compiled, trace)
+        _write_graph(args.graph, trace.compiled, trace, source)
     _write_stdout(text + "\n")
     return 0
 
 
-def _write_graph(path: str, compiled: Compiled, trace: Trace | None = None) -> None:
+def _seed(text: str) -> int:
+    """``--random SEED``: a whole number from 0."""
+    if not text.strip().isdecimal():
+        raise OptionError(f"'{text}' is not a seed (a whole number from 0)", "--random")
+    return int(text)
+
+
+def _write_graph(
+    path: str, compiled: Compiled, trace: Trace | None = None, source: str | None = None
+) -> None:
     """``--graph``: drawn in memory first (its errors come before anything is
     written), then written atomically."""
     from codegen.graph import graph_file, write_graph
 
-    write_graph(path, graph_file(path, compiled, trace))
+    write_graph(path, graph_file(path, compiled, trace, source))
 
 
 def _write_stdout(text: str) -> None:
@@ -304,7 +318,8 @@ def run(argv: list[str] | None = None) -> int:
         from codegen.graph import graph_format
 
         graph_format(args.graph)  # a bad path is refused before any work
-    if args.trace and not args.at:
+    evaluates = bool(args.at) or args.random is not None
+    if args.trace and not evaluates:
         raise OptionError("needs --at: the point to trace the program at", "--trace")
     if args.verify and args.file is None and _module_path(args.source):
         if args.output or args.at or args.graph is not None:
@@ -313,9 +328,9 @@ def run(argv: list[str] | None = None) -> int:
             )
         return _verify_file(args.source)
     source, where = _read_source(args)
-    if args.verify and args.at:
+    if args.verify and evaluates:
         raise OptionError("give --at or --verify, not both")
-    if args.at:
+    if evaluates:
         if args.output:
             raise OptionError("--at prints values and writes no file: drop -o")
         return _at(args, source, where)
@@ -330,7 +345,7 @@ def run(argv: list[str] | None = None) -> int:
     if args.graph is not None:
         from codegen.generate import compile_source
 
-        _write_graph(args.graph, compile_source(source, options, where))
+        _write_graph(args.graph, compile_source(source, options, where), None, source)
     if args.output:
         from codegen.sources import write_atomic
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import types
 import warnings
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -16,6 +17,7 @@ from codegen.errors import OptionError
 from codegen.formatting import format_module
 from codegen.generate import Compiled, compile_source, render_compiled
 from codegen.options import Options
+from codegen.shapes import SCALAR, show
 
 
 def load_module(text: str, name: str = "backpropgen_generated") -> types.ModuleType:
@@ -24,32 +26,41 @@ def load_module(text: str, name: str = "backpropgen_generated") -> types.ModuleT
     return module
 
 
-def require_scalar(compiled: Compiled, what: str) -> None:
-    """Only scalar programs are evaluated here: refuse an array, naming it."""
-    arrays = [n for n, t in compiled.forward.types.items() if t.rank]
-    if arrays:
-        raise OptionError(
-            f"only scalar programs can be evaluated here; '{arrays[0]}' is an array "
-            "(import the generated module and call forward_backward instead)",
-            what,
-        )
+#: a value at a point: a number, or a NumPy array for an array input
+Value = float | int | np.ndarray
 
 
-def check_point(compiled: Compiled, point: dict[str, float]) -> tuple[str, ...]:
+def sizes_of(compiled: Compiled) -> tuple[str, ...]:
+    """The named sizes of the inputs' declarations (``N, D`` of ``X: array[N, D]``),
+    in order: ``--at`` gives them with ``--random``."""
+    types = compiled.forward.types
+    found: dict[str, None] = {}
+    for name in compiled.forward.inputs:
+        for dim in types.get(name, SCALAR).shape:
+            if isinstance(dim, str):
+                found[dim] = None
+    return tuple(found)
+
+
+def check_point(compiled: Compiled, point: Mapping[str, object]) -> tuple[str, ...]:
     """Check that ``point`` gives every input (and every tangent of ``jvp``/``hvp``,
-    named as its argument: ``x_dot``) and nothing else; return the tangent names."""
+    named as its argument: ``x_dot``), each array of its declared shape, and nothing
+    else but the sizes of the declarations; return the tangent names."""
     inputs = compiled.forward.inputs
     functions = {f.name: f for f in compiled.functions}
     tangents: tuple[str, ...] = ()
     for name in ("jvp", "hvp"):
         if name in functions:
             tangents = functions[name].params[len(inputs) :]
+    sizes = sizes_of(compiled)
     allowed = (*inputs, *tangents)
-    unknown = [name for name in point if name not in allowed]
+    unknown = [name for name in point if name not in allowed and name not in sizes]
     if unknown:
         listed = ", ".join(inputs) or "none"
         if tangents:
             listed += f"; tangents: {', '.join(tangents)}"
+        if sizes:
+            listed += f"; sizes: {', '.join(sizes)}"
         raise OptionError(
             f"'{unknown[0]}' is not an input (inputs: {listed})",
             "--at",
@@ -57,14 +68,96 @@ def check_point(compiled: Compiled, point: dict[str, float]) -> tuple[str, ...]:
     missing = [name for name in allowed if name not in point]
     if missing:
         what = "input" if missing[0] in inputs else "tangent"
-        raise OptionError(f"no value for {what} '{missing[0]}'", "--at")
+        hint = " (or --random SEED)" if sizes else ""
+        raise OptionError(f"no value for {what} '{missing[0]}'{hint}", "--at")
+    bound = {name: _size(name, point[name]) for name in sizes if name in point}
+    params = dict(zip(tangents, inputs, strict=False))  # x_dot is shaped like x
+    for name in allowed:
+        _check_shape(compiled, params.get(name, name), name, point[name], bound)
     return tangents
 
 
-def point_value(backend: Backend, value: float) -> object:
-    """A number as the backend's modules take it: a 0-d float64 tensor for torch, a
+def _size(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer):
+        raise OptionError(f"a size is a whole number, not {value!r}", f"--at {name}")
+    if value != int(value) or value < 1:
+        raise OptionError(
+            f"a size is a whole number above 0, not {value!r}", f"--at {name}"
+        )
+    return int(value)
+
+
+def _check_shape(
+    compiled: Compiled, like: str, name: str, value: object, bound: dict[str, int]
+) -> None:
+    """``value`` has the shape ``like`` is declared with; a named size takes the
+    first length it meets (or the one ``--at`` gives)."""
+    shape = compiled.forward.types.get(like, SCALAR).shape
+    got = np.shape(value)  # type: ignore[arg-type]
+    if len(got) != len(shape):
+        want = "a number" if not shape else f"an array {show(shape)}"
+        has = "a number" if not got else f"an array {show(got)}"
+        raise OptionError(f"'{name}' is {want}, not {has}", "--at")
+    for axis, (dim, length) in enumerate(zip(shape, got, strict=True)):
+        expected = bound.setdefault(dim, length) if isinstance(dim, str) else dim
+        if expected != length:
+            raise OptionError(
+                f"'{name}' has length {length} on axis {axis}, where {dim} is "
+                f"{expected}",
+                "--at",
+            )
+
+
+def random_point(
+    compiled: Compiled, given: Mapping[str, object], seed: int
+) -> dict[str, object]:
+    """``given``, and a random value for every input and tangent it does not give,
+    drawn in argument order from NumPy's generator seeded with ``seed``: a float is
+    standard normal, an integer a whole number from 0 to the smallest size less 1
+    (an index along any axis).  An array's lengths are the sizes ``given`` names."""
+    functions = {f.name: f for f in compiled.functions}
+    inputs = compiled.forward.inputs
+    tangents: tuple[str, ...] = ()
+    for name in ("jvp", "hvp"):
+        if name in functions:
+            tangents = functions[name].params[len(inputs) :]
+    params = dict(zip(tangents, inputs, strict=False))
+    sizes = {n: _size(n, given[n]) for n in sizes_of(compiled) if n in given}
+    rng = np.random.default_rng(seed)
+    point = dict(given)
+    for name in (*inputs, *tangents):
+        if name in point:
+            continue
+        kind = compiled.forward.types.get(params.get(name, name), SCALAR)
+        missing = [d for d in kind.shape if isinstance(d, str) and d not in sizes]
+        if missing:
+            raise OptionError(
+                f"no length for {missing[0]}, the size of '{name}': give it "
+                f"(--at {missing[0]}=4)",
+                "--random",
+            )
+        shape = tuple(sizes[d] if isinstance(d, str) else d for d in kind.shape)
+        if kind.dtype == "float":
+            value = rng.standard_normal(shape)
+        else:
+            top = min(
+                [*sizes.values(), *(d for d in kind.shape if isinstance(d, int))] or [2]
+            )
+            value = rng.integers(0, top, shape)
+        point[name] = value if shape else value.item()
+    return point
+
+
+def point_value(backend: Backend, value: object) -> object:
+    """A value as the backend's modules take it: a 0-d float64 tensor for torch, a
     NumPy float64 for the other elementwise backends (NumPy's float rules, as with
-    arrays: inf, nan), a float for math."""
+    arrays: inf, nan), a float for math; an array as a NumPy array (float64, or int64
+    for whole numbers)."""
+    if np.ndim(value):  # type: ignore[arg-type]
+        array = np.asarray(value)
+        kind = np.int64 if array.dtype.kind in "iub" else np.float64
+        return array.astype(kind)
+    value = float(value)  # type: ignore[arg-type]
     if backend.numbers == "tensor":
         import torch
 
@@ -72,18 +165,33 @@ def point_value(backend: Backend, value: float) -> object:
     return np.float64(value) if backend.numbers == "numpy" else value
 
 
+def complete_point(
+    compiled: Compiled, point: Mapping[str, object], seed: int | None
+) -> dict[str, object]:
+    """``point`` with random values for what it does not give (``seed`` not None:
+    see :func:`random_point`), checked."""
+    full = dict(point) if seed is None else random_point(compiled, point, seed)
+    check_point(compiled, full)
+    return full
+
+
 def evaluate_at(
-    source: str, options: Options, point: dict[str, float], where: str
-) -> list[tuple[str, float]]:
+    source: str,
+    options: Options,
+    point: Mapping[str, object],
+    where: str,
+    seed: int | None = None,
+) -> list[tuple[str, Value]]:
     """The output's value and its gradients at ``point``, named for the table, then
     what the other modes compute there (``--mode``): the tangent (jvp), H·v (hvp),
     the Hessian and the Jacobian.  Tangents and vectors are given like the inputs,
     named as the tangent arguments (``x_dot=1``).  One compile, checked against the
-    point, then rendered, formatted and run."""
+    point, then rendered, formatted and run.  An array program takes arrays (or,
+    with ``seed``, random ones of the sizes ``point`` gives)."""
     compiled = compile_source(source, options, where)
     inputs = compiled.forward.inputs
-    require_scalar(compiled, "--at")
     functions = {f.name: f for f in compiled.functions}
+    point = complete_point(compiled, point, seed)
     tangents = check_point(compiled, point)
     text = render_compiled(compiled, source, options)
     module = load_module(format_module(text, options.format))
@@ -147,9 +255,19 @@ def evaluate_at(
     return [(name, real_value(name, number)) for name, number in named]
 
 
-def real_value(name: str, number: object) -> float:
-    """A value as a float; a complex one (NumPy's 0-d arrays included) is an error
-    unless its imaginary part is 0."""
+def real_value(name: str, number: object) -> Value:
+    """A value as a float (an array as a NumPy array); a complex one (NumPy's 0-d
+    arrays included) is an error unless its imaginary part is 0."""
+    if np.ndim(number):  # type: ignore[arg-type]
+        array = np.asarray(number)
+        if array.dtype.kind == "c":
+            if np.any(array.imag != 0):
+                raise OptionError(
+                    f"evaluation failed: {name} is complex: outside the real domain",
+                    "--at",
+                )
+            array = array.real
+        return array
     value = number.item() if hasattr(number, "item") else number
     if isinstance(value, complex):
         if value.imag != 0:
@@ -162,6 +280,25 @@ def real_value(name: str, number: object) -> float:
     return float(value)  # type: ignore[arg-type]
 
 
-def table(rows: list[tuple[str, float]]) -> str:
+def summary(value: np.ndarray) -> str:
+    """An array in one short line: its shape, mean, least and greatest element
+    (``(4, 3) mean 0.12 min -1.3 max 2``)."""
+    shape = show(value.shape)
+    if value.size == 0:
+        return f"{shape} empty"
+    low, high = float(value.min()), float(value.max())
+    mean = float(value.mean())
+    if abs(mean) <= 1e-12 * max(abs(low), abs(high)):
+        mean = 0.0  # a sum that cancels: rounding's residue is not information
+    mean_text, low_text, high_text = (
+        f"{n:.3g}" if n != 0 else "0" for n in (mean, low, high)
+    )
+    return f"{shape} mean {mean_text} min {low_text} max {high_text}"
+
+
+def table(rows: list[tuple[str, Value]]) -> str:
     width = max(len(name) for name, _ in rows)
-    return "\n".join(f"{name:<{width}}  {value!r}" for name, value in rows)
+    return "\n".join(
+        f"{name:<{width}}  {summary(v) if isinstance(v, np.ndarray) else repr(v)}"
+        for name, v in rows
+    )

@@ -165,9 +165,21 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "at",
         "--at",
-        "evaluate a scalar program at a point; print the value and gradients",
+        "evaluate the program at a point; print the value and gradients (an "
+        "array's shape and a summary)",
         metavar="NAME=VALUE",
         many=True,
+        field=False,
+        manifest=False,
+        regenerate=False,
+    ),
+    Option(
+        "random",
+        "--random",
+        "evaluate at random values, drawn from SEED, for the inputs --at does not "
+        "give: floats standard normal, integers 0 to the smallest size less 1; "
+        "--at gives an array program's sizes (--at N=4 D=3 --random 0)",
+        metavar="SEED",
         field=False,
         manifest=False,
         regenerate=False,

@@ -1,9 +1,10 @@
-"""``--trace``: the value and the gradient of every name of a scalar program at a point.
+"""``--trace``: the value and the gradient of every name of a program at a point.
 
 The rows are the inputs, then every forward statement in order, each with the code's
 own name, the statement as the generated module writes it, its value and its gradient
 (one per output: the gradient of that output with respect to the row's value).  The
-lecture's tables of §1 and §3 are such traces.
+lecture's tables of §1 and §3 are such traces.  An array program's values are NumPy
+arrays, shown by their shape and a summary (``(4, 3) mean 0.12 min -1.3 max 2``).
 
 Nothing the user wrote is evaluated.  The flat program's statements, forward and
 backward, are printed by the backend's printer (the very lines of the generated
@@ -17,10 +18,13 @@ a pure function of the program and the namer, so replaying it mints the same nam
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
 
 from codegen.errors import OptionError
-from codegen.evaluate import check_point, point_value, real_value, require_scalar
+from codegen.evaluate import Value, complete_point, point_value, real_value, summary
 from codegen.generate import Compiled, compile_source, module_namer
 from codegen.ir import Stmt
 from codegen.options import Options
@@ -35,10 +39,10 @@ class Row:
     name: str
     #: the statement as the generated module writes it ("" for an input)
     statement: str
-    value: float
+    value: Value
     #: the gradient of each output with respect to this value; None where the module
     #: computes none (a value no differentiated input reaches, or an integer)
-    grads: tuple[float | None, ...]
+    grads: tuple[Value | None, ...]
     #: the statement itself (None for an input), for the graph
     stmt: Stmt | None = None
 
@@ -47,17 +51,24 @@ class Row:
 class Trace:
     compiled: Compiled
     rows: tuple[Row, ...]
+    #: the point, random values included, as given to the module's functions' caller
+    point: Mapping[str, object] = field(default_factory=dict)
+    #: the program's text, when known (the graph draws an array program's statements)
+    source: str | None = None
 
     @property
     def outputs(self) -> tuple[str, ...]:
         return self.compiled.forward.outputs
 
 
-def number(value: float | None) -> str:
+def number(value: Value | None) -> str:
     """How the trace and the graph show a number: six significant digits (-22,
-    0.731059, 8.31528e-07); ``--at`` prints the full float."""
+    0.731059, 8.31528e-07); ``--at`` prints the full float.  An array is its shape and
+    a summary."""
     if value is None:
         return ""
+    if isinstance(value, np.ndarray):
+        return summary(value)
     if value == 0:
         return "0"  # not -0
     return f"{value:.6g}"
@@ -86,10 +97,15 @@ def _run(lines: list[str], namespace: dict[str, object]) -> None:
     exec(compile(code, "<backpropgen trace>", "exec"), namespace)  # noqa: S102 - ours
 
 
-def trace_compiled(compiled: Compiled, point: dict[str, float]) -> Trace:
-    """The trace of a compiled scalar program at ``point`` (checked here)."""
-    require_scalar(compiled, "--trace")
-    check_point(compiled, point)
+def trace_compiled(
+    compiled: Compiled,
+    point: Mapping[str, object],
+    seed: int | None = None,
+    source: str | None = None,
+) -> Trace:
+    """The trace of a compiled program at ``point`` (checked here; with ``seed``,
+    random values for what it does not give: :func:`codegen.evaluate.random_point`)."""
+    point = complete_point(compiled, point, seed)
     forward, vjp = compiled.forward, compiled.vjp
     printer = Printer(compiled.backend.name)
     forward_lines = [printer.statement(s) for s in forward.stmts]
@@ -128,14 +144,20 @@ def trace_compiled(compiled: Compiled, point: dict[str, float]) -> Trace:
             for namespace in grads_by_output
         )
         rows.append(Row(name, line, real_value(name, values[name]), grads, stmt))
-    return Trace(compiled, tuple(rows))
+    return Trace(compiled, tuple(rows), point, source)
 
 
 def trace_at(
-    source: str, options: Options, point: dict[str, float], where: str
+    source: str,
+    options: Options,
+    point: Mapping[str, object],
+    where: str,
+    seed: int | None = None,
 ) -> Trace:
-    """``--trace``: compile ``source`` and trace it at ``point``."""
-    return trace_compiled(compile_source(source, options, where), point)
+    """``--trace``: compile ``source`` and trace it at ``point`` (and random values
+    drawn from ``seed`` for what it does not give)."""
+    compiled = compile_source(source, options, where)
+    return trace_compiled(compiled, point, seed, source)
 
 
 def trace_table(trace: Trace) -> str:

@@ -7,15 +7,19 @@ exit 2, nothing written."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import struct
 import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import EXAMPLES, REPO
+from oracles import assert_fd_close, central_difference, fd_close, fd_vjp
 
 import cli
 from codegen import graph
@@ -230,3 +234,195 @@ def test_bad_graph(
     assert line.startswith(PREFIX + place) and what in line, line
     assert [p.name for p in tmp_path.iterdir()] == ["sub"]
     assert list((tmp_path / "sub").iterdir()) == []
+
+
+NET = (EXAMPLES / "two_layer_net.bp").read_text()
+NET_SIZES = {"N": 4, "D": 3, "H": 5, "C": 3}
+WIRE_NODE = re.compile(r'^  "(_w\d+)" \[shape=plaintext margin=0.02 label=<(.*)>\];$')
+EDGE = re.compile(r'^  "([^"]+)" -> "([^"]+)"( \[arrowhead=none\])?;$')
+GREEN = re.compile(r'<font color="#2e7d32">([^<]*)</font>')
+RED = re.compile(r'<font color="#c62828">([^<]*)</font>')
+
+
+def _picture(text: str) -> tuple[list[str], dict[tuple[str, str], str]]:
+    """The dot text's rank=source group, and each wire as (from, to) -> its label,
+    checking that every label node sits on exactly one wire and no edge has a label
+    of its own."""
+    (source_rank,) = [ln for ln in text.splitlines() if "rank=source" in ln]
+    sources = re.findall(r'"([^"]+)"', source_rank)
+    labels: dict[str, str] = {}
+    into: dict[str, list[str]] = {}
+    out_of: dict[str, list[str]] = {}
+    wires: dict[tuple[str, str], str] = {}
+    for line in text.splitlines():
+        node = WIRE_NODE.match(line)
+        if node:
+            labels[node[1]] = node[2]
+        edge = EDGE.match(line)
+        if edge:
+            into.setdefault(edge[2], []).append(edge[1])
+            out_of.setdefault(edge[1], []).append(edge[2])
+        assert "->" not in line or "label" not in line, line
+    for node, label in labels.items():
+        (tail,) = into[node]
+        (head,) = out_of[node]
+        assert (tail, head) not in wires
+        wires[(tail, head)] = label
+    for tail, heads in out_of.items():
+        for head in heads:
+            if not tail.startswith("_w") and not head.startswith("_w"):
+                wires[(tail, head)] = ""  # an unlabelled wire
+    return sources, wires
+
+
+def _numbers(pattern: re.Pattern[str], label: str) -> list[float]:
+    return [float(x) for x in pattern.findall(label)]
+
+
+def test_inputs_first_and_one_label_per_wire() -> None:
+    """§1: every input in the rank=source group; each wire one label, its value over
+    its gradient: y -> q carries 5 and -4, z -> q carries -4 and 5 (two labels, not
+    one column of four numbers)."""
+    trace = trace_at(
+        "q = y*z; f = x + q",
+        Options(inputs=("x", "y", "z")),
+        {"x": -2.0, "y": 5.0, "z": -4.0},
+        "<expr>",
+    )
+    sources, wires = _picture(graph.dot_text(trace.compiled, trace))
+    assert sources == ["x", "y", "z"]
+    got = {w: (_numbers(GREEN, lb), _numbers(RED, lb)) for w, lb in wires.items()}
+    assert got == {
+        ("y", "q"): ([5.0], [-4.0]),
+        ("z", "q"): ([-4.0], [5.0]),
+        ("x", "f"): ([-2.0], [1.0]),
+        ("q", "f"): ([-20.0], [1.0]),
+        ("f", "_out0"): ([-22.0], [1.0]),
+    }
+    sources, wires = _picture(graph.dot_text(compile_source("x*y", Options())))
+    assert sources == ["x", "y"] and set(wires.values()) == {""}  # no --at: no labels
+
+
+def test_copy_gate_branches_carry_their_share() -> None:
+    """The lecture's copy gate: x = 7 read by two gates sends back 4 and 2, each on
+    its own wire, and x shows their sum, 6 = 4 + 2."""
+    trace = trace_at("f = 4*x + 2*x", Options(), {"x": 7.0}, "<expr>")
+    text = graph.dot_text(trace.compiled, trace)
+    _, wires = _picture(text)
+    assert {w: (_numbers(GREEN, lb), _numbers(RED, lb)) for w, lb in wires.items()} == {
+        ("x", "t1"): ([7.0], [4.0]),
+        ("x", "t2"): ([7.0], [2.0]),
+        ("t1", "f"): ([28.0], [1.0]),
+        ("t2", "f"): ([14.0], [1.0]),
+        ("f", "_out0"): ([42.0], [1.0]),
+    }
+    assert (
+        '"x" [shape=plaintext label=<<b>x</b><br/><font color="#c62828">6 = 4 + 2'
+        in text
+    )
+
+
+def test_fan_out_shares_are_finite_differences_and_sum_to_the_gradient() -> None:
+    """a = x*y; f = a + x*a at x = 3, y = 2: the share of each branch is the central
+    difference of f with x (or a) moved on that branch only, written here by hand;
+    the shares of a value add up to its gradient in the trace (and under its name)."""
+    trace = trace_at("a = x*y; f = a + x*a", Options(), {"x": 3.0, "y": 2.0}, "<e>")
+    x, y = 3.0, 2.0
+    moved = {  # f with the value read by one gate replaced by v
+        ("x", "a"): lambda v: v * y + x * (v * y),
+        ("x", "t1"): lambda v: x * y + v * (x * y),
+        ("a", "t1"): lambda v: x * y + x * v,
+        ("a", "f"): lambda v: v + x * (x * y),
+    }
+    at = {"x": x, "a": x * y}
+    shares = graph.branch_shares(trace)
+    assert set(shares) == set(moved)
+    for (value, gate), f in moved.items():
+        fd = central_difference(f, [at[value]], 0)
+        (share,) = shares[(value, gate)]
+        assert fd_close(fd, share, abs(f(at[value]))), (value, gate, share, fd)
+    rows = {row.name: row.grads[0] for row in trace.rows}
+    assert shares[("x", "a")][0] + shares[("x", "t1")][0] == rows["x"] == 14.0
+    assert shares[("a", "t1")][0] + shares[("a", "f")][0] == rows["a"] == 4.0
+    _, wires = _picture(graph.dot_text(trace.compiled, trace))
+    assert _numbers(RED, wires[("x", "a")]) == [8.0]
+    assert _numbers(RED, wires[("x", "t1")]) == [6.0]
+
+
+def test_array_fan_out_shares_against_finite_differences() -> None:
+    """W read by two statements of an array program: each branch's share is the
+    central difference of f with W moved in that statement only; they sum to dW."""
+    source = "X: array[N, D]\nW: array[D]\nh = X @ W\nf = sum(h * h) + sum(W * W)"
+    rng = np.random.default_rng(3)
+    X, W = rng.standard_normal((4, 3)), rng.standard_normal(3)
+    trace = trace_at(source, Options(), {"X": X, "W": W}, "<e>")
+    shares = graph.branch_shares(trace)
+    by_hand = {
+        "h": lambda p: np.sum((X @ p["W"]) ** 2) + np.sum(W * W),
+        "f": lambda p: np.sum((X @ W) ** 2) + np.sum(p["W"] * p["W"]),
+    }
+    for gate, f in by_hand.items():
+        fd = fd_vjp(f, {"W": W}, 1.0, "W")
+        (share,) = shares[("W", gate)]
+        assert_fd_close(share, fd, float(f({"W": W})), gate)
+    (dw,) = next(r.grads for r in trace.rows if r.name == "W")
+    np.testing.assert_allclose(shares[("W", "h")][0] + shares[("W", "f")][0], dw)
+
+
+def test_two_layer_net_picture_is_its_own_statements(tmp_path: Path) -> None:
+    """The net is drawn as its three statements with their source text, inputs in
+    the first column, no step of the lowering, and shapes on the wires; with random
+    values of given sizes, each wire shows the shape and a summary.  The same seed
+    gives the same bytes."""
+    for trace in (None, trace_at(NET, Options(), NET_SIZES, "<net>", seed=0)):
+        compiled = compile_source(NET, Options()) if trace is None else trace.compiled
+        text = graph.dot_text(compiled, trace, NET)
+        sources, wires = _picture(text)
+        assert sources == ["X", "W1", "b1", "W2", "b2", "y"]
+        gates = re.findall(
+            r'^  "(\w+)" \[shape=box style=rounded label=<<b>', text, re.M
+        )
+        assert gates == ["hidden", "scores", "loss"]
+        assert "maximum(0, X @ W1 + b1)" in text and "scores[arange(N), y]" in text
+        for internal in ("dim(", "length=", "shift(", '"t1"', '"N"'):
+            assert internal not in text, internal
+        assert set(wires) == {
+            *((n, "hidden") for n in ("X", "W1", "b1")),
+            *((n, "scores") for n in ("hidden", "W2", "b2")),
+            ("scores", "loss"),
+            ("y", "loss"),
+            ("loss", "_out0"),
+        }
+        if trace is None:
+            assert "(N, D)" in wires[("X", "hidden")]
+        else:
+            label = wires[("X", "hidden")]
+            assert "(N, D) = (4, 3)" in label
+            assert GREEN.search(label)[1].startswith("mean ")  # type: ignore[index]
+            assert RED.search(label)[1].startswith("mean ")  # type: ignore[index]
+            again = trace_at(NET, Options(), NET_SIZES, "<net>", seed=0)
+            assert graph.dot_text(again.compiled, again, NET) == text
+            other = trace_at(NET, Options(), NET_SIZES, "<net>", seed=1)
+            assert graph.dot_text(other.compiled, other, NET) != text
+
+
+def _png_width(path: Path) -> int:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">I", data[16:20])[0]
+
+
+@needs_dot
+def test_two_layer_net_png_width_is_bounded(tmp_path: Path) -> None:
+    """Measured: 3,372 pixels wide when the lowering's steps were drawn; now 1,592
+    (shapes only) and 2,363 with values (--at N=4 D=3 H=5 C=3 --random 0)."""
+    net = str(EXAMPLES / "two_layer_net.bp")
+    result = _cli(tmp_path, "-f", net, "--graph", "net.png")
+    assert result.returncode == 0, result.stderr
+    assert _png_width(tmp_path / "net.png") < 1800
+    sizes = [f"{k}={v}" for k, v in NET_SIZES.items()]
+    argv = ["-f", net, "--at", *sizes, "--random", "0", "--graph", "at.png"]
+    result = _cli(tmp_path, *argv)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1].startswith("dloss/dX   (4, 3) mean ")
+    assert _png_width(tmp_path / "at.png") < 2600

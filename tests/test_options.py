@@ -39,6 +39,7 @@ SAMPLES: dict[str, tuple[list[str], str]] = {
     "chunks": ([], "true"),  # a flag: no argument
     "trace": ([], ""),  # a flag: no argument
     "graph": (["g.dot"], ""),
+    "random": (["0"], ""),
 }
 
 

@@ -11,12 +11,14 @@ import math
 import shlex
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sympy
 from conftest import BACKENDS, EXAMPLES, REPO
-from oracles import sympy_at, sympy_close
+from oracles import assert_fd_close, fd_vjp, sympy_at, sympy_close
 
 import cli
+from codegen.errors import OptionError
 from codegen.evaluate import evaluate_at
 from codegen.options import Options
 from codegen.trace import gradient_names, number, trace_at, trace_table
@@ -172,13 +174,41 @@ def test_cli_prints_the_trace(capsys: pytest.CaptureFixture[str]) -> None:
         (["x*y", "--trace"], "--trace", "--at"),
         (
             ["-f", str(EXAMPLES / "two_layer_net.bp"), "--trace", "--at", "X=1"],
-            "--trace",
-            "array",
+            "--at",
+            "no value for input 'W1' (or --random SEED)",
         ),
+        (
+            ["-f", str(EXAMPLES / "two_layer_net.bp"), "--trace", "--at", "X=1"]
+            + ["N=4", "D=3", "H=2", "C=3", "--random", "0"],
+            "--at",
+            "'X' is an array (N, D), not a number",
+        ),
+        (
+            ["-f", str(EXAMPLES / "two_layer_net.bp"), "--trace", "--at", "N=4"]
+            + ["--random", "0"],
+            "--random",
+            "no length for D, the size of 'X': give it (--at D=4)",
+        ),
+        (
+            ["-f", str(EXAMPLES / "two_layer_net.bp"), "--trace", "--at", "N=2.5"]
+            + ["--random", "0"],
+            "--at N",
+            "a size is a whole number above 0, not 2.5",
+        ),
+        (["x*y", "--trace", "--random", "-1"], "--random", "'-1' is not a seed"),
         (["x*y", "--trace", "--at", "x=1"], "--at", "'y'"),
         (["x*y", "--trace", "--at", "x=1", "y=2", "-o", "m.py"], "", "-o"),
     ],
-    ids=["no-at", "arrays", "missing-value", "with-o"],
+    ids=[
+        "no-at",
+        "arrays",
+        "scalar-for-array",
+        "no-size",
+        "fractional-size",
+        "bad-seed",
+        "missing-value",
+        "with-o",
+    ],
 )
 def test_bad_trace(
     capsys: pytest.CaptureFixture[str],
@@ -248,3 +278,98 @@ def test_torch_backend_and_targets(capsys: pytest.CaptureFixture[str]) -> None:
         assert cli.main(["x*y", "--at", "x=1", "y=2", *extra]) == 2
         captured = capsys.readouterr()
         assert captured.out == "" and captured.err.startswith(PREFIX + "--at")
+
+
+NET = (EXAMPLES / "two_layer_net.bp").read_text()
+
+
+def _net_point(seed: int) -> dict[str, object]:
+    rng = np.random.default_rng(seed)
+    return {
+        "X": rng.standard_normal((4, 3)),
+        "W1": rng.standard_normal((3, 5)),
+        "b1": rng.standard_normal(5),
+        "W2": rng.standard_normal((5, 3)),
+        "b2": rng.standard_normal(3),
+        "y": np.array([0, 2, 1, 2]),
+    }
+
+
+def test_two_layer_net_trace_with_arrays() -> None:
+    """The net traced at NumPy arrays: every row's value has its declared shape, the
+    inputs' gradients are central differences of the loss (written here in NumPy),
+    --at's table agrees, and the table shows shapes and summaries."""
+    point = _net_point(7)
+    trace = trace_at(NET, Options(), point, "<net>")
+    rows = {row.name: row for row in trace.rows}
+    assert [r.name for r in trace.rows][:6] == ["X", "W1", "b1", "W2", "b2", "y"]
+    assert rows["hidden"].value.shape == (4, 5) and rows["scores"].value.shape == (4, 3)
+    assert rows["y"].grads == (None,)
+
+    def loss(p: dict[str, object]) -> float:
+        hidden = np.maximum(0, p["X"] @ p["W1"] + p["b1"])
+        scores = hidden @ p["W2"] + p["b2"]
+        top = scores.max(axis=1, keepdims=True)
+        lse = np.log(np.exp(scores - top).sum(axis=1)) + top[:, 0]
+        return float(np.mean(lse - scores[np.arange(4), p["y"]]))
+
+    assert sympy_close(rows["loss"].value, loss(point))
+    table = dict(evaluate_at(NET, Options(), point, "<net>"))
+    for name in ("X", "W1", "b1", "W2", "b2"):
+        (grad,) = rows[name].grads
+        assert_fd_close(grad, fd_vjp(loss, point, 1.0, name), loss(point), name)
+        np.testing.assert_array_equal(table[f"dloss/d{name}"], grad)
+    lines = trace_table(trace).splitlines()
+    assert lines[1].split()[:5] == ["X", "(input)", "(4,", "3)", "mean"]
+    assert number(rows["b1"].value) == (
+        f"(5,) mean {point['b1'].mean():.3g} min {point['b1'].min():.3g} "
+        f"max {point['b1'].max():.3g}"
+    )
+
+
+def test_random_point_is_seeded_and_shaped(capsys: pytest.CaptureFixture[str]) -> None:
+    """--random SEED with the sizes in --at: the same seed gives the same table (the
+    same bytes), another seed another; integer labels are indices below the
+    smallest size; given values are kept."""
+    net = str(EXAMPLES / "two_layer_net.bp")
+    argv = ["-f", net, "--at", "N=4", "D=3", "H=5", "C=3", "--trace", "--random"]
+    outs = []
+    for seed in ("0", "0", "1"):
+        assert cli.main([*argv, seed]) == 0
+        outs.append(capsys.readouterr().out)
+    assert outs[0] == outs[1] != outs[2]
+    assert "(4, 3) mean" in outs[0] and "loss    loss = t13.mean()" in outs[0]
+    trace = trace_at(NET, Options(), {"N": 4, "D": 3, "H": 5, "C": 3}, "<n>", seed=0)
+    y = next(r.value for r in trace.rows if r.name == "y")
+    assert y.shape == (4,) and y.min() >= 0 and y.max() < 3
+    kept = trace_at("x*y", Options(), {"x": 2.0}, "<e>", seed=5)
+    assert kept.rows[0].value == 2.0 and kept.rows[1].value != 2.0
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"W1": np.zeros((2, 5))}, "'W1' has length 2 on axis 0, where D is 3"),
+        ({"b1": 1.0}, "'b1' is an array (H,), not a number"),
+        ({"N": 5}, "'X' has length 4 on axis 0, where N is 5"),
+    ],
+    ids=["wrong-length", "number-for-array", "size-disagrees"],
+)
+def test_bad_array_point(change: dict[str, object], message: str) -> None:
+    with pytest.raises(OptionError) as caught:
+        trace_at(NET, Options(), {**_net_point(1), **change}, "<net>")
+    assert caught.value.one_line() == f"--at: {message}"
+
+
+def test_readme_random_block_is_the_real_output(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = (REPO / "README.md").read_text()
+    start = text.index("    $ backpropgen -f examples/two_layer_net.bp --at N=4")
+    block = text[start:].split("\n\n", 1)[0].splitlines()
+    argv = shlex.split(block[0].strip()[len("$ backpropgen ") :])
+    argv[1] = str(REPO / argv[1])
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(argv) == 0
+    assert capsys.readouterr().out.splitlines() == [ln[4:] for ln in block[1:]]
+    assert (tmp_path / "net.png").read_bytes()[:4] == b"\x89PNG"
