@@ -24,7 +24,9 @@ import re
 import sys
 import threading
 import tokenize
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from codegen.errors import InputError
 from codegen.naming import name_problem
@@ -440,138 +442,174 @@ def _keepdims_problem(node: ast.expr) -> str:
 _OPTION_CHECKS = {"axis": _axis_problem, "keepdims": _keepdims_problem}
 
 
+#: the ids of where()'s first arguments met so far: comparisons allowed there
+_Conditions = set[int]
+
+
+def _check_binop(node: ast.BinOp, where: str, _: _Conditions) -> list[ast.AST]:
+    op = type(node.op)
+    if op not in BINOPS:
+        what = _UNSUPPORTED_BINOPS.get(op, f"'{op.__name__}'")
+        raise _err(f"unsupported operator {what}", node, where)
+    return [node.left, node.right]
+
+
+def _check_unaryop(node: ast.UnaryOp, where: str, _: _Conditions) -> list[ast.AST]:
+    if not isinstance(node.op, ast.USub | ast.UAdd):
+        sym = "not" if isinstance(node.op, ast.Not) else "'~'"
+        raise _err(f"unsupported operator {sym}", node, where)
+    return [node.operand]
+
+
+def _check_callee(node: ast.Call, where: str) -> str:
+    """The name of the function called: a known one."""
+    func = node.func
+    if not isinstance(func, ast.Name):
+        raise _err(
+            f"only the built-in functions can be called ({', '.join(sorted(FUNCTIONS))})",
+            node,
+            where,
+        )
+    if func.id not in FUNCTIONS:
+        raise _err(
+            f"unknown function '{func.id}' (known: {', '.join(sorted(FUNCTIONS))})",
+            func,
+            where,
+        )
+    return func.id
+
+
+def _check_keywords(node: ast.Call, name: str, where: str) -> None:
+    keywords = FUNCTIONS[name][2]
+    seen: set[str] = set()
+    for kw in node.keywords:
+        if kw.arg not in keywords:
+            what = f"keyword '{kw.arg}'" if kw.arg else "'**' arguments"
+            raise _err(f"{name}() takes no {what}", kw.value, where)
+        if kw.arg in seen:
+            raise _err(f"{name}() is given '{kw.arg}' twice", kw.value, where)
+        seen.add(kw.arg)
+        problem = _OPTION_CHECKS[kw.arg](kw.value)
+        if problem:
+            raise _err(f"{name}({kw.arg}=...) {problem}", kw.value, where)
+
+
+def _check_arity(node: ast.Call, name: str, where: str) -> None:
+    low, high, _ = FUNCTIONS[name]
+    n = len(node.args)
+    if n >= low and (high is None or n <= high):
+        return
+    if high is None:
+        want = f"{low} or more arguments"
+    elif low == high:
+        want = f"{low} argument" + ("s" if low != 1 else "")
+    else:
+        want = f"{low} to {high} arguments"
+    hint = ""
+    if name in ("max", "min") and high is not None and n > high:
+        hint = f"; nest them for more: {name}({name}(...), ...)"
+    raise _err(f"{name}() takes {want}, got {n}{hint}", node, where)
+
+
+def _check_call(node: ast.Call, where: str, conditions: _Conditions) -> list[ast.AST]:
+    name = _check_callee(node, where)
+    _check_keywords(node, name, where)
+    _check_arity(node, name, where)
+    if name == "reshape":
+        for dim in node.args[1:]:
+            if not (_literal_option(dim) or isinstance(dim, ast.Name)):
+                raise _err(
+                    "reshape() dimensions are names or integer literals", dim, where
+                )
+        return [node.args[0]]
+    if name == "where":
+        conditions.add(id(node.args[0]))
+    for arg in reversed(node.args):
+        if isinstance(arg, ast.Starred):
+            raise _err("starred arguments are not supported", arg, where)
+    return list(node.args)
+
+
+def _check_name_node(node: ast.Name, where: str, _: _Conditions) -> list[ast.AST]:
+    if node.id in FUNCTIONS:
+        raise _err(f"'{node.id}' is a function; call it as {node.id}(...)", node, where)
+    if node.id != "pi":
+        _check_name(node.id, node, where)
+    return []
+
+
+def _check_compare(
+    node: ast.Compare, where: str, conditions: _Conditions
+) -> list[ast.AST]:
+    if id(node) not in conditions:
+        raise _err(
+            "unsupported syntax: comparison (comparisons are only allowed as "
+            "the condition of where(cond, a, b))",
+            node,
+            where,
+        )
+    if len(node.ops) != 1 or type(node.ops[0]) not in COMPARE:
+        raise _err(
+            "only single comparisons (a > b, a == b, ...) are supported", node, where
+        )
+    return [node.left, node.comparators[0]]
+
+
+def _check_attribute(node: ast.Attribute, where: str, _: _Conditions) -> list[ast.AST]:
+    if node.attr != "T":
+        raise _err(
+            f"unsupported syntax: attribute access '.{node.attr}' "
+            "(only '.T', the transpose)",
+            node,
+            where,
+        )
+    return [node.value]
+
+
+def _check_subscript(node: ast.Subscript, where: str, _: _Conditions) -> list[ast.AST]:
+    items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+    indices: list[ast.AST] = []
+    for item in reversed(items):
+        if isinstance(item, ast.Slice):
+            for part in (item.lower, item.upper, item.step):
+                if part is not None and not _literal_option(part):
+                    raise _err("slice bounds must be integer literals", part, where)
+        elif item is not None:
+            indices.append(item)
+    return [node.value, *reversed(indices)]
+
+
+def _check_constant(node: ast.Constant, where: str, _: _Conditions) -> list[ast.AST]:
+    value = node.value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _err(
+            f"unsupported literal {value!r}: only int and float numbers", node, where
+        )
+    return []
+
+
+#: node type -> its check, which returns the nodes below it to check, in order
+_NODE_CHECKS: dict[type, Callable[[Any, str, _Conditions], list[ast.AST]]] = {
+    ast.BinOp: _check_binop,
+    ast.UnaryOp: _check_unaryop,
+    ast.Call: _check_call,
+    ast.Name: _check_name_node,
+    ast.Compare: _check_compare,
+    ast.Attribute: _check_attribute,
+    ast.Subscript: _check_subscript,
+    ast.Constant: _check_constant,
+}
+
+
 def _check_expr(root: ast.expr, where: str) -> None:
-    """Whitelist every node below ``root`` (iterative: sums may be 100,000 deep)."""
+    """Whitelist every node below ``root`` (iterative: sums may be 100,000 deep),
+    each by the check of its type in :data:`_NODE_CHECKS`."""
     stack: list[ast.AST] = [root]
-    conditions: set[int] = set()  # where()'s first arguments: comparisons allowed
+    conditions: _Conditions = set()
     while stack:
         node = stack.pop()
-        if isinstance(node, ast.BinOp):
-            op = type(node.op)
-            if op not in BINOPS:
-                what = _UNSUPPORTED_BINOPS.get(op, f"'{op.__name__}'")
-                raise _err(f"unsupported operator {what}", node, where)
-            stack.append(node.right)
-            stack.append(node.left)
-        elif isinstance(node, ast.UnaryOp):
-            if not isinstance(node.op, ast.USub | ast.UAdd):
-                sym = "not" if isinstance(node.op, ast.Not) else "'~'"
-                raise _err(f"unsupported operator {sym}", node, where)
-            stack.append(node.operand)
-        elif isinstance(node, ast.Call):
-            func = node.func
-            if not isinstance(func, ast.Name):
-                raise _err(
-                    "only the built-in functions can be called "
-                    f"({', '.join(sorted(FUNCTIONS))})",
-                    node,
-                    where,
-                )
-            if func.id not in FUNCTIONS:
-                raise _err(
-                    f"unknown function '{func.id}' "
-                    f"(known: {', '.join(sorted(FUNCTIONS))})",
-                    func,
-                    where,
-                )
-            low, high, keywords = FUNCTIONS[func.id]
-            seen: set[str] = set()
-            for kw in node.keywords:
-                if kw.arg not in keywords:
-                    what = f"keyword '{kw.arg}'" if kw.arg else "'**' arguments"
-                    raise _err(f"{func.id}() takes no {what}", kw.value, where)
-                if kw.arg in seen:
-                    raise _err(
-                        f"{func.id}() is given '{kw.arg}' twice", kw.value, where
-                    )
-                seen.add(kw.arg)
-                problem = _OPTION_CHECKS[kw.arg](kw.value)
-                if problem:
-                    raise _err(f"{func.id}({kw.arg}=...) {problem}", kw.value, where)
-            n = len(node.args)
-            if n < low or (high is not None and n > high):
-                if high is None:
-                    want = f"{low} or more arguments"
-                elif low == high:
-                    want = f"{low} argument" + ("s" if low != 1 else "")
-                else:
-                    want = f"{low} to {high} arguments"
-                hint = ""
-                if func.id in ("max", "min") and high is not None and n > high:
-                    hint = f"; nest them for more: {func.id}({func.id}(...), ...)"
-                raise _err(f"{func.id}() takes {want}, got {n}{hint}", node, where)
-            if func.id == "reshape":
-                for dim in node.args[1:]:
-                    if not (_literal_option(dim) or isinstance(dim, ast.Name)):
-                        raise _err(
-                            "reshape() dimensions are names or integer literals",
-                            dim,
-                            where,
-                        )
-                stack.append(node.args[0])
-                continue
-            if func.id == "where":
-                conditions.add(id(node.args[0]))
-            for arg in reversed(node.args):
-                if isinstance(arg, ast.Starred):
-                    raise _err("starred arguments are not supported", arg, where)
-                stack.append(arg)
-        elif isinstance(node, ast.Name):
-            if node.id in FUNCTIONS:
-                raise _err(
-                    f"'{node.id}' is a function; call it as {node.id}(...)",
-                    node,
-                    where,
-                )
-            if node.id != "pi":
-                _check_name(node.id, node, where)
-        elif isinstance(node, ast.Compare):
-            if id(node) not in conditions:
-                raise _err(
-                    "unsupported syntax: comparison (comparisons are only allowed as "
-                    "the condition of where(cond, a, b))",
-                    node,
-                    where,
-                )
-            if len(node.ops) != 1 or type(node.ops[0]) not in COMPARE:
-                raise _err(
-                    "only single comparisons (a > b, a == b, ...) are supported",
-                    node,
-                    where,
-                )
-            stack.append(node.comparators[0])
-            stack.append(node.left)
-        elif isinstance(node, ast.Attribute):
-            if node.attr != "T":
-                raise _err(
-                    f"unsupported syntax: attribute access '.{node.attr}' "
-                    "(only '.T', the transpose)",
-                    node,
-                    where,
-                )
-            stack.append(node.value)
-        elif isinstance(node, ast.Subscript):
-            items = (
-                node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-            )
-            for item in reversed(items):
-                if isinstance(item, ast.Slice):
-                    for part in (item.lower, item.upper, item.step):
-                        if part is not None and not _literal_option(part):
-                            raise _err(
-                                "slice bounds must be integer literals", part, where
-                            )
-                elif item is not None:
-                    stack.append(item)
-            stack.append(node.value)
-        elif isinstance(node, ast.Constant):
-            value = node.value
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise _err(
-                    f"unsupported literal {value!r}: only int and float numbers",
-                    node,
-                    where,
-                )
-        else:
+        check = _NODE_CHECKS.get(type(node))
+        if check is None:
             what = _DESCRIBE.get(type(node), type(node).__name__)
             raise _err(f"unsupported syntax: {what}", node, where)
+        stack.extend(reversed(check(node, where, conditions)))
