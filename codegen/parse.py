@@ -260,34 +260,11 @@ def _validate(module: ast.Module, where: str, lines: tuple[str, ...]) -> Parsed:
     for index, stmt in enumerate(body):
         last = index == len(body) - 1
         if isinstance(stmt, ast.Assign):
-            if len(stmt.targets) != 1 or not isinstance(stmt.targets[0], ast.Name):
-                raise _err(
-                    "each statement assigns one plain name (no tuples, no chains)",
-                    stmt,
-                    where,
-                )
-            target = stmt.targets[0].id
-            _check_name(target, stmt.targets[0], where)
-            _check_expr(stmt.value, where)
-            statements.append(Statement(target, stmt.value, stmt.lineno))
+            statements.append(_assignment(stmt, where))
         elif isinstance(stmt, ast.AugAssign):
             statements.append(_augmented(stmt, where))
         elif isinstance(stmt, ast.AnnAssign):
-            if not isinstance(stmt.target, ast.Name) or stmt.value is not None:
-                raise _err(
-                    "a declaration is 'name: float' on its own (no value)", stmt, where
-                )
-            name = stmt.target.id
-            _check_name(name, stmt.target, where)
-            decl = _declaration(stmt.annotation, stmt.lineno, where)
-            if name in declared:
-                raise _err(f"input '{name}' is declared twice", stmt, where)
-            if any(s.target == name for s in statements):
-                raise _err(
-                    f"'{name}' is assigned before it is declared as an input",
-                    stmt,
-                    where,
-                )
+            name, decl = _declared(stmt, where, declared, statements)
             declared.append(name)
             decls.append((name, decl))
         elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Tuple):
@@ -298,19 +275,7 @@ def _validate(module: ast.Module, where: str, lines: tuple[str, ...]) -> Parsed:
                     stmt,
                     where,
                 )
-            names = []
-            for item in stmt.value.elts:
-                if not isinstance(item, ast.Name):
-                    raise _err(
-                        "the outputs line names assigned values: 'u, v'", item, where
-                    )
-                _check_name(item.id, item, where)
-                if item.id in names:
-                    raise _err(f"output '{item.id}' is listed twice", item, where)
-                names.append(item.id)
-            if not names:
-                raise _err("an empty list of outputs", stmt, where)
-            outputs, outputs_line = tuple(names), stmt.lineno
+            outputs, outputs_line = _output_names(stmt, where), stmt.lineno
         elif isinstance(stmt, ast.Expr):
             if not last:
                 raise _err(
@@ -339,6 +304,56 @@ def _validate(module: ast.Module, where: str, lines: tuple[str, ...]) -> Parsed:
         outputs,
         outputs_line,
     )
+
+
+def _assignment(stmt: ast.Assign, where: str) -> Statement:
+    """``name = e``: one plain name, a whitelisted expression."""
+    if len(stmt.targets) != 1 or not isinstance(stmt.targets[0], ast.Name):
+        raise _err(
+            "each statement assigns one plain name (no tuples, no chains)", stmt, where
+        )
+    target = stmt.targets[0].id
+    _check_name(target, stmt.targets[0], where)
+    _check_expr(stmt.value, where)
+    return Statement(target, stmt.value, stmt.lineno)
+
+
+def _declared(
+    stmt: ast.AnnAssign,
+    where: str,
+    declared: list[str],
+    statements: list[Statement],
+) -> tuple[str, Decl]:
+    """``x: float`` (or an array type): an input, declared once, before any
+    assignment to it."""
+    if not isinstance(stmt.target, ast.Name) or stmt.value is not None:
+        raise _err("a declaration is 'name: float' on its own (no value)", stmt, where)
+    name = stmt.target.id
+    _check_name(name, stmt.target, where)
+    decl = _declaration(stmt.annotation, stmt.lineno, where)
+    if name in declared:
+        raise _err(f"input '{name}' is declared twice", stmt, where)
+    if any(s.target == name for s in statements):
+        raise _err(
+            f"'{name}' is assigned before it is declared as an input", stmt, where
+        )
+    return name, decl
+
+
+def _output_names(line: ast.Expr, where: str) -> tuple[str, ...]:
+    """The names of the outputs line ``u, v``: distinct plain names, at least one."""
+    assert isinstance(line.value, ast.Tuple)
+    names: list[str] = []
+    for item in line.value.elts:
+        if not isinstance(item, ast.Name):
+            raise _err("the outputs line names assigned values: 'u, v'", item, where)
+        _check_name(item.id, item, where)
+        if item.id in names:
+            raise _err(f"output '{item.id}' is listed twice", item, where)
+        names.append(item.id)
+    if not names:
+        raise _err("an empty list of outputs", line, where)
+    return tuple(names)
 
 
 def _augmented(stmt: ast.AugAssign, where: str) -> Statement:
