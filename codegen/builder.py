@@ -4,7 +4,7 @@ User names are kept, unnamed subexpressions get fresh temporaries in trace order
 (identical ones are shared), constants are folded and checked (:mod:`codegen.constants`).
 All traversals are iterative.
 
-Every statement is made by one constructor (``Builder._emit``, then ``_define``): its
+Every statement is made by one constructor (``Builder.emit``, then ``define``): its
 type comes from the shape rules of :mod:`codegen.shapes`, its constants are checked and a
 repeated value is shared, slices and gathers included.  User functions are lowered by
 the table the builder is given (:data:`codegen.lowerings.LOWERINGS`);
@@ -115,7 +115,7 @@ class Builder:
     def _literal(self, node: ast.Constant) -> Const:
         value = node.value
         if isinstance(value, float) and not math.isfinite(value):
-            raise self._error("literal is too large to be a finite float", node)
+            raise self.error("literal is too large to be a finite float", node)
         line = self._line_bytes.get(node.lineno)
         if line is None:
             line = self.parsed.lines[node.lineno - 1].encode()
@@ -130,9 +130,9 @@ class Builder:
     def _check(self, problem: str | None) -> None:
         """Raise ``problem`` (a message about the statement being built), if any."""
         if problem is not None:
-            raise self._error(f"{self._what()}: {problem}", self.node)
+            raise self.error(f"{self._what()}: {problem}", self.node)
 
-    def _error(self, message: str, node: ast.AST | None) -> InputError:
+    def error(self, message: str, node: ast.AST | None) -> InputError:
         return InputError(message, self._where(node))
 
     def _where(self, node: ast.AST | None) -> str:
@@ -171,14 +171,14 @@ class Builder:
             hint = ""
             if not (name in self.dims and name not in self.decls):
                 hint = f"; to reassign an input, declare it first ('{name}: float')"
-            raise self._error(
+            raise self.error(
                 f"'{name}' is used before it is assigned (line {assigned}){hint}",
                 node,
             )
         if name in self.dims and name not in self.decls:
             source, axis = self.dims[name]
             self.inputs.setdefault(source, None)
-            self._emit("dim", (Var(source),), name, (("axis", axis),))
+            self.emit("dim", (Var(source),), name, (("axis", axis),))
             self.largest[name] = (name, 0)
             self.current[name] = name
             return Var(name)
@@ -187,7 +187,7 @@ class Builder:
 
     # --- the one statement constructor ----------------------------------------------
 
-    def _emit(
+    def emit(
         self,
         prim: str,
         args: tuple[Atom, ...],
@@ -212,11 +212,11 @@ class Builder:
                 if target is None:
                     # its user checks its size (10**400 / 10**399 is fine)
                     return folded
-                return self._define(folded, const_type(folded), target)
+                return self.define(folded, const_type(folded), target)
             self._check(unfolded_problem(prim, args))  # type: ignore[arg-type]
-        return self._define(Op(prim, args, params), result, target)
+        return self.define(Op(prim, args, params), result, target)
 
-    def _define(self, expr: Op | Atom, kind: Type, target: str | None) -> Var:
+    def define(self, expr: Op | Atom, kind: Type, target: str | None) -> Var:
         """THE place a statement is made: its constants checked, a value without a
         target shared (an identical one computed before is reused), its type recorded.
         """
@@ -263,10 +263,10 @@ class Builder:
         options = {kw.arg: literal_value(kw.value) for kw in node.keywords}
         return self.lowerings[name](self, Call(node, name, args, options, target))
 
-    def _need_array(self, name: str, arg: Atom, node: ast.AST) -> None:
+    def need_array(self, name: str, arg: Atom, node: ast.AST) -> None:
         if self.type_of(arg).rank == 0:
             what = f"'{name}'" if name.startswith(".") else f"{name}()"
-            raise self._error(
+            raise self.error(
                 f"{what} works on arrays, but its argument is a scalar "
                 "(declare array inputs, e.g. 'x: array[N]')",
                 node,
@@ -288,9 +288,9 @@ class Builder:
         try:
             sliced(self.type_of(base).shape, tuple(index))
         except IndexProblem as problem:
-            raise self._error(str(problem), node) from None
+            raise self.error(str(problem), node) from None
         params = (("index", index_text(tuple(index))),)
-        return self._emit("slice", (base,), target, params)
+        return self.emit("slice", (base,), target, params)
 
     def _subscript(
         self, node: ast.Subscript, base: Atom, index: list[Atom], target: str | None
@@ -300,7 +300,7 @@ class Builder:
         if all(static):
             return self._slice(node, base, items, target)
         if any(isinstance(item, ast.Slice) for item in items):
-            raise self._error(
+            raise self.error(
                 "mixing slices with index arrays is not supported; "
                 "index with arrays only, or with slices and integers only",
                 node,
@@ -308,9 +308,9 @@ class Builder:
         try:
             check_gather(self.type_of(base), [self.type_of(a) for a in index])
         except IndexProblem as problem:
-            raise self._error(str(problem), node) from None
+            raise self.error(str(problem), node) from None
         self._check_range(node, self.type_of(base).shape, index, items)
-        return self._emit("gather", (base, *index), target)
+        return self.emit("gather", (base, *index), target)
 
     def _check_range(
         self,
@@ -342,7 +342,7 @@ class Builder:
             below = symbol == "" and smallest < -offset
             if beyond or below:
                 last = offset - 1 if symbol == "" else symbolic_size(symbol, offset - 1)
-                raise self._error(
+                raise self.error(
                     f"{self._what()}: index {ast.unparse(item)} is out of range for "
                     f"axis {axis} of size {size} (its indices run from 0 to {last})",
                     node,
@@ -372,7 +372,7 @@ class Builder:
             elif isinstance(node, ast.BinOp):
                 args = (values.pop(id(node.left)), values.pop(id(node.right)))
                 prim = BINOPS[type(node.op)]
-                values[id(node)] = self._emit(prim, args, out)
+                values[id(node)] = self.emit(prim, args, out)
             elif isinstance(node, ast.UnaryOp):
                 operand = values.pop(id(node.operand))
                 if isinstance(node.op, ast.UAdd):
@@ -380,15 +380,15 @@ class Builder:
                 elif isinstance(operand, Const) and operand.text != "pi":
                     values[id(node)] = Const(-operand.value, negated_text(operand.text))
                 else:
-                    values[id(node)] = self._emit("neg", (operand,), out)
+                    values[id(node)] = self.emit("neg", (operand,), out)
             elif isinstance(node, ast.Compare):
                 args = (values.pop(id(node.left)), values.pop(id(node.comparators[0])))
                 prim = COMPARE[type(node.ops[0])]
-                values[id(node)] = self._emit(prim, args, out)
+                values[id(node)] = self.emit(prim, args, out)
             elif isinstance(node, ast.Attribute):
                 operand = values.pop(id(node.value))
-                self._need_array(".T", operand, node)
-                values[id(node)] = self._emit("transpose", (operand,), out)
+                self.need_array(".T", operand, node)
+                values[id(node)] = self.emit("transpose", (operand,), out)
             elif isinstance(node, ast.Subscript):
                 base = values.pop(id(node.value))
                 index = [values.pop(id(c)) for c in children(node)[1:]]
@@ -400,7 +400,7 @@ class Builder:
         result = values[id(root)]
         if not (isinstance(result, Var) and result.name == target):
             # a plain name or constant (or a folded constant): a copy statement
-            self._define(result, self.type_of(result), target)
+            self.define(result, self.type_of(result), target)
         self.current[name] = target
         return target
 

@@ -15,24 +15,24 @@ from codegen.shapes import show
 def _elementwise(b: Builder, c: Call) -> Atom:
     """exp, log, sqrt, sin, cos, tan, tanh, sigmoid, relu, abs: their own primitive."""
     if c.options:
-        raise b._error(f"{c.name}() takes no keyword arguments", c.node)
-    return b._emit(c.name, c.args, c.target)
+        raise b.error(f"{c.name}() takes no keyword arguments", c.node)
+    return b.emit(c.name, c.args, c.target)
 
 
 def _extremum(b: Builder, c: Call) -> Atom:
     """max(a, axis=...) reduces an array; max(a, b, ...) compares values (min alike)."""
     if len(c.args) == 1:
         if b.type_of(c.args[0]).rank == 0:
-            raise b._error(
+            raise b.error(
                 f"{c.name}() of one argument reduces an array, but its argument is "
                 "a scalar (to compare values, give two or more)",
                 c.node,
             )
         prim = "amax" if c.name == "max" else "amin"
-        return b._emit(prim, c.args, c.target, c.params)
+        return b.emit(prim, c.args, c.target, c.params)
     if c.options:
-        raise b._error(f"{c.name}() of several values takes no axis", c.node)
-    return b._emit(c.name, c.args, c.target)
+        raise b.error(f"{c.name}() of several values takes no axis", c.node)
+    return b.emit(c.name, c.args, c.target)
 
 
 def _maximum(b: Builder, c: Call) -> Atom:
@@ -40,18 +40,18 @@ def _maximum(b: Builder, c: Call) -> Atom:
     zero = [isinstance(a, Const) and a.value == 0 for a in c.args]
     if any(zero) and not all(zero):
         (x,) = [a for a, z in zip(c.args, zero, strict=True) if not z]
-        return b._emit("relu", (x,), c.target)
-    return b._emit("max", c.args, c.target)
+        return b.emit("relu", (x,), c.target)
+    return b.emit("max", c.args, c.target)
 
 
 def _minimum(b: Builder, c: Call) -> Atom:
-    return b._emit("min", c.args, c.target)
+    return b.emit("min", c.args, c.target)
 
 
 def _reduction(b: Builder, c: Call) -> Atom:
     """sum and mean over ``axis`` (default: all), ``keepdims``."""
-    b._need_array(c.name, c.args[0], c.node)
-    return b._emit(c.name, c.args, c.target, c.params)
+    b.need_array(c.name, c.args[0], c.node)
+    return b.emit(c.name, c.args, c.target, c.params)
 
 
 def _shifted(b: Builder, a: Atom, axis: object) -> tuple[Atom, Atom, Atom, Atom]:
@@ -62,43 +62,43 @@ def _shifted(b: Builder, a: Atom, axis: object) -> tuple[Atom, Atom, Atom, Atom]
 
     so that their gradients come from the saved ``e`` and ``z`` through the rules of
     exp, sum, div and log.  Returns ``(m, a - m, e, z)``."""
-    shift = b._emit("shift", (a,), None, (("axis", axis),))
-    centered = b._emit("sub", (a, shift), None)
-    e = b._emit("exp", (centered,), None)
-    z = b._emit("sum", (e,), None, (("axis", axis), ("keepdims", True)))
+    shift = b.emit("shift", (a,), None, (("axis", axis),))
+    centered = b.emit("sub", (a, shift), None)
+    e = b.emit("exp", (centered,), None)
+    z = b.emit("sum", (e,), None, (("axis", axis), ("keepdims", True)))
     return shift, centered, e, z
 
 
 def _softmax(b: Builder, c: Call) -> Atom:
     """softmax = e / z (see :func:`_shifted`)."""
-    b._need_array(c.name, c.args[0], c.node)
+    b.need_array(c.name, c.args[0], c.node)
     _, _, e, z = _shifted(b, c.args[0], c.options.get("axis", -1))
-    return b._emit("div", (e, z), c.target)
+    return b.emit("div", (e, z), c.target)
 
 
 def _log_softmax(b: Builder, c: Call) -> Atom:
     """log_softmax = (a - m) - log(z)."""
-    b._need_array(c.name, c.args[0], c.node)
+    b.need_array(c.name, c.args[0], c.node)
     _, centered, _, z = _shifted(b, c.args[0], c.options.get("axis", -1))
-    log_z = b._emit("log", (z,), None)
-    return b._emit("sub", (centered, log_z), c.target)
+    log_z = b.emit("log", (z,), None)
+    return b.emit("sub", (centered, log_z), c.target)
 
 
 def _logsumexp(b: Builder, c: Call) -> Atom:
     """logsumexp = log(z) + m, squeezed over ``axis`` unless ``keepdims``."""
-    b._need_array(c.name, c.args[0], c.node)
+    b.need_array(c.name, c.args[0], c.node)
     axis = c.options.get("axis")
     shift, _, _, z = _shifted(b, c.args[0], axis)
-    log_z = b._emit("log", (z,), None)
+    log_z = b.emit("log", (z,), None)
     if c.options.get("keepdims"):
-        return b._emit("add", (log_z, shift), c.target)
-    total = b._emit("add", (log_z, shift), None)
-    return b._emit("squeeze", (total,), c.target, (("axis", axis),))
+        return b.emit("add", (log_z, shift), c.target)
+    total = b.emit("add", (log_z, shift), None)
+    return b.emit("squeeze", (total,), c.target, (("axis", axis),))
 
 
 def _transpose(b: Builder, c: Call) -> Atom:
-    b._need_array(c.name, c.args[0], c.node)
-    return b._emit("transpose", c.args, c.target)
+    b.need_array(c.name, c.args[0], c.node)
+    return b.emit("transpose", c.args, c.target)
 
 
 def _reshape(b: Builder, c: Call) -> Atom:
@@ -116,7 +116,7 @@ def _reshape(b: Builder, c: Call) -> Atom:
             kind = "a scalar input"
         else:
             kind = "a scalar value"
-        raise b._error(
+        raise b.error(
             f"reshape() works on arrays, but '{ast.unparse(c.node.args[0])}' is "
             f"{kind}; use it as it is (it broadcasts)",
             c.node,
@@ -127,11 +127,11 @@ def _reshape(b: Builder, c: Call) -> Atom:
             (positive and dim.value >= 1)  # type: ignore[union-attr]
             or (isinstance(dim, Var) and dim.name in b.dims)
         ):
-            raise b._error(
+            raise b.error(
                 "reshape() dimensions are dimension names (N) or positive integers",
                 c.node,
             )
-    return b._emit("reshape", c.args, c.target)
+    return b.emit("reshape", c.args, c.target)
 
 
 def _arange(b: Builder, c: Call) -> Atom:
@@ -146,10 +146,10 @@ def _arange(b: Builder, c: Call) -> Atom:
         # the array N measures: backends that place arrays on devices put it there
         params = (("length", length), ("like", b.dims[n.name][0]))
     else:
-        raise b._error(
+        raise b.error(
             "arange() takes a dimension name (N) or a positive integer", c.node
         )
-    result = b._emit("arange", c.args, c.target, params)
+    result = b.emit("arange", c.args, c.target, params)
     if isinstance(result, Var):
         if isinstance(length, int):
             b.largest[result.name] = ("", length - 1)
@@ -169,28 +169,28 @@ def _grad(b: Builder, c: Call) -> Atom:
     y, x = c.args
     names = [a.id if isinstance(a, ast.Name) else None for a in c.node.args]
     if names[0] is None or names[1] is None:
-        raise b._error("grad(y, x) takes two names: a value and an input", c.node)
+        raise b.error("grad(y, x) takes two names: a value and an input", c.node)
     if not isinstance(y, Var) or names[0] not in b.current or names[0] in b.dims:
-        raise b._error(
+        raise b.error(
             f"grad({names[0]}, {names[1]}): '{names[0]}' is not a value assigned "
             "before this line",
             c.node,
         )
     if not isinstance(x, Var) or names[1] in b.assignments.line or names[1] in b.dims:
-        raise b._error(
+        raise b.error(
             f"grad({names[0]}, {names[1]}): '{names[1]}' is not an input "
             "(differentiate with respect to an input)",
             c.node,
         )
     y_type, x_type = b.type_of(y), b.type_of(x)
     if y_type.rank or not y_type.differentiable:
-        raise b._error(
+        raise b.error(
             f"grad({names[0]}, {names[1]}): '{names[0]}' must be a float scalar "
             f"(it is {y_type.dtype} of shape {show(y_type.shape)}; reduce it with sum)",
             c.node,
         )
     if not x_type.differentiable:
-        raise b._error(
+        raise b.error(
             f"grad({names[0]}, {names[1]}): '{names[1]}' is an {x_type.dtype} input: "
             "it has no gradient",
             c.node,
@@ -202,14 +202,14 @@ def _grad(b: Builder, c: Call) -> Atom:
 
 def _where(b: Builder, c: Call) -> Atom:
     if b.type_of(c.args[0]).dtype != "bool":
-        raise b._error("where() needs a comparison as its condition (a > 0)", c.node)
-    return b._emit("where", c.args, c.target)
+        raise b.error("where() needs a comparison as its condition (a > 0)", c.node)
+    return b.emit("where", c.args, c.target)
 
 
 def _norm(b: Builder, c: Call) -> Atom:
     """norm(a, axis=..., keepdims=...): the Euclidean norm, its own primitive."""
-    b._need_array(c.name, c.args[0], c.node)
-    return b._emit("norm", c.args, c.target, c.params)
+    b.need_array(c.name, c.args[0], c.node)
+    return b.emit("norm", c.args, c.target, c.params)
 
 
 #: user function -> its lowering (every name in ``primitives.FUNCTIONS`` has one)
