@@ -30,7 +30,7 @@ from codegen.constants import (
 from codegen.errors import InputError
 from codegen.ir import Atom, Const, Op, Stmt, Var
 from codegen.naming import Namer
-from codegen.parse import BINOPS, COMPARE, Decl, Dim, Parsed, is_int_literal
+from codegen.parse import Decl, Dim, Parsed
 from codegen.primitives import SYMPY
 from codegen.shapes import (
     SCALAR,
@@ -45,6 +45,7 @@ from codegen.shapes import (
     symbolic_offset,
     symbolic_size,
 )
+from codegen.whitelist import BINOPS, COMPARE, is_int_literal
 
 
 class Call(NamedTuple):
@@ -424,8 +425,8 @@ def children(node: ast.expr) -> list[ast.expr]:
 
 
 def literal_value(node: ast.expr) -> object:
-    """The value of a whitelisted literal option (checked by ``parse._literal_option``
-    and ``parse._OPTION_CHECKS``)."""
+    """The value of a whitelisted literal option (checked by ``whitelist._literal_option``
+    and ``whitelist._OPTION_CHECKS``)."""
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, ast.UnaryOp):
