@@ -15,6 +15,7 @@ from codegen.backends import Backend, get_backend
 from codegen.compiled import Compiled, Function, Grads, Matrix, Values
 from codegen.errors import OptionError
 from codegen.formatting import format_module
+from codegen.grad_pass import expand_grads
 from codegen.ir import Program, all_names
 from codegen.linearize import REASSIGNMENT_RULE, linearize, reassigns
 from codegen.liveness import prune
@@ -82,7 +83,7 @@ def compile_source(source: str, options: Options, where: str = "<expr>") -> Comp
         notes = ()
     if reassigns(parsed):
         notes += (REASSIGNMENT_RULE,)
-    flat = linearize(parsed, options.inputs, options.outputs)
+    flat = expand_grads(linearize(parsed, options.inputs, options.outputs))
     forward = prune(stable.norms(flat))
     compiled = differentiate(
         forward, backend, options.wrt, options.mode, options.target, options.name

@@ -34,7 +34,6 @@ from codegen.naming import Namer
 from codegen.passes import share, share_derivatives
 from codegen.reverse import VJP, reverse
 from codegen.shapes import SCALAR, Type
-from codegen.transforms import prepare
 
 MODES = ("grad", "jvp", "hvp", "hessian", "jacobian")
 
@@ -189,23 +188,13 @@ def _seed(cotangent: str, output: str, broadcast: bool) -> Stmt:
 
 def _upstream_one(vjp: VJP, namer: Namer, broadcast: bool) -> Program:
     """The gradient program of a scalar output with its upstream gradient 1: the
-    primal statements, ``df = 1.0``, the backward statements."""
+    primal statements, ``df = 1.0``, the backward statements, prepared."""
     (upstream,) = vjp.cotangents
     (output,) = vjp.primal.outputs
-    seed = _seed(upstream, output, broadcast)
-    types = dict(vjp.primal.types)
-    types.update(vjp.types)
-    program = Program(
-        vjp.primal.inputs,
-        vjp.primal.stmts + (seed,) + vjp.stmts,
-        vjp.primal.outputs + vjp.grads,
-        types=types,
-    )
-    program = prepare(program, namer)
+    program = vjp.joined(_seed(upstream, output, broadcast), namer)
     # a constant output: nothing reads the seed (dx is a zero fill); drop it (F841)
     stmts = _pruned(program.stmts, program.outputs)
-    program = Program(program.inputs, stmts, program.outputs, types=program.types)
-    return program
+    return Program(program.inputs, stmts, program.outputs, types=program.types)
 
 
 def _pruned(stmts: tuple[Stmt, ...], outputs: tuple[str, ...]) -> tuple[Stmt, ...]:

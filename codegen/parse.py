@@ -1,7 +1,8 @@
 """Source text -> validated Python syntax tree, through an ``ast`` whitelist.
 
 Nothing here evaluates user text: the text is parsed by :func:`ast.parse` and every node
-is checked against a whitelist before :mod:`codegen.linearize` builds the graph from it.
+is checked against a whitelist (:mod:`codegen.whitelist`) before :mod:`codegen.linearize`
+builds the graph from it.
 
 Accepted (one statement per line or separated by ``;``; ``#`` comments):
 
@@ -27,8 +28,7 @@ import tokenize
 from dataclasses import dataclass
 
 from codegen.errors import InputError
-from codegen.naming import name_problem
-from codegen.primitives import FUNCTIONS
+from codegen.whitelist import check_expr, check_name, node_error
 
 #: past this many tokens the input is refused at once: generation is linear, but about
 #: 25 kB of memory and 0.1 ms per operation (a sum of 100,000 inputs, 200,000 tokens,
@@ -39,54 +39,6 @@ MAX_TOKENS = 1_000_000
 
 SCALAR_TYPES = frozenset({"float", "scalar"})
 ARRAY_TYPES = {"array": "float", "int": "int"}
-
-COMPARE: dict[type, str] = {
-    ast.Gt: "gt",
-    ast.Lt: "lt",
-    ast.Eq: "eq",
-    ast.GtE: "ge",
-    ast.LtE: "le",
-    ast.NotEq: "ne",
-}
-
-BINOPS: dict[type, str] = {
-    ast.Add: "add",
-    ast.Sub: "sub",
-    ast.Mult: "mul",
-    ast.Div: "div",
-    ast.Pow: "pow",
-    ast.MatMult: "matmul",
-}
-
-_UNSUPPORTED_BINOPS: dict[type, str] = {
-    ast.FloorDiv: "'//'",
-    ast.Mod: "'%'",
-    ast.LShift: "'<<'",
-    ast.RShift: "'>>'",
-    ast.BitAnd: "'&'",
-    ast.BitOr: "'|'",
-    ast.BitXor: "'^' (for powers use '**')",
-}
-
-_DESCRIBE: dict[type, str] = {
-    ast.BoolOp: "boolean operator",
-    ast.Lambda: "lambda",
-    ast.IfExp: "conditional expression",
-    ast.ListComp: "list comprehension",
-    ast.GeneratorExp: "generator expression",
-    ast.Tuple: "tuple",
-    ast.List: "list",
-    ast.Dict: "dict",
-    ast.Set: "set",
-    ast.Starred: "starred expression",
-    ast.NamedExpr: "':=' assignment",
-    ast.JoinedStr: "f-string",
-    ast.Await: "await",
-    ast.Yield: "yield",
-    ast.YieldFrom: "yield",
-    ast.Slice: "slice",
-}
-
 
 #: the augmented assignments accepted (``loss += ...``), as binary operators
 AUGMENTED: dict[type, str] = {
@@ -234,18 +186,6 @@ def _line(lines: tuple[str, ...], number: int) -> str:
     return lines[number - 1] if 0 < number <= len(lines) else ""
 
 
-def _err(message: str, node: ast.AST, where: str) -> InputError:
-    line = getattr(node, "lineno", 1)
-    col = getattr(node, "col_offset", 0) + 1
-    return InputError(message, f"{where}:{line}:{col}")
-
-
-def _check_name(name: str, node: ast.AST, where: str) -> None:
-    problem = name_problem(name)
-    if problem is not None:
-        raise _err(problem, node, where)
-
-
 def _validate(module: ast.Module, where: str, lines: tuple[str, ...]) -> Parsed:
     statements: list[Statement] = []
     declared: list[str] = []
@@ -258,70 +198,35 @@ def _validate(module: ast.Module, where: str, lines: tuple[str, ...]) -> Parsed:
     for index, stmt in enumerate(body):
         last = index == len(body) - 1
         if isinstance(stmt, ast.Assign):
-            if len(stmt.targets) != 1 or not isinstance(stmt.targets[0], ast.Name):
-                raise _err(
-                    "each statement assigns one plain name (no tuples, no chains)",
-                    stmt,
-                    where,
-                )
-            target = stmt.targets[0].id
-            _check_name(target, stmt.targets[0], where)
-            _check_expr(stmt.value, where)
-            statements.append(Statement(target, stmt.value, stmt.lineno))
+            statements.append(_assignment(stmt, where))
         elif isinstance(stmt, ast.AugAssign):
             statements.append(_augmented(stmt, where))
         elif isinstance(stmt, ast.AnnAssign):
-            if not isinstance(stmt.target, ast.Name) or stmt.value is not None:
-                raise _err(
-                    "a declaration is 'name: float' on its own (no value)", stmt, where
-                )
-            name = stmt.target.id
-            _check_name(name, stmt.target, where)
-            decl = _declaration(stmt.annotation, stmt.lineno, where)
-            if name in declared:
-                raise _err(f"input '{name}' is declared twice", stmt, where)
-            if any(s.target == name for s in statements):
-                raise _err(
-                    f"'{name}' is assigned before it is declared as an input",
-                    stmt,
-                    where,
-                )
+            name, decl = _declared(stmt, where, declared, statements)
             declared.append(name)
             decls.append((name, decl))
         elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Tuple):
             # u, v: several outputs, named on the last line
             if not last:
-                raise _err(
+                raise node_error(
                     "a list of outputs ('u, v') is only allowed as the last line",
                     stmt,
                     where,
                 )
-            names = []
-            for item in stmt.value.elts:
-                if not isinstance(item, ast.Name):
-                    raise _err(
-                        "the outputs line names assigned values: 'u, v'", item, where
-                    )
-                _check_name(item.id, item, where)
-                if item.id in names:
-                    raise _err(f"output '{item.id}' is listed twice", item, where)
-                names.append(item.id)
-            if not names:
-                raise _err("an empty list of outputs", stmt, where)
-            outputs, outputs_line = tuple(names), stmt.lineno
+            outputs, outputs_line = _output_names(stmt, where), stmt.lineno
         elif isinstance(stmt, ast.Expr):
             if not last:
-                raise _err(
+                raise node_error(
                     "a bare expression is only allowed as the last statement "
                     "(assign it to a name: 'q = ...')",
                     stmt,
                     where,
                 )
-            _check_expr(stmt.value, where)
+            check_expr(stmt.value, where)
             statements.append(Statement(None, stmt.value, stmt.lineno))
         else:
             kind = type(stmt).__name__.lower()
-            raise _err(
+            raise node_error(
                 f"unsupported statement '{kind}': only assignments and expressions",
                 stmt,
                 where,
@@ -339,24 +244,78 @@ def _validate(module: ast.Module, where: str, lines: tuple[str, ...]) -> Parsed:
     )
 
 
+def _assignment(stmt: ast.Assign, where: str) -> Statement:
+    """``name = e``: one plain name, a whitelisted expression."""
+    if len(stmt.targets) != 1 or not isinstance(stmt.targets[0], ast.Name):
+        raise node_error(
+            "each statement assigns one plain name (no tuples, no chains)", stmt, where
+        )
+    target = stmt.targets[0].id
+    check_name(target, stmt.targets[0], where)
+    check_expr(stmt.value, where)
+    return Statement(target, stmt.value, stmt.lineno)
+
+
+def _declared(
+    stmt: ast.AnnAssign,
+    where: str,
+    declared: list[str],
+    statements: list[Statement],
+) -> tuple[str, Decl]:
+    """``x: float`` (or an array type): an input, declared once, before any
+    assignment to it."""
+    if not isinstance(stmt.target, ast.Name) or stmt.value is not None:
+        raise node_error(
+            "a declaration is 'name: float' on its own (no value)", stmt, where
+        )
+    name = stmt.target.id
+    check_name(name, stmt.target, where)
+    decl = _declaration(stmt.annotation, stmt.lineno, where)
+    if name in declared:
+        raise node_error(f"input '{name}' is declared twice", stmt, where)
+    if any(s.target == name for s in statements):
+        raise node_error(
+            f"'{name}' is assigned before it is declared as an input", stmt, where
+        )
+    return name, decl
+
+
+def _output_names(line: ast.Expr, where: str) -> tuple[str, ...]:
+    """The names of the outputs line ``u, v``: distinct plain names, at least one."""
+    assert isinstance(line.value, ast.Tuple)
+    names: list[str] = []
+    for item in line.value.elts:
+        if not isinstance(item, ast.Name):
+            raise node_error(
+                "the outputs line names assigned values: 'u, v'", item, where
+            )
+        check_name(item.id, item, where)
+        if item.id in names:
+            raise node_error(f"output '{item.id}' is listed twice", item, where)
+        names.append(item.id)
+    if not names:
+        raise node_error("an empty list of outputs", line, where)
+    return tuple(names)
+
+
 def _augmented(stmt: ast.AugAssign, where: str) -> Statement:
     """``name += e`` (``-= *= /=``) as ``name = name + (e)``, the read of ``name``
     placed where the target is written (for messages)."""
     if not isinstance(stmt.target, ast.Name):
-        raise _err("an augmented assignment updates one plain name", stmt, where)
+        raise node_error("an augmented assignment updates one plain name", stmt, where)
     op = AUGMENTED.get(type(stmt.op))
     if op is None:
         symbols = {ast.Pow: "**", ast.MatMult: "@", ast.FloorDiv: "//", ast.Mod: "%"}
         sign = symbols.get(type(stmt.op), type(stmt.op).__name__)
-        raise _err(
+        raise node_error(
             f"unsupported augmented assignment '{sign}=' (only += -= *= /=; "
             "write it out: 'a = a ** b')",
             stmt,
             where,
         )
     name = stmt.target.id
-    _check_name(name, stmt.target, where)
-    _check_expr(stmt.value, where)
+    check_name(name, stmt.target, where)
+    check_expr(stmt.value, where)
     read = ast.copy_location(ast.Name(id=name, ctx=ast.Load()), stmt.target)
     value = ast.copy_location(ast.BinOp(left=read, op=stmt.op, right=stmt.value), stmt)
     return Statement(name, value, stmt.lineno, op)
@@ -372,18 +331,18 @@ def _declaration(kind: ast.expr, line: int, where: str) -> Decl:
             return Decl("float", (), line)
         if kind.id == "int":
             return Decl("int", (), line)
-        raise _err(usage, kind, where)
+        raise node_error(usage, kind, where)
     if not (
         isinstance(kind, ast.Subscript)
         and isinstance(kind.value, ast.Name)
         and kind.value.id in ARRAY_TYPES
     ):
-        raise _err(usage, kind, where)
+        raise node_error(usage, kind, where)
     items = kind.slice.elts if isinstance(kind.slice, ast.Tuple) else [kind.slice]
     dims: list[Dim] = []
     for item in items:
         if isinstance(item, ast.Name) and item.id.isidentifier():
-            _check_name(item.id, item, where)
+            check_name(item.id, item, where)
             dims.append(item.id)
         elif (
             isinstance(item, ast.Constant)
@@ -393,185 +352,7 @@ def _declaration(kind: ast.expr, line: int, where: str) -> Decl:
         ):
             dims.append(item.value)
         else:
-            raise _err(
+            raise node_error(
                 "a dimension is a name (N) or a positive integer literal", item, where
             )
     return Decl(ARRAY_TYPES[kind.value.id], tuple(dims), line)
-
-
-def is_int_literal(node: ast.expr) -> bool:
-    """An int literal, or a negated one (``True`` and ``False`` are not ints here)."""
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        node = node.operand
-    return isinstance(node, ast.Constant) and type(node.value) is int
-
-
-def _literal_option(node: ast.expr) -> bool:
-    """Static indices and reshape sizes: ints, -ints, None, tuples of ints."""
-    if isinstance(node, ast.Constant) and node.value is None:
-        return True
-    if is_int_literal(node):
-        return True
-    if isinstance(node, ast.Tuple):
-        return all(_literal_option(e) for e in node.elts)
-    return False
-
-
-def _axis_problem(node: ast.expr) -> str:
-    if isinstance(node, ast.Constant) and node.value is None:
-        return ""
-    if is_int_literal(node):
-        return ""
-    if (
-        isinstance(node, ast.Tuple)
-        and node.elts
-        and all(map(is_int_literal, node.elts))
-    ):
-        return ""
-    return "must be an int, a tuple of ints or None"
-
-
-def _keepdims_problem(node: ast.expr) -> str:
-    if isinstance(node, ast.Constant) and type(node.value) is bool:
-        return ""
-    return "must be True or False"
-
-
-_OPTION_CHECKS = {"axis": _axis_problem, "keepdims": _keepdims_problem}
-
-
-def _check_expr(root: ast.expr, where: str) -> None:
-    """Whitelist every node below ``root`` (iterative: sums may be 100,000 deep)."""
-    stack: list[ast.AST] = [root]
-    conditions: set[int] = set()  # where()'s first arguments: comparisons allowed
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.BinOp):
-            op = type(node.op)
-            if op not in BINOPS:
-                what = _UNSUPPORTED_BINOPS.get(op, f"'{op.__name__}'")
-                raise _err(f"unsupported operator {what}", node, where)
-            stack.append(node.right)
-            stack.append(node.left)
-        elif isinstance(node, ast.UnaryOp):
-            if not isinstance(node.op, ast.USub | ast.UAdd):
-                sym = "not" if isinstance(node.op, ast.Not) else "'~'"
-                raise _err(f"unsupported operator {sym}", node, where)
-            stack.append(node.operand)
-        elif isinstance(node, ast.Call):
-            func = node.func
-            if not isinstance(func, ast.Name):
-                raise _err(
-                    "only the built-in functions can be called "
-                    f"({', '.join(sorted(FUNCTIONS))})",
-                    node,
-                    where,
-                )
-            if func.id not in FUNCTIONS:
-                raise _err(
-                    f"unknown function '{func.id}' "
-                    f"(known: {', '.join(sorted(FUNCTIONS))})",
-                    func,
-                    where,
-                )
-            low, high, keywords = FUNCTIONS[func.id]
-            seen: set[str] = set()
-            for kw in node.keywords:
-                if kw.arg not in keywords:
-                    what = f"keyword '{kw.arg}'" if kw.arg else "'**' arguments"
-                    raise _err(f"{func.id}() takes no {what}", kw.value, where)
-                if kw.arg in seen:
-                    raise _err(
-                        f"{func.id}() is given '{kw.arg}' twice", kw.value, where
-                    )
-                seen.add(kw.arg)
-                problem = _OPTION_CHECKS[kw.arg](kw.value)
-                if problem:
-                    raise _err(f"{func.id}({kw.arg}=...) {problem}", kw.value, where)
-            n = len(node.args)
-            if n < low or (high is not None and n > high):
-                if high is None:
-                    want = f"{low} or more arguments"
-                elif low == high:
-                    want = f"{low} argument" + ("s" if low != 1 else "")
-                else:
-                    want = f"{low} to {high} arguments"
-                hint = ""
-                if func.id in ("max", "min") and high is not None and n > high:
-                    hint = f"; nest them for more: {func.id}({func.id}(...), ...)"
-                raise _err(f"{func.id}() takes {want}, got {n}{hint}", node, where)
-            if func.id == "reshape":
-                for dim in node.args[1:]:
-                    if not (_literal_option(dim) or isinstance(dim, ast.Name)):
-                        raise _err(
-                            "reshape() dimensions are names or integer literals",
-                            dim,
-                            where,
-                        )
-                stack.append(node.args[0])
-                continue
-            if func.id == "where":
-                conditions.add(id(node.args[0]))
-            for arg in reversed(node.args):
-                if isinstance(arg, ast.Starred):
-                    raise _err("starred arguments are not supported", arg, where)
-                stack.append(arg)
-        elif isinstance(node, ast.Name):
-            if node.id in FUNCTIONS:
-                raise _err(
-                    f"'{node.id}' is a function; call it as {node.id}(...)",
-                    node,
-                    where,
-                )
-            if node.id != "pi":
-                _check_name(node.id, node, where)
-        elif isinstance(node, ast.Compare):
-            if id(node) not in conditions:
-                raise _err(
-                    "unsupported syntax: comparison (comparisons are only allowed as "
-                    "the condition of where(cond, a, b))",
-                    node,
-                    where,
-                )
-            if len(node.ops) != 1 or type(node.ops[0]) not in COMPARE:
-                raise _err(
-                    "only single comparisons (a > b, a == b, ...) are supported",
-                    node,
-                    where,
-                )
-            stack.append(node.comparators[0])
-            stack.append(node.left)
-        elif isinstance(node, ast.Attribute):
-            if node.attr != "T":
-                raise _err(
-                    f"unsupported syntax: attribute access '.{node.attr}' "
-                    "(only '.T', the transpose)",
-                    node,
-                    where,
-                )
-            stack.append(node.value)
-        elif isinstance(node, ast.Subscript):
-            items = (
-                node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-            )
-            for item in reversed(items):
-                if isinstance(item, ast.Slice):
-                    for part in (item.lower, item.upper, item.step):
-                        if part is not None and not _literal_option(part):
-                            raise _err(
-                                "slice bounds must be integer literals", part, where
-                            )
-                elif item is not None:
-                    stack.append(item)
-            stack.append(node.value)
-        elif isinstance(node, ast.Constant):
-            value = node.value
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise _err(
-                    f"unsupported literal {value!r}: only int and float numbers",
-                    node,
-                    where,
-                )
-        else:
-            what = _DESCRIBE.get(type(node), type(node).__name__)
-            raise _err(f"unsupported syntax: {what}", node, where)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from types import MappingProxyType
 
@@ -47,6 +47,7 @@ from codegen.primitives import (
     primitive,
 )
 from codegen.shapes import unbroadcast_axes
+from codegen.transforms import prepare
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,9 @@ class VJP:
     (typed by ``types``) read the residuals (primal values: inputs and
     intermediates) and one cotangent per primal output (``cotangents[k]`` is the
     upstream gradient of ``primal.outputs[k]``), and compute ``grads``, the gradients
-    of the ``wrt`` inputs in that order.
+    of the ``wrt`` inputs in that order.  ``gradients`` maps each primal name whose
+    gradient the backward statements compute (or read: the cotangents) to that
+    gradient's name.
     """
 
     primal: Program
@@ -66,6 +69,7 @@ class VJP:
     cotangents: tuple[str, ...]
     wrt: tuple[str, ...]
     grads: tuple[str, ...]
+    gradients: Mapping[str, str] = field(default_factory=dict)
 
     @cached_property
     def residuals(self) -> tuple[str, ...]:
@@ -82,18 +86,27 @@ class VJP:
             self.residuals + self.cotangents, self.stmts, self.grads, types=self.types
         )
 
-    def joined(self) -> Program:
-        """Forward then backward as one program: inputs and cotangents in, the primal
-        outputs and the gradients out.  It is flat after ``transforms.prepare``, so it
-        can be differentiated again."""
+    def joined(self, seed: Stmt | None = None, namer: Namer | None = None) -> Program:
+        """Forward, then ``seed`` (if given: the statement that gives the one cotangent
+        its value, ``df = 1.0``), then backward, as one program: the inputs (and the
+        cotangents, unless seeded) in, the primal outputs and the gradients out.  With
+        ``namer`` (the module's) it is prepared (``transforms.prepare``: flat and
+        single-assignment), so it can be differentiated again."""
         types = dict(self.primal.types)
         types.update(self.types)
-        return Program(
-            self.primal.inputs + self.cotangents,
-            self.primal.stmts + self.stmts,
+        inputs = self.primal.inputs
+        stmts = self.primal.stmts
+        if seed is None:
+            inputs += self.cotangents
+        else:
+            stmts += (seed,)
+        program = Program(
+            inputs,
+            stmts + self.stmts,
             self.primal.outputs + self.grads,
             types=types,
         )
+        return program if namer is None else prepare(program, namer)
 
     def with_backward(
         self, stmts: tuple[Stmt, ...], types: Mapping[str, Type] | None = None
@@ -280,6 +293,7 @@ def reverse(
     if adjoint is None:
         adjoint = functools.partial(namer.grad, level=level)
     cotangents = tuple(adjoint(out) for out in program.outputs)
+    gradients = dict(zip(program.outputs, cotangents, strict=True))
     grad_types: dict[str, Type] = {}
     for out, cot in zip(program.outputs, cotangents, strict=True):
         grad_types[cot] = type_of(out)
@@ -328,6 +342,7 @@ def reverse(
             if arg.name not in needed:
                 continue
             name = adjoint(arg.name)
+            gradients[arg.name] = name
             grad_types[name] = type_of(arg.name)
             accumulate = arg.name in has_grad
             backward.append(
@@ -344,6 +359,7 @@ def reverse(
     grads: list[str] = []
     for name in wrt:
         grad = adjoint(name)
+        gradients[name] = grad
         grad_types[grad] = type_of(name)
         if name not in has_grad:
             outputs = ", ".join(program.outputs)
@@ -369,4 +385,5 @@ def reverse(
         cotangents,
         wrt,
         tuple(grads),
+        MappingProxyType({v: g for v, g in gradients.items() if g in kept}),
     )

@@ -11,8 +11,7 @@ backward, are printed by the backend's printer (the very lines of the generated
 module), compiled, and run in one namespace, which then holds every name's value:
 :func:`codegen.evaluate.load_module` does the same with the whole module.  The
 gradient of a value ``v`` is read from the name the module gives it (``dv``, or the
-namer's fallback on a clash), found by asking the module's namer again: reverse mode is
-a pure function of the program and the namer, so replaying it mints the same names.
+namer's fallback on a clash), which the VJP records (``VJP.gradients``).
 """
 
 from __future__ import annotations
@@ -25,11 +24,10 @@ import numpy as np
 
 from codegen.errors import OptionError
 from codegen.evaluate import Value, complete_point, point_value, real_value, summary
-from codegen.generate import Compiled, compile_source, module_namer
+from codegen.generate import Compiled, compile_source
 from codegen.ir import Stmt
 from codegen.options import Options
 from codegen.printing import Printer
-from codegen.reverse import reverse
 
 
 @dataclass(frozen=True)
@@ -76,20 +74,7 @@ def number(value: Value | None) -> str:
 
 def gradient_names(compiled: Compiled) -> dict[str, str]:
     """Every value's gradient name in the module, for the values that have one."""
-    namer = module_namer(compiled.forward, compiled.backend)
-    reverse(
-        compiled.forward, compiled.wrt, namer
-    )  # the names, minted as the module did
-    computed = {s.target for s in compiled.vjp.stmts} | set(compiled.vjp.cotangents)
-    names: dict[str, str] = {}
-    forward = compiled.forward
-    for name in (*forward.inputs, *(s.target for s in forward.stmts)):
-        grad = namer.known_grad(name)
-        if grad is not None and grad in computed:
-            names[name] = grad
-    for name, grad in zip(compiled.wrt, compiled.vjp.grads, strict=True):
-        names[name] = grad  # what the module returns, copies included
-    return names
+    return dict(compiled.vjp.gradients)
 
 
 def _run(lines: list[str], namespace: dict[str, object]) -> None:

@@ -118,8 +118,3 @@ def prepare(program: Program, namer: Namer | None = None) -> Program:
     """Flat and single-assignment: what :func:`codegen.reverse.reverse` accepts."""
     namer = namer or Namer(all_names(program))
     return flatten(ssa(program, namer), namer)
-
-
-def select(program: Program, output: str) -> Program:
-    """The same program with one of its values as its single output."""
-    return Program(program.inputs, program.stmts, (output,), types=program.types)

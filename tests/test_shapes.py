@@ -12,7 +12,8 @@ import pytest
 from codegen.errors import InputError
 from codegen.generate import compile_source
 from codegen.ir import Const, Op, Var
-from codegen.linearize import _LOWERINGS, linearize
+from codegen.linearize import linearize
+from codegen.lowerings import LOWERINGS
 from codegen.parse import parse
 from codegen.primitives import COMPOSITES, FUNCTIONS, PRIMITIVES
 from codegen.regen import load_manifest
@@ -35,7 +36,7 @@ def test_every_primitive_has_a_shape_rule() -> None:
 
 
 def test_every_user_function_has_a_lowering() -> None:
-    assert sorted(_LOWERINGS) == sorted(FUNCTIONS)
+    assert sorted(LOWERINGS) == sorted(FUNCTIONS)
     assert not set(COMPOSITES) & set(PRIMITIVES)
 
 

@@ -1,0 +1,81 @@
+"""The checks of a program's signature against the source and the options: its
+dimension names (never assigned or declared), the inputs listed by ``--inputs`` and the
+outputs named by ``--outputs`` or the program's last line."""
+
+from __future__ import annotations
+
+from codegen.errors import InputError, OptionError
+from codegen.naming import name_problem, repeated
+from codegen.parse import Parsed
+
+
+def check_dimensions(
+    parsed: Parsed, dims: dict[str, tuple[str, int]], targets: dict[str, int]
+) -> None:
+    """A dimension name (``N`` in ``X: array[N, D]``) stands for a size: reading it
+    gives ``X.shape[0]``, so it can be neither assigned nor declared as an input."""
+    decls = dict(parsed.decls)
+    for dim, (source, _) in dims.items():
+        line = targets.get(dim)
+        if line is None and dim in decls:
+            line = decls[dim].line
+        if line is not None:
+            raise InputError(
+                f"'{dim}' is a dimension of {source} (line {decls[source].line}); "
+                "give this value another name",
+                f"{parsed.where}:{line}",
+            )
+
+
+def check_outputs(
+    parsed: Parsed, listed: tuple[str, ...] | None, targets: dict[str, int]
+) -> tuple[str, ...] | None:
+    """The outputs named by ``--outputs`` or the last line, each an assigned value."""
+    if listed is not None:
+        what = "--outputs"
+        twice = repeated(listed)
+        if twice is not None:
+            raise OptionError(f"'{twice}' is listed twice", what)
+    elif parsed.outputs is not None:
+        listed, what = parsed.outputs, f"{parsed.where}:{parsed.outputs_line}"
+    else:
+        return None
+    for name in listed:
+        if name not in targets:
+            assigned = ", ".join(targets) or "none"
+            problem = f"output '{name}' is not assigned in the program"
+            if len(assigned) <= 60:
+                problem += f" (assigned: {assigned})"
+            if what == "--outputs":
+                raise OptionError(problem, what)
+            raise InputError(problem, what)
+    return listed
+
+
+def check_listed(
+    listed: tuple[str, ...],
+    used: tuple[str, ...],
+    targets: dict[str, int],
+    dims: dict[str, tuple[str, int]],
+    what: str,
+) -> tuple[str, ...]:
+    twice = repeated(listed)
+    if twice is not None:
+        raise OptionError(f"'{twice}' is listed twice", what)
+    for name in listed:
+        problem = name_problem(name)
+        if problem is not None:
+            raise OptionError(problem, what)
+        if name in dims:
+            source, _ = dims[name]
+            raise OptionError(
+                f"'{name}' is a dimension of {source}, not an input", what
+            )
+    missing = [name for name in used if name not in listed]
+    if missing:
+        raise OptionError(
+            f"input {', '.join(repr(m) for m in missing)} is used but not listed "
+            f"(listed: {', '.join(listed)})",
+            what,
+        )
+    return tuple(listed)

@@ -1,0 +1,247 @@
+"""The lowerings of user functions: one small function per name, in the table
+:data:`LOWERINGS` that the builder (:mod:`codegen.builder`) calls.  Each checks what
+only the source can tell (a scalar where an array is needed, a name where a value is
+needed) and emits primitives; ``softmax`` and its kin become several."""
+
+from __future__ import annotations
+
+import ast
+
+from codegen.builder import Builder, Call, Lowering
+from codegen.ir import Atom, Const, Op, Var
+from codegen.shapes import show
+
+
+def _elementwise(b: Builder, c: Call) -> Atom:
+    """exp, log, sqrt, sin, cos, tan, tanh, sigmoid, relu, abs: their own primitive."""
+    if c.options:
+        raise b.error(f"{c.name}() takes no keyword arguments", c.node)
+    return b.emit(c.name, c.args, c.target)
+
+
+def _extremum(b: Builder, c: Call) -> Atom:
+    """max(a, axis=...) reduces an array; max(a, b, ...) compares values (min alike)."""
+    if len(c.args) == 1:
+        if b.type_of(c.args[0]).rank == 0:
+            raise b.error(
+                f"{c.name}() of one argument reduces an array, but its argument is "
+                "a scalar (to compare values, give two or more)",
+                c.node,
+            )
+        prim = "amax" if c.name == "max" else "amin"
+        return b.emit(prim, c.args, c.target, c.params)
+    if c.options:
+        raise b.error(f"{c.name}() of several values takes no axis", c.node)
+    return b.emit(c.name, c.args, c.target)
+
+
+def _maximum(b: Builder, c: Call) -> Atom:
+    """maximum(0, x) is the ReLU, with the lecture's relu'(0) = 0."""
+    zero = [isinstance(a, Const) and a.value == 0 for a in c.args]
+    if any(zero) and not all(zero):
+        (x,) = [a for a, z in zip(c.args, zero, strict=True) if not z]
+        return b.emit("relu", (x,), c.target)
+    return b.emit("max", c.args, c.target)
+
+
+def _minimum(b: Builder, c: Call) -> Atom:
+    return b.emit("min", c.args, c.target)
+
+
+def _reduction(b: Builder, c: Call) -> Atom:
+    """sum and mean over ``axis`` (default: all), ``keepdims``."""
+    b.need_array(c.name, c.args[0], c.node)
+    return b.emit(c.name, c.args, c.target, c.params)
+
+
+def _shifted(b: Builder, a: Atom, axis: object) -> tuple[Atom, Atom, Atom, Atom]:
+    """The max-shifted parts of logsumexp / softmax / log_softmax:
+
+        m = a.max(axis, keepdims=True)   # the shift: no gradient (it cancels)
+        e = exp(a - m);  z = e.sum(axis, keepdims=True)
+
+    so that their gradients come from the saved ``e`` and ``z`` through the rules of
+    exp, sum, div and log.  Returns ``(m, a - m, e, z)``."""
+    shift = b.emit("shift", (a,), None, (("axis", axis),))
+    centered = b.emit("sub", (a, shift), None)
+    e = b.emit("exp", (centered,), None)
+    z = b.emit("sum", (e,), None, (("axis", axis), ("keepdims", True)))
+    return shift, centered, e, z
+
+
+def _softmax(b: Builder, c: Call) -> Atom:
+    """softmax = e / z (see :func:`_shifted`)."""
+    b.need_array(c.name, c.args[0], c.node)
+    _, _, e, z = _shifted(b, c.args[0], c.options.get("axis", -1))
+    return b.emit("div", (e, z), c.target)
+
+
+def _log_softmax(b: Builder, c: Call) -> Atom:
+    """log_softmax = (a - m) - log(z)."""
+    b.need_array(c.name, c.args[0], c.node)
+    _, centered, _, z = _shifted(b, c.args[0], c.options.get("axis", -1))
+    log_z = b.emit("log", (z,), None)
+    return b.emit("sub", (centered, log_z), c.target)
+
+
+def _logsumexp(b: Builder, c: Call) -> Atom:
+    """logsumexp = log(z) + m, squeezed over ``axis`` unless ``keepdims``."""
+    b.need_array(c.name, c.args[0], c.node)
+    axis = c.options.get("axis")
+    shift, _, _, z = _shifted(b, c.args[0], axis)
+    log_z = b.emit("log", (z,), None)
+    if c.options.get("keepdims"):
+        return b.emit("add", (log_z, shift), c.target)
+    total = b.emit("add", (log_z, shift), None)
+    return b.emit("squeeze", (total,), c.target, (("axis", axis),))
+
+
+def _transpose(b: Builder, c: Call) -> Atom:
+    b.need_array(c.name, c.args[0], c.node)
+    return b.emit("transpose", c.args, c.target)
+
+
+def _reshape(b: Builder, c: Call) -> Atom:
+    """reshape(a, N, 1): its dimensions are dimension names or positive integers, and
+    the element count stays (the shape rule checks it).  A scalar (an input, a
+    dimension's size, a constant or a value) is refused: the module would call
+    ``.reshape`` on a Python number."""
+    arg = c.args[0]
+    if b.type_of(arg).rank == 0:
+        if isinstance(arg, Const):
+            kind = "a constant"
+        elif arg.name in b.dims and arg.name not in b.decls:
+            kind = "the size of a dimension, a number"
+        elif arg.name in b.decls or arg.name in b.inputs:
+            kind = "a scalar input"
+        else:
+            kind = "a scalar value"
+        raise b.error(
+            f"reshape() works on arrays, but '{ast.unparse(c.node.args[0])}' is "
+            f"{kind}; use it as it is (it broadcasts)",
+            c.node,
+        )
+    for dim in c.args[1:]:
+        positive = isinstance(dim, Const) and isinstance(dim.value, int)
+        if not (
+            (positive and dim.value >= 1)  # type: ignore[union-attr]
+            or (isinstance(dim, Var) and dim.name in b.dims)
+        ):
+            raise b.error(
+                "reshape() dimensions are dimension names (N) or positive integers",
+                c.node,
+            )
+    return b.emit("reshape", c.args, c.target)
+
+
+def _arange(b: Builder, c: Call) -> Atom:
+    """arange(N): the indices 0..N-1 of a dimension (or of a positive integer)."""
+    (n,) = c.args
+    params: tuple[tuple[str, object], ...]
+    if isinstance(n, Const) and isinstance(n.value, int) and n.value >= 1:
+        length: object = n.value
+        params = (("length", length),)
+    elif isinstance(n, Var) and n.name in b.dims:
+        length = n.name
+        # the array N measures: backends that place arrays on devices put it there
+        params = (("length", length), ("like", b.dims[n.name][0]))
+    else:
+        raise b.error(
+            "arange() takes a dimension name (N) or a positive integer", c.node
+        )
+    result = b.emit("arange", c.args, c.target, params)
+    if isinstance(result, Var):
+        if isinstance(length, int):
+            b.largest[result.name] = ("", length - 1)
+        else:
+            b.largest[result.name] = (str(length), -1)
+    return result
+
+
+def _grad(b: Builder, c: Call) -> Atom:
+    """grad(y, x): the gradient of the earlier scalar value ``y`` with respect to the
+    input ``x``, shaped like ``x``.  Checked here and written as one ``grad`` statement
+    (its parameter ``names``: ``y`` and ``x`` as the user wrote them);
+    :func:`codegen.grad_pass.expand_grads` replaces it by the backward statements of the
+    program before it (reverse mode, upstream gradient 1), flat and single-assignment,
+    so that later statements can use the gradient and the whole program can be
+    differentiated again (backpropagating twice)."""
+    y, x = c.args
+    names = [a.id if isinstance(a, ast.Name) else None for a in c.node.args]
+    if names[0] is None or names[1] is None:
+        raise b.error("grad(y, x) takes two names: a value and an input", c.node)
+    if not isinstance(y, Var) or names[0] not in b.current or names[0] in b.dims:
+        raise b.error(
+            f"grad({names[0]}, {names[1]}): '{names[0]}' is not a value assigned "
+            "before this line",
+            c.node,
+        )
+    if not isinstance(x, Var) or names[1] in b.assignments.line or names[1] in b.dims:
+        raise b.error(
+            f"grad({names[0]}, {names[1]}): '{names[1]}' is not an input "
+            "(differentiate with respect to an input)",
+            c.node,
+        )
+    y_type, x_type = b.type_of(y), b.type_of(x)
+    if y_type.rank or not y_type.differentiable:
+        raise b.error(
+            f"grad({names[0]}, {names[1]}): '{names[0]}' must be a float scalar "
+            f"(it is {y_type.dtype} of shape {show(y_type.shape)}; reduce it with sum)",
+            c.node,
+        )
+    if not x_type.differentiable:
+        raise b.error(
+            f"grad({names[0]}, {names[1]}): '{names[1]}' is an {x_type.dtype} input: "
+            "it has no gradient",
+            c.node,
+        )
+    b.inputs.setdefault(x.name, None)
+    params = (("names", (names[0], names[1])),)
+    return b.expanded_later(Op("grad", (y, x), params), x_type, c.target)
+
+
+def _where(b: Builder, c: Call) -> Atom:
+    if b.type_of(c.args[0]).dtype != "bool":
+        raise b.error("where() needs a comparison as its condition (a > 0)", c.node)
+    return b.emit("where", c.args, c.target)
+
+
+def _norm(b: Builder, c: Call) -> Atom:
+    """norm(a, axis=..., keepdims=...): the Euclidean norm, its own primitive."""
+    b.need_array(c.name, c.args[0], c.node)
+    return b.emit("norm", c.args, c.target, c.params)
+
+
+#: user function -> its lowering (every name in ``primitives.FUNCTIONS`` has one)
+LOWERINGS: dict[str, Lowering] = {
+    "exp": _elementwise,
+    "log": _elementwise,
+    "sqrt": _elementwise,
+    "sin": _elementwise,
+    "cos": _elementwise,
+    "tan": _elementwise,
+    "tanh": _elementwise,
+    "sigmoid": _elementwise,
+    "relu": _elementwise,
+    "abs": _elementwise,
+    "softplus": _elementwise,
+    "log_sigmoid": _elementwise,
+    "log1p": _elementwise,
+    "expm1": _elementwise,
+    "logaddexp": _elementwise,
+    "norm": _norm,
+    "max": _extremum,
+    "min": _extremum,
+    "maximum": _maximum,
+    "minimum": _minimum,
+    "sum": _reduction,
+    "mean": _reduction,
+    "logsumexp": _logsumexp,
+    "softmax": _softmax,
+    "log_softmax": _log_softmax,
+    "transpose": _transpose,
+    "reshape": _reshape,
+    "arange": _arange,
+    "where": _where,
+    "grad": _grad,
+}

@@ -1,0 +1,290 @@
+"""The expressions a program may write: every node of an expression is checked against
+a whitelist, by the check of its type (:data:`_NODE_CHECKS`), before anything is built
+from it; nothing the user wrote is evaluated."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from typing import Any
+
+from codegen.errors import InputError
+from codegen.naming import name_problem
+from codegen.primitives import FUNCTIONS
+
+COMPARE: dict[type, str] = {
+    ast.Gt: "gt",
+    ast.Lt: "lt",
+    ast.Eq: "eq",
+    ast.GtE: "ge",
+    ast.LtE: "le",
+    ast.NotEq: "ne",
+}
+
+BINOPS: dict[type, str] = {
+    ast.Add: "add",
+    ast.Sub: "sub",
+    ast.Mult: "mul",
+    ast.Div: "div",
+    ast.Pow: "pow",
+    ast.MatMult: "matmul",
+}
+
+_UNSUPPORTED_BINOPS: dict[type, str] = {
+    ast.FloorDiv: "'//'",
+    ast.Mod: "'%'",
+    ast.LShift: "'<<'",
+    ast.RShift: "'>>'",
+    ast.BitAnd: "'&'",
+    ast.BitOr: "'|'",
+    ast.BitXor: "'^' (for powers use '**')",
+}
+
+_DESCRIBE: dict[type, str] = {
+    ast.BoolOp: "boolean operator",
+    ast.Lambda: "lambda",
+    ast.IfExp: "conditional expression",
+    ast.ListComp: "list comprehension",
+    ast.GeneratorExp: "generator expression",
+    ast.Tuple: "tuple",
+    ast.List: "list",
+    ast.Dict: "dict",
+    ast.Set: "set",
+    ast.Starred: "starred expression",
+    ast.NamedExpr: "':=' assignment",
+    ast.JoinedStr: "f-string",
+    ast.Await: "await",
+    ast.Yield: "yield",
+    ast.YieldFrom: "yield",
+    ast.Slice: "slice",
+}
+
+
+def node_error(message: str, node: ast.AST, where: str) -> InputError:
+    line = getattr(node, "lineno", 1)
+    col = getattr(node, "col_offset", 0) + 1
+    return InputError(message, f"{where}:{line}:{col}")
+
+
+def check_name(name: str, node: ast.AST, where: str) -> None:
+    problem = name_problem(name)
+    if problem is not None:
+        raise node_error(problem, node, where)
+
+
+def is_int_literal(node: ast.expr) -> bool:
+    """An int literal, or a negated one (``True`` and ``False`` are not ints here)."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        node = node.operand
+    return isinstance(node, ast.Constant) and type(node.value) is int
+
+
+def _literal_option(node: ast.expr) -> bool:
+    """Static indices and reshape sizes: ints, -ints, None, tuples of ints."""
+    if isinstance(node, ast.Constant) and node.value is None:
+        return True
+    if is_int_literal(node):
+        return True
+    if isinstance(node, ast.Tuple):
+        return all(_literal_option(e) for e in node.elts)
+    return False
+
+
+def _axis_problem(node: ast.expr) -> str:
+    if isinstance(node, ast.Constant) and node.value is None:
+        return ""
+    if is_int_literal(node):
+        return ""
+    if (
+        isinstance(node, ast.Tuple)
+        and node.elts
+        and all(map(is_int_literal, node.elts))
+    ):
+        return ""
+    return "must be an int, a tuple of ints or None"
+
+
+def _keepdims_problem(node: ast.expr) -> str:
+    if isinstance(node, ast.Constant) and type(node.value) is bool:
+        return ""
+    return "must be True or False"
+
+
+_OPTION_CHECKS = {"axis": _axis_problem, "keepdims": _keepdims_problem}
+
+
+#: the ids of where()'s first arguments met so far: comparisons allowed there
+_Conditions = set[int]
+
+
+def _check_binop(node: ast.BinOp, where: str, _: _Conditions) -> list[ast.AST]:
+    op = type(node.op)
+    if op not in BINOPS:
+        what = _UNSUPPORTED_BINOPS.get(op, f"'{op.__name__}'")
+        raise node_error(f"unsupported operator {what}", node, where)
+    return [node.left, node.right]
+
+
+def _check_unaryop(node: ast.UnaryOp, where: str, _: _Conditions) -> list[ast.AST]:
+    if not isinstance(node.op, ast.USub | ast.UAdd):
+        sym = "not" if isinstance(node.op, ast.Not) else "'~'"
+        raise node_error(f"unsupported operator {sym}", node, where)
+    return [node.operand]
+
+
+def _check_callee(node: ast.Call, where: str) -> str:
+    """The name of the function called: a known one."""
+    func = node.func
+    if not isinstance(func, ast.Name):
+        raise node_error(
+            f"only the built-in functions can be called ({', '.join(sorted(FUNCTIONS))})",
+            node,
+            where,
+        )
+    if func.id not in FUNCTIONS:
+        raise node_error(
+            f"unknown function '{func.id}' (known: {', '.join(sorted(FUNCTIONS))})",
+            func,
+            where,
+        )
+    return func.id
+
+
+def _check_keywords(node: ast.Call, name: str, where: str) -> None:
+    keywords = FUNCTIONS[name][2]
+    seen: set[str] = set()
+    for kw in node.keywords:
+        if kw.arg not in keywords:
+            what = f"keyword '{kw.arg}'" if kw.arg else "'**' arguments"
+            raise node_error(f"{name}() takes no {what}", kw.value, where)
+        if kw.arg in seen:
+            raise node_error(f"{name}() is given '{kw.arg}' twice", kw.value, where)
+        seen.add(kw.arg)
+        problem = _OPTION_CHECKS[kw.arg](kw.value)
+        if problem:
+            raise node_error(f"{name}({kw.arg}=...) {problem}", kw.value, where)
+
+
+def _check_arity(node: ast.Call, name: str, where: str) -> None:
+    low, high, _ = FUNCTIONS[name]
+    n = len(node.args)
+    if n >= low and (high is None or n <= high):
+        return
+    if high is None:
+        want = f"{low} or more arguments"
+    elif low == high:
+        want = f"{low} argument" + ("s" if low != 1 else "")
+    else:
+        want = f"{low} to {high} arguments"
+    hint = ""
+    if name in ("max", "min") and high is not None and n > high:
+        hint = f"; nest them for more: {name}({name}(...), ...)"
+    raise node_error(f"{name}() takes {want}, got {n}{hint}", node, where)
+
+
+def _check_call(node: ast.Call, where: str, conditions: _Conditions) -> list[ast.AST]:
+    name = _check_callee(node, where)
+    _check_keywords(node, name, where)
+    _check_arity(node, name, where)
+    if name == "reshape":
+        for dim in node.args[1:]:
+            if not (_literal_option(dim) or isinstance(dim, ast.Name)):
+                raise node_error(
+                    "reshape() dimensions are names or integer literals", dim, where
+                )
+        return [node.args[0]]
+    if name == "where":
+        conditions.add(id(node.args[0]))
+    for arg in reversed(node.args):
+        if isinstance(arg, ast.Starred):
+            raise node_error("starred arguments are not supported", arg, where)
+    return list(node.args)
+
+
+def _check_name_node(node: ast.Name, where: str, _: _Conditions) -> list[ast.AST]:
+    if node.id in FUNCTIONS:
+        raise node_error(
+            f"'{node.id}' is a function; call it as {node.id}(...)", node, where
+        )
+    if node.id != "pi":
+        check_name(node.id, node, where)
+    return []
+
+
+def _check_compare(
+    node: ast.Compare, where: str, conditions: _Conditions
+) -> list[ast.AST]:
+    if id(node) not in conditions:
+        raise node_error(
+            "unsupported syntax: comparison (comparisons are only allowed as "
+            "the condition of where(cond, a, b))",
+            node,
+            where,
+        )
+    if len(node.ops) != 1 or type(node.ops[0]) not in COMPARE:
+        raise node_error(
+            "only single comparisons (a > b, a == b, ...) are supported", node, where
+        )
+    return [node.left, node.comparators[0]]
+
+
+def _check_attribute(node: ast.Attribute, where: str, _: _Conditions) -> list[ast.AST]:
+    if node.attr != "T":
+        raise node_error(
+            f"unsupported syntax: attribute access '.{node.attr}' "
+            "(only '.T', the transpose)",
+            node,
+            where,
+        )
+    return [node.value]
+
+
+def _check_subscript(node: ast.Subscript, where: str, _: _Conditions) -> list[ast.AST]:
+    items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+    indices: list[ast.AST] = []
+    for item in reversed(items):
+        if isinstance(item, ast.Slice):
+            for part in (item.lower, item.upper, item.step):
+                if part is not None and not _literal_option(part):
+                    raise node_error(
+                        "slice bounds must be integer literals", part, where
+                    )
+        elif item is not None:
+            indices.append(item)
+    return [node.value, *reversed(indices)]
+
+
+def _check_constant(node: ast.Constant, where: str, _: _Conditions) -> list[ast.AST]:
+    value = node.value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise node_error(
+            f"unsupported literal {value!r}: only int and float numbers", node, where
+        )
+    return []
+
+
+#: node type -> its check, which returns the nodes below it to check, in order
+_NODE_CHECKS: dict[type, Callable[[Any, str, _Conditions], list[ast.AST]]] = {
+    ast.BinOp: _check_binop,
+    ast.UnaryOp: _check_unaryop,
+    ast.Call: _check_call,
+    ast.Name: _check_name_node,
+    ast.Compare: _check_compare,
+    ast.Attribute: _check_attribute,
+    ast.Subscript: _check_subscript,
+    ast.Constant: _check_constant,
+}
+
+
+def check_expr(root: ast.expr, where: str) -> None:
+    """Whitelist every node below ``root`` (iterative: sums may be 100,000 deep),
+    each by the check of its type in :data:`_NODE_CHECKS`."""
+    stack: list[ast.AST] = [root]
+    conditions: _Conditions = set()
+    while stack:
+        node = stack.pop()
+        check = _NODE_CHECKS.get(type(node))
+        if check is None:
+            what = _DESCRIBE.get(type(node), type(node).__name__)
+            raise node_error(f"unsupported syntax: {what}", node, where)
+        stack.extend(reversed(check(node, where, conditions)))
