@@ -465,7 +465,7 @@ def build_view(compiled: Compiled, source: str, regenerate: str) -> ModuleView:
 
         return autograd_view(compiled, header(compiled, source, regenerate))
     backend = compiled.backend
-    printer = Printer(backend.name)
+    printer = Printer(backend.name, compiled.types)
     doc = header(compiled, source, regenerate)
     functions = tuple(
         function_view(f, printer, compiled.types, backend.matrix)

@@ -21,11 +21,15 @@ it to that.  It never renames: names are fixed before printing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from codegen.errors import MissingRuleError
 from codegen.ir import Const, Expr, Op, Stmt, Var
+
+if TYPE_CHECKING:
+    from codegen.shapes import Type
 
 ATOM = 14
 POW = 13
@@ -129,18 +133,66 @@ class StatementOrExpression(Statement):
 Pi = tuple[str | None, str]
 
 
+#: primitives whose value is a size (a Python int), whatever their argument holds
+SIZES = frozenset({"dim", "count"})
+#: primitives that make an array even of numbers alone
+ARRAY_MAKERS = frozenset({"arange"})
+
+
 class TablePrinter:
     """Prints expressions and statements with one backend's table ``rules`` and
     remembers which modules the printed text refers to (see :meth:`imports`).
-    :class:`codegen.printing.Printer` is this printer with the table found by name."""
+    :class:`codegen.printing.Printer` is this printer with the table found by name.
 
-    __slots__ = ("backend", "_rules", "_pi", "_used", "_helpers")
+    ``types`` (name -> :class:`~codegen.shapes.Type`) gives the dtype of a name
+    (:meth:`dtype`).  The printer also follows, statement by statement, which names
+    hold numbers computed from constants and sizes alone (:meth:`number`): Python
+    numbers in a module whose inputs are arrays or tensors."""
 
-    def __init__(self, backend: str, rules: dict[str, Rule], pi: Pi) -> None:
+    __slots__ = ("backend", "_rules", "_pi", "_used", "_helpers", "_types", "_numbers")
+
+    def __init__(
+        self,
+        backend: str,
+        rules: dict[str, Rule],
+        pi: Pi,
+        types: Mapping[str, Type] | None = None,
+    ) -> None:
         self.backend = backend
         self._rules, self._pi = rules, pi
         self._used: set[str] = set()
         self._helpers: set[str] = set()
+        self._types: Mapping[str, Type] = types or {}
+        self._numbers: set[str] = set()
+
+    def dtype(self, node: Expr) -> str | None:
+        """The dtype (``"float"``, ``"int"``, ``"bool"``) of a name with a known
+        type; None for anything else."""
+        if isinstance(node, Var):
+            kind = self._types.get(node.name)
+            return None if kind is None else kind.dtype
+        return None
+
+    def number(self, node: Expr) -> bool:
+        """Whether ``node`` is computed from constants and sizes alone (no input,
+        nothing an input's values flow into), judged from the statements printed so
+        far."""
+        if isinstance(node, Const):
+            return True
+        if isinstance(node, Var):
+            return node.name in self._numbers
+        if node.prim in SIZES:
+            return True
+        return node.prim not in ARRAY_MAKERS and all(self.number(a) for a in node.args)
+
+    def _note_number(self, stmt: Stmt) -> None:
+        number = self.number(stmt.expr)
+        if stmt.accumulate:
+            number = number and stmt.target in self._numbers
+        if number:
+            self._numbers.add(stmt.target)
+        else:
+            self._numbers.discard(stmt.target)
 
     # -- what the printing functions use --------------------------------------------
 
@@ -206,6 +258,11 @@ class TablePrinter:
         """``target = value`` (or ``target = target + value``); one line, or several
         joined by newlines for primitives that print as statements of their own.
         Comments and notes are not printed here."""
+        text = self._statement(stmt)
+        self._note_number(stmt)
+        return text
+
+    def _statement(self, stmt: Stmt) -> str:
         expr = stmt.expr
         if isinstance(expr, Op):
             rule = self._rules.get(expr.prim)

@@ -125,8 +125,17 @@ def _np_shift(p: TablePrinter, op: Op) -> Text:
     """The max-shift of a stable logsumexp/softmax; ``initial=-np.inf`` makes it -inf
     over an empty axis (where ``max`` alone raises), so the result is NumPy's own
     answer there: logsumexp -inf, empty softmax."""
+    inf = p.ref("numpy", "inf")
+    if p.dtype(op.args[0]) in ("int", "bool"):
+        # an integer array cannot hold -inf: its max taken in float64 (the dtype of
+        # what logsumexp/softmax make of it), written as a ufunc reduction, whose
+        # axis must be spelled out (None: all axes; its default is 0)
+        axis = axis_text(op.param("axis"))
+        maximum, x = p.ref("numpy", "maximum"), p.expr(op.args[0])
+        inner = f"axis={axis}, dtype=float, keepdims=True, initial=-{inf}"
+        return Text(f"{maximum}.reduce({x}, {inner})", ATOM)
     keep = dict(op.params, keepdims=True)
-    inner = reduce_args(keep) + f", initial=-{p.ref('numpy', 'inf')}"
+    inner = reduce_args(keep) + f", initial=-{inf}"
     return Text(f"{p.receiver(op.args[0])}.max({inner})", ATOM)
 
 

@@ -14,12 +14,18 @@ the printed code, one in :data:`~codegen.print_core.MODULES`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
 from codegen.ir import Stmt
 from codegen.print_core import HELPERS, MODULES, Helper, Pi, Rule, TablePrinter
 from codegen.print_math import MATH
 from codegen.print_numpy import NUMPY
 from codegen.print_source import SOURCE
 from codegen.print_torch import TORCH
+
+if TYPE_CHECKING:
+    from codegen.shapes import Type
 
 __all__ = [
     "HELPERS",
@@ -44,14 +50,16 @@ TABLES: dict[str, tuple[dict[str, Rule], Pi]] = {
 
 
 class Printer(TablePrinter):
-    """The printer of backend ``backend`` (a key of :data:`TABLES`)."""
+    """The printer of backend ``backend`` (a key of :data:`TABLES`); ``types``: the
+    program's types, name -> :class:`~codegen.shapes.Type`."""
 
     __slots__ = ()
 
-    def __init__(self, backend: str) -> None:
+    def __init__(self, backend: str, types: Mapping[str, Type] | None = None) -> None:
         if backend not in TABLES:
             raise ValueError(f"unknown backend {backend!r}")
-        super().__init__(backend, *TABLES[backend])
+        rules, pi = TABLES[backend]
+        super().__init__(backend, rules, pi, types)
 
 
 _SOURCE = Printer("source")
