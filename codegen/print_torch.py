@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from codegen.ir import Const, Op
+from codegen.ir import Op
 from codegen.print_core import (
     ADD,
     ATOM,
@@ -27,11 +27,12 @@ from codegen.print_core import (
 
 
 def _torch_function(attr: str) -> Rule:
-    """``torch.attr(x)``; of constants only (``exp(2)`` as written), ``math.attr``:
-    a number, placed on no device."""
+    """``torch.attr(x)``; of plain numbers (constants, sizes and what is computed
+    from them alone: ``sqrt(D)``, ``log(2 * pi)``), ``math.attr``: a number, placed
+    on no device (``torch.sqrt`` takes tensors only)."""
 
     def rule(p: TablePrinter, op: Op) -> Text:
-        if all(isinstance(a, Const) for a in op.args):
+        if all(p.number(a) for a in op.args):
             return p.call(p.ref("math", attr), op.args)
         return p.call(p.ref("torch", attr), op.args)
 
@@ -60,12 +61,12 @@ def _torch_method(name: str, whole: str | None = None) -> Rule:
 
 
 def _torch_extremum(attr: str, bound: str) -> Rule:
-    """n-ary max/min as nested ``torch.maximum``; a constant bound as
+    """n-ary max/min as nested ``torch.maximum``; a bound that is a plain number as
     ``torch.clamp(x, min=c)`` (torch.maximum takes tensors only)."""
 
     def rule(p: TablePrinter, op: Op) -> Text:
-        tensors = [a for a in op.args if not isinstance(a, Const)]
-        constants = [a for a in op.args if isinstance(a, Const)]
+        tensors = [a for a in op.args if not p.number(a)]
+        constants = [a for a in op.args if p.number(a)]
         if not tensors:  # numbers only: the builtin
             return p.call(op.prim, op.args)
         text = p.text(tensors[0]).text
@@ -195,11 +196,18 @@ def _torch_log_sigmoid(p: TablePrinter, op: Op) -> Text:
 
 
 def _torch_logaddexp(p: TablePrinter, op: Op) -> Text:
-    """``torch.logaddexp(a, b)``; a constant side becomes a tensor like the other."""
+    """``torch.logaddexp(a, b)``; a side that is a plain number becomes a tensor like
+    the other; of two numbers, max(a, b) + log1p(exp(-|a - b|)) with ``math``."""
     a, b = op.args
-    if isinstance(a, Const) and not isinstance(b, Const):
+    if p.number(a) and p.number(b):
+        log1p, exp = p.ref("math", "log1p"), p.ref("math", "exp")
+        diff = p.expr(Op("sub", (a, b)))
+        return Text(
+            f"max({p.expr(a)}, {p.expr(b)}) + {log1p}({exp}(-abs({diff})))", ADD
+        )
+    if p.number(a):
         a, b = b, a
-    if isinstance(b, Const) and not isinstance(a, Const):
+    if p.number(b):
         full = f"{p.ref('torch', 'full_like')}({p.expr(a)}, {p.expr(b)})"
         return Text(f"{p.ref('torch', 'logaddexp')}({p.expr(a)}, {full})", ATOM)
     return p.call(p.ref("torch", "logaddexp"), op.args)
