@@ -21,7 +21,7 @@ it to that.  It never renames: names are fixed before printing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -149,7 +149,18 @@ class TablePrinter:
     hold numbers computed from constants and sizes alone (:meth:`number`): Python
     numbers in a module whose inputs are arrays or tensors."""
 
-    __slots__ = ("backend", "_rules", "_pi", "_used", "_helpers", "_types", "_numbers")
+    __slots__ = (
+        "backend",
+        "_rules",
+        "_pi",
+        "_used",
+        "_helpers",
+        "_types",
+        "_numbers",
+        "_by_name",
+        "_taken",
+        "_imported",
+    )
 
     def __init__(
         self,
@@ -157,10 +168,18 @@ class TablePrinter:
         rules: dict[str, Rule],
         pi: Pi,
         types: Mapping[str, Type] | None = None,
+        by_name: Collection[str] = (),
+        taken: Collection[str] | None = None,
     ) -> None:
         self.backend = backend
         self._rules, self._pi = rules, pi
         self._used: set[str] = set()
+        # modules whose attributes are imported by name (``from math import exp``):
+        # only when every name of the module printed is known (``taken``), and then
+        # for attributes no name of the module takes
+        self._by_name = frozenset(by_name) if taken is not None else frozenset()
+        self._taken = frozenset(taken or ())
+        self._imported: dict[str, set[str]] = {}
         self._helpers: set[str] = set()
         self._types: Mapping[str, Type] = types or {}
         self._numbers: set[str] = set()
@@ -198,7 +217,12 @@ class TablePrinter:
 
     def ref(self, module: str, attr: str) -> str:
         """``module``'s ``attr`` as printed code names it (``np.exp``), noting that
-        the text printed now needs ``module`` imported."""
+        the text printed now needs ``module`` imported.  An attribute of a module the
+        backend imports by name is printed bare (``exp``) unless a name of the printed
+        module takes it (a variable ``exp``: then ``math.exp``)."""
+        if module in self._by_name and attr not in self._taken:
+            self._imported.setdefault(module, set()).add(attr)
+            return attr
         self._used.add(module)
         return f"{MODULES[module][0]}.{attr}"
 
@@ -307,6 +331,9 @@ class TablePrinter:
         for module in self._used:
             _, line, section = MODULES[module]
             sections[section].add(line)
+        for module, attrs in self._imported.items():
+            names = ", ".join(sorted(attrs))
+            sections[MODULES[module][2]].add(f"from {module} import {names}")
         lines: list[str] = []
         for section in sections:
             if section:

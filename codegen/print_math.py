@@ -1,15 +1,22 @@
 """The math backend's printing table: plain floats, scalar primitives only (no
 array primitives: a math module can never contain ``np.``).
+
+Constants print as the program writes them (the lecture's ``de * 2``).  Measured:
+``de * 2.0`` is faster here, with the same bits for any integer below 2**53 (CPython
+3.11 specialises ``BINARY_OP`` for float-float operands only; float-int takes the
+generic path), so float literals are the better spelling for this backend; they are not
+printed yet (benchmarks/RESULTS-calls.txt).
 """
 
 from __future__ import annotations
 
-from codegen.ir import Const, Op
+from codegen.ir import Const, Op, Var
 from codegen.print_core import (
     ADD,
     ATOM,
     CMP,
     COND,
+    MUL,
     OPERATORS,
     Rule,
     TablePrinter,
@@ -56,13 +63,24 @@ def _math_logaddexp(p: TablePrinter, op: Op) -> Text:
 
 
 def _math_sign(p: TablePrinter, op: Op) -> Text:
-    """sign(0) = 0, as ``np.sign``; ``float(...)`` so that a NumPy float64 argument
-    (whose comparisons give ``np.bool_``, which cannot be subtracted) works too."""
+    """sign(0) = 0, as ``np.sign``, and 0.0 of nan (neither comparison holds), as
+    ``float(t > 0) - float(t < 0)`` gives: a conditional expression, which costs
+    less than two calls (benchmarks/RESULTS-calls.txt); an np.float64 argument works
+    too (its comparisons give ``np.bool_``)."""
     part = p.text(op.args[0])
-    a = wrap(
-        part, part.prec <= CMP
-    )  # ``(x if c else y) > 0``, not ``x if c else y > 0``
-    return Text(f"float({a} > 0) - float({a} < 0)", ADD)
+    a = wrap(part, part.prec <= CMP)  # ``(a > b) > 0``, not the chain ``a > b > 0``
+    return Text(f"1.0 if {a} > 0 else -1.0 if {a} < 0 else 0.0", COND)
+
+
+def _math_pow(p: TablePrinter, op: Op) -> Text:
+    """A square of a name as a product, ``t * t``: one float multiplication where
+    ``t**2`` is a call of libm's pow (several times slower, and a last bit off the
+    correctly rounded ``t * t`` in about 1 in 1,000 cases; an overflow is inf, as of
+    any product, not OverflowError); any other power as ``**``."""
+    base, exponent = op.args
+    if isinstance(base, Var) and isinstance(exponent, Const) and exponent.text == "2":
+        return Text(f"{base.name} * {base.name}", MUL)
+    return OPERATORS["pow"](p, op)
 
 
 def _math_relu(p: TablePrinter, op: Op) -> Text:
@@ -81,6 +99,7 @@ def _math_where(p: TablePrinter, op: Op) -> Text:
 
 MATH: dict[str, Rule] = {
     **OPERATORS,
+    "pow": _math_pow,
     "exp": function("math", "exp"),
     "log": function("math", "log"),
     "sqrt": function("math", "sqrt"),

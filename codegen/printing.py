@@ -14,7 +14,7 @@ the printed code, one in :data:`~codegen.print_core.MODULES`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING
 
 from codegen.ir import Stmt
@@ -40,26 +40,36 @@ __all__ = [
     "source_statement",
 ]
 
-#: backend -> (its table, how it writes pi: (module, attribute), or (None, bare name))
-TABLES: dict[str, tuple[dict[str, Rule], Pi]] = {
-    "numpy": (NUMPY, ("numpy", "pi")),
-    "math": (MATH, ("math", "pi")),
-    "torch": (TORCH, ("math", "pi")),
-    "source": (SOURCE, (None, "pi")),
+#: backend -> (its table, how it writes pi: (module, attribute) or (None, bare name),
+#: the modules whose attributes it imports by name).  The math backend writes
+#: ``from math import cos, exp``: a global name is one dictionary look-up where
+#: ``math.cos`` is two (benchmarks/RESULTS-calls.txt).
+TABLES: dict[str, tuple[dict[str, Rule], Pi, frozenset[str]]] = {
+    "numpy": (NUMPY, ("numpy", "pi"), frozenset()),
+    "math": (MATH, ("math", "pi"), frozenset({"math"})),
+    "torch": (TORCH, ("math", "pi"), frozenset()),
+    "source": (SOURCE, (None, "pi"), frozenset()),
 }
 
 
 class Printer(TablePrinter):
     """The printer of backend ``backend`` (a key of :data:`TABLES`); ``types``: the
-    program's types, name -> :class:`~codegen.shapes.Type`."""
+    program's types, name -> :class:`~codegen.shapes.Type`; ``taken``: every name
+    the printed module uses, when known (then the backend may import functions by
+    name, for the ones no name takes)."""
 
     __slots__ = ()
 
-    def __init__(self, backend: str, types: Mapping[str, Type] | None = None) -> None:
+    def __init__(
+        self,
+        backend: str,
+        types: Mapping[str, Type] | None = None,
+        taken: Collection[str] | None = None,
+    ) -> None:
         if backend not in TABLES:
             raise ValueError(f"unknown backend {backend!r}")
-        rules, pi = TABLES[backend]
-        super().__init__(backend, rules, pi, types)
+        rules, pi, by_name = TABLES[backend]
+        super().__init__(backend, rules, pi, types, by_name, taken)
 
 
 _SOURCE = Printer("source")
