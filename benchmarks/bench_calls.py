@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
 import inspect
+import os
 import platform
 import statistics
 import subprocess
@@ -164,6 +166,9 @@ def call_cases(quick: bool):
             None,
         ),
     ]
+    shared = shared_dag_case()
+    if shared is not None:
+        cases.append(shared)
     for n in (1_000,) if quick else (1_000, 10_000):
         source = random_dag(n, seed=n)
         ref_text = reference.flat_reference(source)
@@ -174,6 +179,45 @@ def call_cases(quick: bool):
             (f"DAG {n:,}", source, point, ref.forward, ref.forward_backward, ref_text)
         )
     return cases
+
+
+#: the shared random DAG and its hand-written reference (see its README); override
+#: with the environment variable BACKPROPGEN_SHARED_DAG
+SHARED_DAG = Path(
+    os.environ.get("BACKPROPGEN_SHARED_DAG", ROOT.parent / "shared/bench/dag.py")
+)
+
+
+def shared_dag_case():
+    """The 1,000-op DAG of ``shared/bench/dag.py`` against its ``emit_reference``
+    (``value``, ``value_and_grad``), or None where that file is missing."""
+    if not SHARED_DAG.is_file():
+        out(f"(no {SHARED_DAG}: the shared DAG case is left out)")
+        return None
+    spec = importlib.util.spec_from_file_location("shared_dag", SHARED_DAG)
+    dag = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(dag)
+    nodes = dag.make_dag(1_000)
+    names = dag.names(len(nodes))[: dag.NIN]
+    # declared inputs fix the argument order x0..x9
+    source = "".join(f"{n}: float\n" for n in names) + dag.spec(nodes)
+    ref_text = dag.emit_reference(nodes)
+    ref = load_module(ref_text, "shared_dag_ref")
+    point = tuple(dag.input_values())
+    return (
+        "shared DAG 1,000",
+        source,
+        point,
+        ref.value,
+        ref.value_and_grad,
+        ref_text,
+    )
+
+
+def _inputs(fn: Callable) -> tuple[str, ...]:
+    """The parameters of ``fn`` without a default (not the upstream gradient)."""
+    parameters = inspect.signature(fn).parameters.values()
+    return tuple(p.name for p in parameters if p.default is p.empty)
 
 
 def named_variant(fn: Callable, source: str, name: str) -> Callable:
@@ -189,8 +233,7 @@ def named_variant(fn: Callable, source: str, name: str) -> Callable:
     module = load_module(
         "import math\nfrom math import cos, exp, log, sin, sqrt, tanh\n"
         "from collections import namedtuple\n\n"
-        f"Grads = namedtuple('Grads', {tuple(inspect.signature(fn).parameters)[:-1]!r})\n\n"
-        + text,
+        f"Grads = namedtuple('Grads', {_inputs(fn)!r})\n\n" + text,
         name,
     )
     return getattr(module, fn.__name__)

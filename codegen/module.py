@@ -466,10 +466,23 @@ def io_constants(compiled: Compiled) -> list[str]:
     ]
 
 
+def _taken(compiled: Compiled) -> set[str]:
+    """Every name the module's functions use or define (no math function may be
+    imported under one of them)."""
+    taken = set(compiled.forward.inputs)
+    for f in compiled.functions:
+        taken.add(f.name)
+        taken.update(f.params)
+        taken.update(f.unpack or ())
+        for section in f.sections:
+            taken.update(stmt.target for stmt in section.stmts)
+    return taken
+
+
 def build_view(compiled: Compiled, source: str, regenerate: str) -> ModuleView:
     """The view of a module of plain functions (the flat and layer targets)."""
     backend = compiled.backend
-    printer = Printer(backend.name)
+    printer = Printer(backend.name, compiled.types, _taken(compiled))
     doc = header(compiled, source, regenerate)
     functions = tuple(
         function_view(f, printer, compiled.types, backend.matrix, backend.standin)

@@ -19,8 +19,8 @@ Cost in operations (primitives applied, +1 per accumulation; ratio to forward):
 forward 6, forward_backward 12 (2.0x).
 """
 
-import math
 from collections import namedtuple
+from math import exp
 
 INPUTS = ("x",)
 OUTPUT = "f"
@@ -37,7 +37,7 @@ def forward(x):
     c = -b
     d = c + 1
     e = d * 2
-    f = 1 / (1 + math.exp(-e)) if e > -700 else math.exp(e)
+    f = 1 / (1 + exp(-e)) if e > -700 else exp(e)
     return f
 
 
@@ -49,7 +49,7 @@ def forward_backward(x, df=1.0):
     c = -b
     d = c + 1
     e = d * 2
-    f = 1 / (1 + math.exp(-e)) if e > -700 else math.exp(e)
+    f = 1 / (1 + exp(-e)) if e > -700 else exp(e)
 
     # backward
     # f = sigmoid(e)  (sigmoid' = output * (1 - output))

@@ -78,3 +78,42 @@ def test_non_empty_inputs_are_unchanged_by_the_guards() -> None:
     m = a.max(axis=1, keepdims=True)
     want = (np.log(np.exp(a - m).sum(axis=1, keepdims=True)) + m).squeeze(1)
     np.testing.assert_array_equal(module.forward(a), want)
+
+
+#: name -> (source, the shape of w for labels of shape (n, c))
+INTEGER_SOURCES = {
+    "logsumexp": (
+        "Y: int[N, C]\nw: array[N]\nf = sum(logsumexp(Y, axis=1) * w)",
+        lambda n, c: (n,),
+    ),
+    "log_softmax": (
+        "Y: int[N, C]\nw: array[N, C]\nf = sum(log_softmax(Y, axis=1) * w)",
+        lambda n, c: (n, c),
+    ),
+    "softmax": (
+        "Y: int[N, C]\nw: array[N, C]\nf = sum(softmax(Y, axis=1) * w)",
+        lambda n, c: (n, c),
+    ),
+    "logsumexp, all axes": (
+        "Y: int[N, C]\nw: float\nf = logsumexp(Y) * w",
+        lambda n, c: (),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(INTEGER_SOURCES))
+def test_integer_arrays_into_the_max_shift(name: str) -> None:
+    """An int array into the max shift of logsumexp/softmax (int labels cannot take
+    ``initial=-inf``): the values and gradients the module gives for the same numbers
+    as floats, over a non-empty and a size-0 axis."""
+    source, w_shape = INTEGER_SOURCES[name]
+    module = load(source)
+    rng = np.random.default_rng(4)
+    for n, c in ((3, 5), (3, 0)):
+        labels = rng.integers(-4, 9, size=(n, c))
+        w = rng.standard_normal(w_shape(n, c))
+        want_value, want_grads = _quiet(module.forward_backward, labels * 1.0, w)
+        value, grads = _quiet(module.forward_backward, labels, w)
+        np.testing.assert_array_equal(value, want_value)
+        np.testing.assert_array_equal(grads.w, want_grads.w)
+        assert np.asarray(value).dtype == np.float64

@@ -15,6 +15,7 @@ from conftest import GENERATED, REPO
 from codegen import chunks
 from codegen.backends import BACKENDS as BACKEND_RECORDS
 from codegen.errors import MissingRuleError
+from codegen.evaluate import load_module
 from codegen.formatting import LINE_LENGTH, format_black
 from codegen.generate import Options, compile_source, generate
 from codegen.ir import Const, Expr, Op, Stmt, Var
@@ -95,7 +96,7 @@ def test_every_printing_function_prints_python(backend: str) -> None:
     """Each entry of the table prints parseable code that names only its own backend's
     module (a helper it calls, the numpy sigmoid, may use math for numbers), and the
     printer notes exactly the modules the text and its helpers name."""
-    table, _ = TABLES[backend]
+    table = TABLES[backend][0]
     for prim in table:
         printer = Printer(backend)
         text = printer.statement(Stmt("t", sample(prim)))
@@ -229,6 +230,20 @@ _CALLED = {  # backend -> primitive -> the function printed
 _PI = {"numpy": "np.pi", "math": "math.pi", "source": "pi", "torch": "math.pi"}
 
 
+def _number(node: Expr) -> bool:
+    """Constants alone (no name): a plain number, which torch prints with math."""
+    if isinstance(node, Const):
+        return True
+    return isinstance(node, Op) and all(_number(a) for a in node.args)
+
+
+def _square_of_name(node: Op) -> bool:
+    base, exponent = node.args
+    return (
+        isinstance(base, Var) and isinstance(exponent, Const) and exponent.text == "2"
+    )
+
+
 def expected(node: Expr, backend: str) -> tuple:
     """The structure the printed text must parse to."""
     if isinstance(node, Var):
@@ -238,31 +253,27 @@ def expected(node: Expr, backend: str) -> tuple:
             return ("name", _PI[backend])
         return from_ast(ast.parse(node.text, mode="eval"))
     args = [expected(a, backend) for a in node.args]
+    if node.prim == "pow" and backend == "math" and _square_of_name(node):
+        return ("mul", args[0], args[0])  # t * t
     if node.prim in _OPERATOR_PRIMS:
         return (node.prim, *args)
     if node.prim == "neg":
         return ("neg", *args)
     if node.prim == "where" and backend == "math":
         return ("where", *args)
-    if node.prim == "sign" and backend == "math":  # float(a > 0) - float(a < 0)
-        zero = ("const", 0)
-        return (
-            "sub",
-            ("call", "float", ("gt", args[0], zero)),
-            ("call", "float", ("lt", args[0], zero)),
-        )
-    if node.prim == "exp" and backend == "torch" and isinstance(node.args[0], Const):
+    if node.prim == "sign" and backend == "math":  # 1.0 if a > 0 else ...
+        zero, one = ("const", 0), ("const", 1.0)
+        minus_one = from_ast(ast.parse("-1.0", mode="eval"))
+        inner = ("where", ("lt", args[0], zero), minus_one, ("const", 0.0))
+        return ("where", ("gt", args[0], zero), one, inner)
+    if node.prim == "exp" and backend == "torch" and _number(node.args[0]):
         return ("call", "math.exp", *args)  # a number: no tensor, no device
     if node.prim in ("max", "min") and backend == "torch":
         # tensors nested in torch.maximum, then each constant as a clamp bound
         name = "torch.maximum" if node.prim == "max" else "torch.minimum"
         bound = "min" if node.prim == "max" else "max"
-        tensors = [
-            a for a, n in zip(args, node.args, strict=True) if not isinstance(n, Const)
-        ]
-        constants = [
-            a for a, n in zip(args, node.args, strict=True) if isinstance(n, Const)
-        ]
+        tensors = [a for a, n in zip(args, node.args, strict=True) if not _number(n)]
+        constants = [a for a, n in zip(args, node.args, strict=True) if _number(n)]
         if not tensors:  # numbers only: the builtin
             return ("call", node.prim, *args)
         nested = tensors[0]
@@ -362,8 +373,8 @@ def test_lines_that_fit_are_what_black_writes(backend: str) -> None:
 @pytest.mark.parametrize(
     ("tree", "numpy", "math"),
     [
-        (Var("x") ** Const(2, "2"), "x**2", "x**2"),
-        (-(Var("x") ** Const(2, "2")), "-(x**2)", "-(x**2)"),
+        (Var("x") ** Const(2, "2"), "x**2", "x * x"),
+        (-(Var("x") ** Const(2, "2")), "-(x**2)", "-(x * x)"),
         (Const(-2, "-2") ** Var("x"), "(-2) ** x", "(-2) ** x"),
         (Var("x") ** Const(Fraction(1, 3), "1 / 3"), "x ** (1 / 3)", "x ** (1 / 3)"),
         (Var("x") - (Var("y") - Var("z")), "x - (y - z)", "x - (y - z)"),
@@ -451,12 +462,17 @@ def _import_block(module_text: str) -> tuple[str, ...]:
 MANIFEST = load_manifest(REPO / "pyproject.toml")
 
 
+def _names(compiled) -> set[str]:  # noqa: ANN001
+    stmts = compiled.forward.stmts + compiled.reverse.stmts
+    return {*compiled.forward.inputs, *(s.target for s in stmts)}
+
+
 @pytest.mark.parametrize("entry", MANIFEST.entries, ids=lambda e: e.name)
 def test_imports_match_the_gallery(entry) -> None:  # noqa: ANN001
     """Printing a gallery program's statements gives the import lines its checked-in
     module has."""
     compiled = compile_source(entry.source, entry.options)
-    printer = Printer(entry.options.backend)
+    printer = Printer(entry.options.backend, taken=_names(compiled))
     for stmt in compiled.forward.stmts + compiled.reverse.stmts:
         printer.statement(stmt)
     module = (GENERATED / f"{entry.name}.py").read_text(encoding="utf-8")
@@ -470,10 +486,63 @@ def test_imports_match_the_gallery(entry) -> None:  # noqa: ANN001
 )
 def test_imports_match_generated_modules(source: str, backend: str) -> None:
     compiled = compile_source(source, Options(backend=backend))
-    printer = Printer(backend)
+    printer = Printer(backend, taken=_names(compiled))
     for stmt in compiled.forward.stmts + compiled.reverse.stmts:
         printer.statement(stmt)
     module = generate(source, Options(backend=backend))
     assert printer.imports(NAMEDTUPLE) == _import_block(module)
     if backend == "math":
         assert "np." not in module
+
+
+# -- the math backend's faster spellings ------------------------------------------------
+
+
+def test_math_sign_of_abs_is_the_old_formula() -> None:
+    """abs' prints as a conditional expression with the values of
+    ``float(t > 0) - float(t < 0)``: 0.0 at 0, -0.0 and nan, for floats and
+    np.float64 alike."""
+    import math
+
+    import numpy as np
+
+    text = generate("f = abs(x)", Options(backend="math"))
+    assert "float(" not in text
+    module = load_module(text)
+    for x in (0.0, -0.0, math.nan, math.inf, -math.inf, 1.5, -1.5, 5e-324, -5e-324):
+        for arg in (x, np.float64(x)):
+            _, (dx,) = module.forward_backward(arg, 2.0)
+            want = 2.0 * (float(x > 0) - float(x < 0))
+            assert dx == want and math.copysign(1, dx) == math.copysign(1, want)
+
+
+def test_math_squares_are_products() -> None:
+    """tanh' = 1 - t * t (one multiplication, correctly rounded), to the bit."""
+    import math
+    import random
+
+    text = generate("f = tanh(x) + x**2", Options(backend="math"))
+    assert "**2" not in text.split("def forward(")[1].split("#")[0]
+    module = load_module(text)
+    rng = random.Random(3)
+    for _ in range(200):
+        x = rng.uniform(-4, 4)
+        t = math.tanh(x)
+        value, (dx,) = module.forward_backward(x)
+        assert value == t + x * x
+        assert dx == 1.0 * (1 - t * t) + 1.0 * 2 * x
+
+
+def test_math_functions_imported_by_name_unless_a_name_takes_them() -> None:
+    """``from math import exp`` for the names no variable of the module takes;
+    ``math.exp`` for one that does, and where the module's names are unknown."""
+    expr = Op("add", (Op("exp", (Var("x"),)), Op("cos", (Var("x"),))))
+    free = Printer("math", taken={"x"})
+    assert free.expr(expr) == "exp(x) + cos(x)"
+    assert free.imports() == ("from math import cos, exp",)
+    clash = Printer("math", taken={"x", "exp"})
+    assert clash.expr(expr) == "math.exp(x) + cos(x)"
+    assert clash.imports() == ("import math", "from math import cos")
+    unknown = Printer("math")
+    assert unknown.expr(expr) == "math.exp(x) + math.cos(x)"
+    assert unknown.imports() == ("import math",)

@@ -228,3 +228,49 @@ def test_function_with_several_outputs_and_a_torch_layer() -> None:
     grads = layer.layer_backward(dout, cache)
     (want,) = torch.autograd.grad(torch.tanh(X @ W), W, dout)
     torch.testing.assert_close(grads.W, want, rtol=1e-13, atol=1e-15)
+
+
+#: programs with functions of plain numbers (a size, constants): GELU's sqrt(2 / pi),
+#: attention's sqrt(D), a Gaussian likelihood's log(2 * pi)
+NUMBER_PROGRAMS = {
+    "gelu_mlp": "X: array[N, D]\nW: array[D, H]\nh = X @ W\n"
+    "g = 0.5 * h * (1 + tanh(sqrt(2 / pi) * (h + 0.044715 * h**3)))\nf = sum(g)",
+    "attention": "Q: array[N, D]\nK: array[M, D]\nV: array[M, D]\n"
+    "S = softmax(Q @ transpose(K) / sqrt(D), axis=1)\nf = sum(S @ V)",
+    "gaussian_nll": "x: array[N]\nmu: array[N]\ns: array[N]\nc = 3\n"
+    "f = sum(0.5 * log(2 * pi) + 0.5 * log(s * s) + 0.5 * ((x - mu) / s)**2 + exp(-c))",
+    "scaled_sum": "X: array[N, D]\nf = sum(X) / sqrt(D) + log1p(D) * sum(X * X)"
+    " + logaddexp(D, 1) * sum(max(X, 1 / D))",
+}
+
+
+@pytest.mark.parametrize("name", sorted(NUMBER_PROGRAMS))
+def test_functions_of_plain_numbers(name: str) -> None:
+    """A function of a size or of constants (a Python number, not a tensor) is
+    computed with math, not torch (torch.sqrt(3) raises TypeError): the flat module's
+    and the Function's values and gradients equal the numpy module's."""
+    import torch
+
+    source = NUMBER_PROGRAMS[name]
+    flat = build(source)
+    torch_module = load_module(generate(source, Options(backend="torch")))
+    function = load_module(
+        generate(source, Options(backend="torch", target="function"))
+    )
+    for bind in bindings(flat.symbols())[:2]:
+        rng = np.random.default_rng(
+            seed_of("torch-numbers", name, sorted(bind.items()))
+        )
+        point = sample(flat, bind, rng)
+        args = [point[n] for n in flat.inputs]
+        value, grads = flat.module.forward_backward(*args)
+        targs = [torch.as_tensor(np.asarray(a)) for a in args]
+        t_value, t_grads = torch_module.forward_backward(*targs)
+        np.testing.assert_allclose(t_value.numpy(), value, rtol=1e-12, atol=1e-12)
+        for g, t in zip(grads, t_grads, strict=True):
+            np.testing.assert_allclose(t.numpy(), g, rtol=1e-12, atol=1e-12)
+        leaves = [t.clone().requires_grad_(True) for t in targs]
+        function.apply(*leaves).backward()
+        for n, g in zip(flat.wrt, grads, strict=True):
+            got = leaves[flat.inputs.index(n)].grad
+            np.testing.assert_allclose(got.numpy(), g, rtol=1e-12, atol=1e-12)

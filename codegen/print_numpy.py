@@ -1,0 +1,261 @@
+"""The numpy backend's printing table: arrays and NumPy floats."""
+
+from __future__ import annotations
+
+from codegen.ir import Const, Op
+from codegen.print_core import (
+    ADD,
+    ATOM,
+    MATMUL,
+    MUL,
+    OPERATORS,
+    UNARY,
+    Rule,
+    Statement,
+    StatementOrExpression,
+    TablePrinter,
+    Text,
+    as_float,
+    axis_text,
+    dim_rule,
+    function,
+    gather,
+    method,
+    reduce_args,
+    reshape,
+    reshape_like,
+    sliced,
+    transpose,
+    wrap,
+)
+
+
+def _np_sigmoid(p: TablePrinter, op: Op) -> Text:
+    """``sigmoid(x)``: the module's own function (:data:`HELPERS`), one exp of -|x|."""
+    return Text(f"{p.helper('sigmoid')}({p.expr(op.args[0])})", ATOM)
+
+
+def _np_softplus(p: TablePrinter, op: Op) -> Text:
+    """log(1 + exp(x)) as ``np.logaddexp(0, x)``: max(x, 0) + log1p(exp(-|x|))."""
+    return p.call(p.ref("numpy", "logaddexp"), (Const(0, "0"), op.args[0]))
+
+
+def _np_log_sigmoid(p: TablePrinter, op: Op) -> Text:
+    """log(sigmoid(x)) = -log(1 + exp(-x)) as ``-np.logaddexp(0, -x)``."""
+    inner = p.text(op.args[0])
+    neg = "-" + wrap(inner, inner.prec < ATOM or inner.text.startswith("-"))
+    return Text(f"-{p.ref('numpy', 'logaddexp')}(0, {neg})", UNARY)
+
+
+def _np_norm(p: TablePrinter, op: Op) -> Text:
+    """The Euclidean norm as ``np.hypot.reduce``: scaled as it goes, so no square
+    overflows (1e200) or underflows (1e-300).  A ufunc reduces axis 0 by default, so
+    ``axis=None`` (all axes) is written out."""
+    params = dict(op.params)
+    inner = reduce_args(params)
+    if params.get("axis") is None:
+        inner = "axis=None" + (f", {inner}" if inner else "")
+    return Text(
+        f"{p.ref('numpy', 'hypot')}.reduce({p.expr(op.args[0])}, {inner})", ATOM
+    )
+
+
+def _np_relu(p: TablePrinter, op: Op) -> Text:
+    return p.call(p.ref("numpy", "maximum"), (Const(0, "0"), op.args[0]))
+
+
+def _np_extremum(attr: str) -> Rule:
+    """n-ary max/min as nested two-argument calls: ``np.maximum(np.maximum(a, b), c)``."""
+
+    def rule(p: TablePrinter, op: Op) -> Text:
+        name = p.ref("numpy", attr)
+        first, *rest = op.args
+        text = p.text(first).text
+        for arg in rest:
+            text = f"{name}({text}, {p.text(arg).text})"
+        return Text(text, ATOM)
+
+    return rule
+
+
+def _np_zeros_like(p: TablePrinter, op: Op) -> Text:
+    return Text(
+        f"{p.ref('numpy', 'zeros_like')}({p.expr(op.args[0])}, dtype=float)", ATOM
+    )
+
+
+def _np_broadcast_like(p: TablePrinter, op: Op) -> Text:
+    """``g + np.zeros_like(like)``: g as a fresh array of like's shape (never the
+    caller's array)."""
+    g, like = p.text(op.args[0]), p.expr(op.args[1])
+    return Text(
+        f"{wrap(g, g.prec < ADD)} + {p.ref('numpy', 'zeros_like')}({like})", ADD
+    )
+
+
+def _np_broadcast_like_lines(p: TablePrinter, target: str, op: Op) -> str:
+    """As a statement of its own: ``g + np.zeros_like(like)`` unless g and like are
+    both numbers (a call with Python floats); then ``np.float64(g)``, the type of every
+    other number the module computes, without the array that would cost more than the
+    whole computation."""
+    g = p.text(op.args[0])
+    like = p.expr(op.args[1])
+    float64, zeros_like = p.ref("numpy", "float64"), p.ref("numpy", "zeros_like")
+    numbers = f"isinstance({like}, float)"
+    if not isinstance(op.args[0], Const):  # a constant seed is a number already
+        numbers = f"isinstance({g.text}, float) and {numbers}"
+    return (
+        f"if {numbers}:\n"
+        f"    {target} = {float64}({g.text})\n"
+        "else:\n"
+        f"    {target} = {wrap(g, g.prec < ADD)} + {zeros_like}({like})"
+    )
+
+
+def _np_copy(p: TablePrinter, op: Op) -> Text:
+    if op.param("caller"):
+        # the caller's argument may be a Python number, which has no .copy(): unary
+        # plus makes a new array of an array and leaves a number a number
+        arg = p.text(op.args[0])
+        return Text(f"+{wrap(arg, arg.prec < UNARY)}", UNARY)
+    return Text(f"{p.receiver(op.args[0])}.copy()", ATOM)
+
+
+def _np_shift(p: TablePrinter, op: Op) -> Text:
+    """The max-shift of a stable logsumexp/softmax; ``initial=-np.inf`` makes it -inf
+    over an empty axis (where ``max`` alone raises), so the result is NumPy's own
+    answer there: logsumexp -inf, empty softmax."""
+    inf = p.ref("numpy", "inf")
+    if p.dtype(op.args[0]) in ("int", "bool"):
+        # an integer array cannot hold -inf: its max taken in float64 (the dtype of
+        # what logsumexp/softmax make of it), written as a ufunc reduction, whose
+        # axis must be spelled out (None: all axes; its default is 0)
+        axis = axis_text(op.param("axis"))
+        maximum, x = p.ref("numpy", "maximum"), p.expr(op.args[0])
+        inner = f"axis={axis}, dtype=float, keepdims=True, initial=-{inf}"
+        return Text(f"{maximum}.reduce({x}, {inner})", ATOM)
+    keep = dict(op.params, keepdims=True)
+    inner = reduce_args(keep) + f", initial=-{inf}"
+    return Text(f"{p.receiver(op.args[0])}.max({inner})", ATOM)
+
+
+def _np_as_float(p: TablePrinter, op: Op) -> Text:
+    """A scalar output's upstream gradient: ``float`` refuses anything but a number,
+    ``np.float64`` gives it NumPy's float rules (a mean over an empty batch divides
+    by 0: inf and a warning, not ZeroDivisionError)."""
+    inner = as_float(p, op).text
+    return Text(f"{p.ref('numpy', 'float64')}({inner})", ATOM)
+
+
+def _np_squeeze(p: TablePrinter, op: Op) -> Text:
+    axis, inner = op.param("axis"), p.expr(op.args[0])
+    squeeze = p.ref("numpy", "squeeze")
+    if axis is None:
+        return Text(f"{squeeze}({inner})", ATOM)
+    return Text(f"{squeeze}({inner}, axis={axis_text(axis)})", ATOM)
+
+
+def _np_broadcast_to(p: TablePrinter, op: Op) -> Text:
+    # a fresh float array: gradients are float64 whatever the caller passed
+    g, like = p.expr(op.args[0]), p.receiver(op.args[1])
+    name = p.ref("numpy", "broadcast_to")
+    return Text(f"{name}({g}, {like}.shape).astype(float)", ATOM)
+
+
+def _np_expand(p: TablePrinter, op: Op) -> Text:
+    # a new array shaped like ``like``, filled with g (broadcast)
+    g, like = p.expr(op.args[0]), p.expr(op.args[1])
+    axis = op.param("axis")
+    if axis is not None and not op.param("keepdims"):
+        g = f"{p.ref('numpy', 'expand_dims')}({g}, {axis_text(axis)})"
+    return Text(f"{p.ref('numpy', 'full_like')}({like}, {g}, dtype=float)", ATOM)
+
+
+def _np_expand_dims(p: TablePrinter, op: Op) -> Text:
+    inner, axis = p.expr(op.args[0]), axis_text(op.param("axis"))
+    return Text(f"{p.ref('numpy', 'expand_dims')}({inner}, {axis})", ATOM)
+
+
+def _np_count(p: TablePrinter, op: Op) -> Text:
+    a = p.receiver(op.args[0])
+    axis = op.param("axis")
+    if axis is None:
+        return Text(f"{a}.size", ATOM)
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    text = " * ".join(f"{a}.shape[{k}]" for k in axes)
+    return Text(text, ATOM if len(axes) == 1 else MUL)
+
+
+def _np_scatter_add(p: TablePrinter, target: str, op: Op) -> str:
+    # two lines: a fresh zero array, then the scatter-add into it
+    like, *index, value = op.args
+    where = ", ".join(p.expr(a) for a in index)
+    if len(index) > 1:
+        where = f"({where})"
+    return (
+        f"{target} = {p.ref('numpy', 'zeros_like')}({p.expr(like)}, dtype=float)\n"
+        f"{p.ref('numpy', 'add')}.at({target}, {where}, {p.expr(value)})"
+    )
+
+
+def _np_unslice(p: TablePrinter, target: str, op: Op) -> str:
+    like, value = op.args
+    return (
+        f"{target} = {p.ref('numpy', 'zeros_like')}({p.expr(like)}, dtype=float)\n"
+        f"{target}[{op.param('index')}] = {p.expr(value)}"
+    )
+
+
+NUMPY: dict[str, Rule] = {
+    **OPERATORS,
+    "exp": function("numpy", "exp"),
+    "log": function("numpy", "log"),
+    "sqrt": function("numpy", "sqrt"),
+    "sin": function("numpy", "sin"),
+    "cos": function("numpy", "cos"),
+    "tan": function("numpy", "tan"),
+    "tanh": function("numpy", "tanh"),
+    "sigmoid": _np_sigmoid,
+    "relu": _np_relu,
+    "abs": function("numpy", "abs"),
+    "softplus": _np_softplus,
+    "log_sigmoid": _np_log_sigmoid,
+    "log1p": function("numpy", "log1p"),
+    "expm1": function("numpy", "expm1"),
+    "logaddexp": function("numpy", "logaddexp"),
+    "norm": _np_norm,
+    "max": _np_extremum("maximum"),
+    "min": _np_extremum("minimum"),
+    "sign": function("numpy", "sign"),
+    "zeros_like": _np_zeros_like,
+    "copy": _np_copy,
+    "broadcast_like": StatementOrExpression(
+        _np_broadcast_like_lines, _np_broadcast_like
+    ),
+    "as_float": _np_as_float,
+    "broadcast_to": _np_broadcast_to,
+    "matmul": MATMUL,
+    "matvec": MATMUL,
+    "vecmat": MATMUL,
+    "dot": MATMUL,
+    "outer": function("numpy", "outer"),
+    "sum": method("sum"),
+    "mean": method("mean"),
+    "amax": method("max"),
+    "amin": method("min"),
+    "shift": _np_shift,
+    "squeeze": _np_squeeze,
+    "transpose": transpose,
+    "reshape": reshape,
+    "reshape_like": reshape_like,
+    "expand": _np_expand,
+    "expand_dims": _np_expand_dims,
+    "count": _np_count,
+    "gather": gather,
+    "scatter_add": Statement(_np_scatter_add),
+    "slice": sliced,
+    "unslice": Statement(_np_unslice),
+    "where": function("numpy", "where"),
+    "arange": function("numpy", "arange"),
+    "dim": dim_rule,
+}

@@ -1,0 +1,80 @@
+"""The source notation's printing table: the user's own notation, for comments."""
+
+from __future__ import annotations
+
+from codegen.ir import Op
+from codegen.print_core import (
+    ATOM,
+    MATMUL,
+    OPERATORS,
+    Rule,
+    TablePrinter,
+    Text,
+    as_float,
+    gather,
+    method,
+    same,
+    sliced,
+    transpose,
+)
+
+
+def _source_call(p: TablePrinter, op: Op) -> Text:
+    """``prim(args, option=value)``: how a comment shows a primitive the user cannot
+    write (``expand(dt, t, axis=1)``) or writes as a call (``sigmoid(x)``)."""
+    options = [f"{k}={v!r}" for k, v in op.params]
+    inner = ", ".join([p.text(a).text for a in op.args] + options)
+    return Text(f"{op.prim}({inner})", ATOM)
+
+
+SOURCE: dict[str, Rule] = {
+    **OPERATORS,
+    "exp": _source_call,
+    "log": _source_call,
+    "sqrt": _source_call,
+    "sin": _source_call,
+    "cos": _source_call,
+    "tan": _source_call,
+    "tanh": _source_call,
+    "sigmoid": _source_call,
+    "relu": _source_call,
+    "abs": _source_call,
+    "softplus": _source_call,
+    "log_sigmoid": _source_call,
+    "log1p": _source_call,
+    "expm1": _source_call,
+    "logaddexp": _source_call,
+    "norm": _source_call,
+    "max": _source_call,
+    "min": _source_call,
+    "sign": _source_call,
+    "zeros_like": _source_call,
+    "copy": same,
+    "broadcast_like": same,
+    "as_float": as_float,
+    "broadcast_to": _source_call,
+    "matmul": MATMUL,
+    "matvec": MATMUL,
+    "vecmat": MATMUL,
+    "dot": MATMUL,
+    "outer": _source_call,
+    "sum": method("sum"),
+    "mean": method("mean"),
+    "amax": method("max"),
+    "amin": method("min"),
+    "shift": _source_call,
+    "squeeze": _source_call,
+    "transpose": transpose,
+    "reshape": _source_call,
+    "reshape_like": _source_call,
+    "expand": _source_call,
+    "expand_dims": _source_call,
+    "count": _source_call,
+    "gather": gather,
+    "scatter_add": _source_call,
+    "slice": sliced,
+    "unslice": _source_call,
+    "where": _source_call,
+    "arange": _source_call,
+    "dim": _source_call,
+}
