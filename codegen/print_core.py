@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from codegen.errors import MissingRuleError
 from codegen.ir import Const, Expr, Op, Stmt, Var
+from codegen.primitives import FROM_NUMBERS, NUMBERS
 
 if TYPE_CHECKING:
     from codegen.shapes import Type
@@ -133,12 +134,6 @@ class StatementOrExpression(Statement):
 Pi = tuple[str | None, str]
 
 
-#: primitives whose value is a size (a Python int), whatever their argument holds
-SIZES = frozenset({"dim", "count"})
-#: primitives that make an array even of numbers alone
-ARRAY_MAKERS = frozenset({"arange"})
-
-
 class TablePrinter:
     """Prints expressions and statements with one backend's table ``rules`` and
     remembers which modules the printed text refers to (see :meth:`imports`).
@@ -200,9 +195,9 @@ class TablePrinter:
             return True
         if isinstance(node, Var):
             return node.name in self._numbers
-        if node.prim in SIZES:
+        if node.prim in NUMBERS:
             return True
-        return node.prim not in ARRAY_MAKERS and all(self.number(a) for a in node.args)
+        return node.prim not in FROM_NUMBERS and all(self.number(a) for a in node.args)
 
     def _note_number(self, stmt: Stmt) -> None:
         number = self.number(stmt.expr)
