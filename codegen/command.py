@@ -143,11 +143,10 @@ def _read_source(args: argparse.Namespace) -> tuple[str, str]:
     return args.source, "<expr>"
 
 
-def _at(args: argparse.Namespace, source: str, where: str) -> int:
-    from codegen.evaluate import evaluate_at, table
-
+def at_point(items: list[str]) -> dict[str, float]:
+    """The point ``--at NAME=VALUE ...`` gives."""
     point: dict[str, float] = {}
-    for item in args.at:
+    for item in items:
         name, sep, value = item.partition("=")
         name = unicodedata.normalize("NFKC", name.strip())  # as Python reads names
         if not sep or not name.isidentifier():
@@ -158,6 +157,13 @@ def _at(args: argparse.Namespace, source: str, where: str) -> int:
             point[name] = float(value)
         except ValueError:
             raise OptionError(f"'{value}' is not a number", f"--at {name}") from None
+    return point
+
+
+def _at(args: argparse.Namespace, source: str, where: str) -> int:
+    from codegen.evaluate import evaluate_at, table
+
+    point = at_point(args.at)
     options = _options(args)
     trace = None
     if args.trace or args.graph is not None:

@@ -7,6 +7,7 @@ live in ``tests/oracles.py``.  Test modules import the helpers with
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -27,10 +28,15 @@ from oracles import (  # noqa: F401
     sympy_close,
 )
 
+import codegen
 from codegen.evaluate import load_module
 from codegen.generate import Options, generate
 
 REPO = Path(__file__).resolve().parent.parent
+
+# The checkout's codegen/ is the package the distribution installs as backpropgen: the
+# tests use `import backpropgen` for this checkout, never another one installed.
+sys.modules["backpropgen"] = codegen
 GENERATED = REPO / "generated"
 EXAMPLES = REPO / "examples"
 BACKENDS: tuple[str, ...] = ("numpy", "math")
