@@ -31,7 +31,7 @@ examples:
   backpropgen "x*y + sin(x)" --wrt x              only df/dx
   backpropgen --regen                             rewrite generated/ from pyproject.toml
   backpropgen --check                             exit 1 if generated/ is stale (for CI)
-  backpropgen --verify generated/net.py           check a module's gradients (exit 1: wrong)
+  backpropgen --verify generated/matmul.py        check a module's gradients (exit 1: wrong)
 """
 
 
@@ -105,12 +105,23 @@ def _plain(source: str) -> bool:
     )
 
 
+def _relative(path: str) -> str:
+    """A path as the regenerate command names it: relative to the folder the command
+    ran in (an absolute path made relative to it), so the header has no absolute
+    path and the command runs from there."""
+    if not os.path.isabs(path):
+        return path
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive (Windows): no relative path exists
+        return Path(path).name
+
+
 def _regenerate_command(args: argparse.Namespace) -> str:
     parts = ["backpropgen"]
     placeholder = False
     if args.file is not None and args.file != "-":
-        path = Path(args.file)
-        parts += ["-f", shlex.quote(args.file if not path.is_absolute() else path.name)]
+        parts += ["-f", shlex.quote(_relative(args.file))]
     elif args.file is None and _plain(args.source):
         parts.append(shlex.quote(args.source))
     else:  # stdin, or too long for one line: the header shows the source anyway
@@ -118,8 +129,7 @@ def _regenerate_command(args: argparse.Namespace) -> str:
         placeholder = True
     parts += command_line(vars(args))
     if args.output:
-        out = Path(args.output)
-        parts += ["-o", shlex.quote(args.output if not out.is_absolute() else out.name)]
+        parts += ["-o", shlex.quote(_relative(args.output))]
     if placeholder:
         parts.append("(SOURCE: the source above)")
     return " ".join(parts)

@@ -490,7 +490,9 @@ def _check_expr(root: ast.expr, where: str) -> None:
                     raise _err(f"{func.id}({kw.arg}=...) {problem}", kw.value, where)
             n = len(node.args)
             if n < low or (high is not None and n > high):
-                if high is None:
+                if func.id in ("max", "min") and high is not None:
+                    want = f"one array or 2 to {high} values"
+                elif high is None:
                     want = f"{low} or more arguments"
                 elif low == high:
                     want = f"{low} argument" + ("s" if low != 1 else "")
