@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
+#: the line and column a place ends with (``prog.bp:3:5``, ``prog.bp:3``)
+_PLACE = re.compile(r":(\d+)(?::(\d+))?$")
+
 
 class BackpropgenError(Exception):
     """An error in the user's input or options: printed as one line, exit status 2.
 
     ``where`` names the place (``<expr>:1:5``, ``chain.bp:3:1``, ``--wrt``); for syntax
-    errors ``source_line`` and ``column`` (1-based) let the CLI draw a caret.
+    errors ``source_line`` and ``column`` (1-based) let the CLI draw a caret.  ``line``
+    and ``column`` are the place's line and column (1-based) when it has them, else
+    None.
     """
 
     def __init__(
@@ -21,10 +28,17 @@ class BackpropgenError(Exception):
         self.message = message
         self.where = where
         self.source_line = source_line
+        place = _PLACE.search(where)
+        self.line = int(place[1]) if place else None
+        if column is None and place and place[2]:
+            column = int(place[2])
         self.column = column
 
     def one_line(self) -> str:
         return f"{self.where}: {self.message}" if self.where else self.message
+
+    def __str__(self) -> str:
+        return self.one_line()
 
     def render(self) -> str:
         """The full report: the one line, then source and caret lines when known."""

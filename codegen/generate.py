@@ -140,8 +140,8 @@ def differentiate(
         )
     if backend.requires and importlib.util.find_spec(backend.requires) is None:
         raise OptionError(
-            f"{backend.requires} is not installed: pip install "
-            f"'backpropgen[{backend.extra}]' (or pip install {backend.requires})",
+            f"{backend.requires} is not installed: pip install {backend.requires} "
+            f"(in a backpropgen checkout: pip install '.[{backend.extra}]')",
             f"--backend {backend.name}",
         )
     for mode in ("hessian", "jacobian"):

@@ -3,8 +3,8 @@
 ``OPTIONS`` has one record per command-line option about one module, in ``--help``
 order.  Each record says how argparse offers it, how its value is read from the command
 line and from the manifest (``[tool.backpropgen.modules.NAME]``), and whether the
-regenerate command in a generated header repeats it.  ``cli.py`` and ``regen.py`` only
-loop over the table.  A new option is one record here (and, when the pipeline reads it,
+regenerate command in a generated header repeats it.  ``command.py``, ``regen.py`` and
+the Python API (``api.py``) only loop over the table.  A new option is one record here (and, when the pipeline reads it,
 one field of ``Options``, with its default there).
 
 Values read from the manifest are checked for their type here; a value outside the
@@ -100,6 +100,38 @@ class Option:
             return name_list(value, f"{where} {self.name}")
         if not isinstance(value, str):
             raise OptionError(f"'{self.name}' must be a string", where)
+        return value
+
+    def from_api(self, value: object) -> Value:
+        """The value of the keyword argument of the Python API named like the option
+        (``backend="math"``, ``wrt=["x", "y"]`` or ``wrt="x,y"``, ``stable=True``);
+        errors name the option as the command line does."""
+        if self.kind == "flag":
+            if not isinstance(value, bool):
+                raise OptionError(f"must be True or False, not {value!r}", self.flag)
+            return value
+        if self.kind == "names":
+            from codegen.naming import name_list
+
+            return name_list(
+                list(value) if isinstance(value, tuple) else value, self.flag
+            )
+        if not isinstance(value, str):
+            raise OptionError(f"must be a string, not {value!r}", self.flag)
+        if self.choices is not None and value not in self.choices:
+            choices = ", ".join(repr(c) for c in self.choices)
+            raise OptionError(
+                f"invalid choice: {value!r} (choose from {choices})", self.flag
+            )
+        return value
+
+    def cli_text(self, value: Value) -> str | bool | None:
+        """How the command line spells ``value`` (an ``Options`` field's value), for
+        :func:`command_line`; None for a flag that is off."""
+        if isinstance(value, tuple):
+            return ",".join(value)
+        if isinstance(value, bool):
+            return True if value else None
         return value
 
 
@@ -237,6 +269,27 @@ def options_from_cli(given: Mapping[str, object]) -> Options:
         if option.field and text is not None:
             assert isinstance(text, str | bool)
             values[option.name] = option.from_cli(text)
+    return replace(Options(), **values)
+
+
+def api_options() -> dict[str, Option]:
+    """The options the Python API takes as keyword arguments: every ``Options`` field
+    of the table (``--at``, ``--verify``, ``--trace`` and ``--graph`` are functions
+    of their own there)."""
+    return {option.name: option for option in OPTIONS if option.field}
+
+
+def options_from_api(given: Mapping[str, object]) -> Options:
+    """``Options`` from the Python API's keyword arguments (``None``: the default);
+    the caller sets ``regenerate``."""
+    known = api_options()
+    values: dict[str, Value] = {}
+    for key, value in given.items():
+        option = known.get(key)
+        if option is None:
+            raise OptionError(f"unknown option '{key}' (options: {', '.join(known)})")
+        if value is not None:
+            values[key] = option.from_api(value)
     return replace(Options(), **values)
 
 

@@ -170,7 +170,9 @@ def _check_arity(node: ast.Call, name: str, where: str) -> None:
     n = len(node.args)
     if n >= low and (high is None or n <= high):
         return
-    if high is None:
+    if name in ("max", "min") and high is not None:
+        want = f"one array or 2 to {high} values"
+    elif high is None:
         want = f"{low} or more arguments"
     elif low == high:
         want = f"{low} argument" + ("s" if low != 1 else "")

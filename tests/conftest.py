@@ -8,6 +8,7 @@ are in ``tests/oracles.py``, the finite-difference part from ``codegen/oracles.p
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -15,10 +16,15 @@ from types import ModuleType
 import numpy as np
 from oracles import check_module_against_oracles, oracle
 
+import codegen
 from codegen.evaluate import load_module
 from codegen.generate import Options, generate
 
 REPO = Path(__file__).resolve().parent.parent
+
+# The checkout's codegen/ is the package the distribution installs as backpropgen: the
+# tests use `import backpropgen` for this checkout, never another one installed.
+sys.modules["backpropgen"] = codegen
 GENERATED = REPO / "generated"
 EXAMPLES = REPO / "examples"
 BACKENDS: tuple[str, ...] = ("numpy", "math")

@@ -185,7 +185,10 @@ def test_missing_torch_is_one_line(monkeypatch) -> None:
     monkeypatch.setattr(
         util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a)
     )
-    with pytest.raises(OptionError, match=r"pip install 'backpropgen\[torch\]'"):
+    with pytest.raises(
+        OptionError,
+        match=r"pip install torch \(in a backpropgen checkout: pip install '\.\[torch\]'\)",
+    ):
         generate("x * y", Options(backend="torch"))
 
 
