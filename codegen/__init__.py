@@ -11,7 +11,7 @@ import sys
 import types
 from typing import Any
 
-from codegen.api import (
+from .api import (
     BackpropgenWarning,
     Graph,
     OptionValues,
@@ -24,7 +24,7 @@ from codegen.api import (
     trace,
     verify,
 )
-from codegen.errors import BackpropgenError, InputError, MissingRuleError, OptionError
+from .errors import BackpropgenError, InputError, MissingRuleError, OptionError
 
 __version__ = "0.1.0"
 
@@ -50,7 +50,7 @@ __all__ = [
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext backpropgen``: the cell magic ``%%backpropgen NAME [options]``."""
-    from codegen.notebook import load_ipython_extension as load_magic
+    from .notebook import load_ipython_extension as load_magic
 
     load_magic(ipython)
 

@@ -29,13 +29,13 @@ from importlib.machinery import ModuleSpec
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
-from codegen.errors import BackpropgenError, OptionError
-from codegen.options import OPTIONS, Options, options_from_api
+from .errors import BackpropgenError, OptionError
+from .options import OPTIONS, Options, options_from_api
 
 if TYPE_CHECKING:
-    from codegen.generate import Compiled
-    from codegen.trace import Row, Trace
-    from codegen.verify import Report
+    from .generate import Compiled
+    from .trace import Row, Trace
+    from .verify import Report
 
 __all__ = [
     "BackpropgenError",
@@ -82,7 +82,7 @@ def _read(source: Source) -> tuple[str, str]:
     if isinstance(source, str):
         return source, "<expr>"
     if isinstance(source, os.PathLike):
-        from codegen.sources import read_source
+        from .sources import read_source
 
         where = os.fspath(source)
         return read_source(Path(where), where), where
@@ -92,7 +92,7 @@ def _read(source: Source) -> tuple[str, str]:
 def _options(text: str, where: str, given: Mapping[str, object]) -> Options:
     """The options, with the command the header names: the command line that writes
     the same module."""
-    from codegen.command import _regenerate_command
+    from .command import _regenerate_command
 
     options = options_from_api(given)
     spelled = {
@@ -112,7 +112,7 @@ def _options(text: str, where: str, given: Mapping[str, object]) -> Options:
 
 def generate(source: Source, **options: Unpack[OptionValues]) -> str:
     """The module's text, as ``backpropgen SOURCE [options]`` prints it."""
-    from codegen.generate import generate_with_warnings
+    from .generate import generate_with_warnings
 
     text, where = _read(source)
     module, found = generate_with_warnings(text, _options(text, where, options), where)
@@ -182,7 +182,7 @@ class VerifyResult:
 def verify(module: types.ModuleType | str | os.PathLike[str]) -> VerifyResult:
     """Check a module (from :func:`compile`, imported, or a file's path) against
     central differences of its ``forward``, as ``backpropgen --verify`` does."""
-    from codegen.verify import verify_file, verify_module
+    from .verify import verify_file, verify_module
 
     if isinstance(module, types.ModuleType):
         return VerifyResult(verify_module(module, module.__name__))
@@ -206,7 +206,7 @@ def _point(at: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _compiled(source: Source, options: Mapping[str, object]) -> Compiled:
-    from codegen.generate import compile_source
+    from .generate import compile_source
 
     text, where = _read(source)
     return compile_source(text, _options(text, where, options), where)
@@ -224,7 +224,7 @@ class Graph:
     def svg(self) -> str:
         """The drawing as SVG text (Graphviz's ``dot`` draws it)."""
         if self._svg is None:
-            from codegen.graph import render_graph
+            from .graph import render_graph
 
             data = render_graph(self.dot, "svg", self.statements, "graph")
             self._svg = data.decode()
@@ -232,7 +232,7 @@ class Graph:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the graph to ``path`` (the format from its extension), atomically."""
-        from codegen.graph import graph_format, render_graph, write_graph
+        from .graph import graph_format, render_graph, write_graph
 
         name = os.fspath(path)
         where = f"--graph {name}"
@@ -260,8 +260,8 @@ def graph(
 ) -> Graph:
     """The graph of ``source``; with ``at`` (the inputs' values), values and
     gradients on the wires, as ``backpropgen SOURCE --at ... --graph FILE`` draws."""
-    from codegen.graph import dot_text
-    from codegen.trace import trace_compiled
+    from .graph import dot_text
+    from .trace import trace_compiled
 
     compiled = _compiled(source, options)
     traced = None if at is None else trace_compiled(compiled, _point(at))
@@ -281,13 +281,13 @@ class TraceResult:
 
     def graph(self) -> Graph:
         """The graph with these values and gradients on its wires."""
-        from codegen.graph import dot_text
+        from .graph import dot_text
 
         compiled = self.trace.compiled
         return Graph(dot_text(compiled, self.trace), len(compiled.forward.stmts))
 
     def __str__(self) -> str:
-        from codegen.trace import trace_table
+        from .trace import trace_table
 
         return trace_table(self.trace)
 
@@ -306,7 +306,7 @@ class TraceResult:
 
 def table_cells(traced: Trace) -> list[list[str]]:
     """The cells of :func:`codegen.trace.trace_table`, the head first."""
-    from codegen.trace import number
+    from .trace import number
 
     outputs = traced.outputs
     grads = ["gradient"] if len(outputs) == 1 else [f"gradient of {o}" for o in outputs]
@@ -328,6 +328,6 @@ def trace(
 ) -> TraceResult:
     """The value and gradient of every statement of ``source`` at ``at`` (the
     inputs' values), as ``backpropgen SOURCE --at ... --trace`` prints them."""
-    from codegen.trace import trace_compiled
+    from .trace import trace_compiled
 
     return TraceResult(trace_compiled(_compiled(source, options), _point(at)))

@@ -4,9 +4,9 @@ outputs named by ``--outputs`` or the program's last line."""
 
 from __future__ import annotations
 
-from codegen.errors import InputError, OptionError
-from codegen.naming import name_problem, repeated
-from codegen.parse import Parsed
+from .errors import InputError, OptionError
+from .naming import name_problem, repeated
+from .parse import Parsed
 
 
 def check_dimensions(

@@ -3,8 +3,8 @@ that the flat program stays single-assignment (see :class:`Assignments`)."""
 
 from __future__ import annotations
 
-from codegen.naming import Namer
-from codegen.parse import Parsed
+from .naming import Namer
+from .parse import Parsed
 
 #: the header's statement of the version rule (a module states it only for programs
 #: that reassign a name: see :func:`reassigns`)

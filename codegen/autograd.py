@@ -20,14 +20,14 @@ the class docstring.
 
 from __future__ import annotations
 
-from codegen.compiled import Compiled, Grads
-from codegen.ir import Const, Var
-from codegen.liveness import live_names
-from codegen.module import _lines, io_constants
-from codegen.module import function_view as plain_function_view
-from codegen.primitives import FROM_NUMBERS, NUMBERS
-from codegen.printing import Printer
-from codegen.render import FunctionView, ModuleView
+from .compiled import Compiled, Grads
+from .ir import Const, Var
+from .liveness import live_names
+from .module import _lines, io_constants
+from .module import function_view as plain_function_view
+from .primitives import FROM_NUMBERS, NUMBERS
+from .printing import Printer
+from .render import FunctionView, ModuleView
 
 CLASS_DOC = "Saves what backward reads; a taped backward recomputes it from the inputs."
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from codegen.errors import OptionError
-from codegen.primitives import VIEWS
+from .errors import OptionError
+from .primitives import VIEWS
 
 
 @dataclass(frozen=True)

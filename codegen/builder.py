@@ -18,8 +18,8 @@ import math
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
-from codegen.assignments import Assignments
-from codegen.constants import (
+from .assignments import Assignments
+from .constants import (
     const_problem,
     fold,
     literal_text,
@@ -27,12 +27,12 @@ from codegen.constants import (
     operand_problem,
     unfolded_problem,
 )
-from codegen.errors import InputError
-from codegen.ir import Atom, Const, Op, Stmt, Var
-from codegen.naming import Namer
-from codegen.parse import Decl, Dim, Parsed
-from codegen.primitives import PRIMITIVES
-from codegen.shapes import (
+from .errors import InputError
+from .ir import Atom, Const, Op, Stmt, Var
+from .naming import Namer
+from .parse import Decl, Dim, Parsed
+from .primitives import PRIMITIVES
+from .shapes import (
     SCALAR,
     IndexItem,
     IndexProblem,
@@ -43,8 +43,8 @@ from codegen.shapes import (
     symbolic_offset,
     symbolic_size,
 )
-from codegen.typecheck import const_type, infer
-from codegen.whitelist import BINOPS, COMPARE, is_int_literal
+from .typecheck import const_type, infer
+from .whitelist import BINOPS, COMPARE, is_int_literal
 
 
 class Call(NamedTuple):

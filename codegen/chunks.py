@@ -3,7 +3,7 @@ program: the text of its code, printed as it is (it uses only ``np``)."""
 
 from __future__ import annotations
 
-from codegen.print_core import Helper
+from .print_core import Helper
 
 #: points per slice: 8,192 float64 (64 KB temporaries).  On this repository's 2-core
 #: machine, for the 1,000-op DAG's forward_backward on 100,000 points

@@ -11,14 +11,14 @@ import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from codegen import __version__
-from codegen.errors import BackpropgenError, OptionError
-from codegen.options import OPTIONS, Option, command_line
+from . import __version__
+from .errors import BackpropgenError, OptionError
+from .options import OPTIONS, Option, command_line
 
 if TYPE_CHECKING:  # imported lazily at run time: --help and --version stay fast
-    from codegen.generate import Compiled
-    from codegen.options import Options
-    from codegen.trace import Trace
+    from .generate import Compiled
+    from .options import Options
+    from .trace import Trace
 
 EXAMPLES = """\
 examples:
@@ -141,7 +141,7 @@ def _read_source(args: argparse.Namespace) -> tuple[str, str]:
     if args.file is not None and args.source is not None:
         raise OptionError("give an expression or -f FILE, not both")
     if args.file is not None:
-        from codegen.sources import decode_source, read_source
+        from .sources import decode_source, read_source
 
         if args.file != "-":
             return read_source(Path(args.file), args.file), args.file
@@ -173,7 +173,7 @@ def at_point(items: list[str]) -> dict[str, float]:
 
 
 def _at(args: argparse.Namespace, source: str, where: str) -> int:
-    from codegen.evaluate import evaluate_at, table
+    from .evaluate import evaluate_at, table
 
     point = at_point(args.at or [])
     seed = None
@@ -182,7 +182,7 @@ def _at(args: argparse.Namespace, source: str, where: str) -> int:
     options = _options(args)
     trace = None
     if args.trace or args.graph is not None:
-        from codegen.trace import trace_at, trace_table
+        from .trace import trace_at, trace_table
 
         trace = trace_at(source, options, point, where, seed)
     if args.trace:
@@ -209,7 +209,7 @@ def _write_graph(
 ) -> None:
     """``--graph``: drawn in memory first (its errors come before anything is
     written), then written atomically."""
-    from codegen.graph import graph_file, write_graph
+    from .graph import graph_file, write_graph
 
     write_graph(path, graph_file(path, compiled, trace, source))
 
@@ -229,14 +229,14 @@ def _write_stdout(text: str) -> None:
 
 
 def _options(args: argparse.Namespace) -> Options:
-    from codegen.options import options_from_cli
+    from .options import options_from_cli
 
     options = options_from_cli(vars(args))  # its errors come before the command's
     return dataclasses.replace(options, regenerate=_regenerate_command(args))
 
 
 def _regen(check: bool) -> int:
-    from codegen.regen import FIX, find_pyproject, load_manifest, regen
+    from .regen import FIX, find_pyproject, load_manifest, regen
 
     manifest = load_manifest(find_pyproject(Path.cwd()))
     problems = regen(manifest, check=check)
@@ -331,7 +331,7 @@ def run(argv: list[str] | None = None) -> int:
     if args.output and args.output.endswith(("/", os.sep)):
         raise OptionError("a folder name, not a file", f"-o {args.output}")
     if args.graph is not None:
-        from codegen.graph import graph_format
+        from .graph import graph_format
 
         graph_format(args.graph)  # a bad path is refused before any work
     evaluates = bool(args.at) or args.random is not None
@@ -350,7 +350,7 @@ def run(argv: list[str] | None = None) -> int:
         if args.output:
             raise OptionError("--at prints values and writes no file: drop -o")
         return _at(args, source, where)
-    from codegen.generate import generate_with_warnings
+    from .generate import generate_with_warnings
 
     if args.output and not Path(args.output).parent.is_dir():
         raise OptionError("no such directory", f"-o {args.output}")
@@ -359,11 +359,11 @@ def run(argv: list[str] | None = None) -> int:
     for warning in warnings:
         print(f"backpropgen: warning: {warning}", file=sys.stderr)
     if args.graph is not None:
-        from codegen.generate import compile_source
+        from .generate import compile_source
 
         _write_graph(args.graph, compile_source(source, options, where), None, source)
     if args.output:
-        from codegen.sources import write_atomic
+        from .sources import write_atomic
 
         target = Path(args.output)
         try:
@@ -374,8 +374,8 @@ def run(argv: list[str] | None = None) -> int:
     elif not args.verify:
         _write_stdout(text)
     if args.verify:  # our own output, imported from its text
-        from codegen.evaluate import load_module
-        from codegen.verify import verify_module
+        from .evaluate import load_module
+        from .verify import verify_module
 
         report = verify_module(load_module(text), args.output or where)
         _write_stdout(report.text())
@@ -389,7 +389,7 @@ def _module_path(source: str | None) -> bool:
 
 
 def _verify_file(path: str) -> int:
-    from codegen.verify import verify_file
+    from .verify import verify_file
 
     report = verify_file(path)
     _write_stdout(report.text())

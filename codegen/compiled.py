@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from codegen.backends import Backend
-from codegen.ir import Program, Stmt
-from codegen.reverse import VJP
-from codegen.shapes import Type
+from .backends import Backend
+from .ir import Program, Stmt
+from .reverse import VJP
+from .shapes import Type
 
 
 @dataclass(frozen=True)

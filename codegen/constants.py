@@ -14,11 +14,12 @@ from fractions import Fraction
 
 import sympy
 
-from codegen.ir import Atom, Const, Type
-from codegen.primitives import NUMERIC_AT_CONSTANTS
-from codegen.symbolic import const_to_sympy, meaning
+from .ir import Atom, Const, Type
+from .primitives import NUMERIC_AT_CONSTANTS
+from .symbolic import const_to_sympy, meaning
 
 MAX_FOLD_EXPONENT = 1024
+
 
 def literal_text(raw: str) -> str:
     """A literal as the user wrote it, normalised the way black prints literals."""

@@ -12,12 +12,12 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from codegen.backends import Backend
-from codegen.errors import OptionError
-from codegen.formatting import format_module
-from codegen.generate import Compiled, compile_source, render_compiled
-from codegen.options import Options
-from codegen.shapes import SCALAR, show
+from .backends import Backend
+from .errors import OptionError
+from .formatting import format_module
+from .generate import Compiled, compile_source, render_compiled
+from .options import Options
+from .shapes import SCALAR, show
 
 
 def load_module(text: str, name: str = "backpropgen_generated") -> types.ModuleType:

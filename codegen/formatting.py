@@ -12,7 +12,7 @@ import re
 
 import black
 
-from codegen.errors import BackpropgenError
+from .errors import BackpropgenError
 
 LINE_LENGTH = 88
 FAST_THRESHOLD = 1500

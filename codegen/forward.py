@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from codegen.ir import (
+from .ir import (
     SCALAR,
     Const,
     Expr,
@@ -26,9 +26,9 @@ from codegen.ir import (
     call,
     reuse_names,
 )
-from codegen.naming import Namer
-from codegen.primitives import SUMS, primitive
-from codegen.reverse import differentiable_inputs, require_flat
+from .naming import Namer
+from .primitives import SUMS, primitive
+from .reverse import differentiable_inputs, require_flat
 
 
 @dataclass(frozen=True)

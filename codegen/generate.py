@@ -10,30 +10,30 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 
-from codegen import autograd, passes, stable
-from codegen.backends import Backend, get_backend
-from codegen.compiled import Compiled, Function, Grads, Matrix, Values
-from codegen.errors import OptionError
-from codegen.formatting import format_module
-from codegen.grad_pass import expand_grads
-from codegen.ir import Program, all_names
-from codegen.linearize import REASSIGNMENT_RULE, linearize, reassigns
-from codegen.liveness import prune
-from codegen.modes import (
+from . import autograd, passes, stable
+from .backends import Backend, get_backend
+from .compiled import Compiled, Function, Grads, Matrix, Values
+from .errors import OptionError
+from .formatting import format_module
+from .grad_pass import expand_grads
+from .ir import Program, all_names
+from .linearize import REASSIGNMENT_RULE, linearize, reassigns
+from .liveness import prune
+from .modes import (
     check_modes,
     hessian_function,
     hvp_function,
     jacobian_function,
     jvp_function,
 )
-from codegen.module import build_view, header
-from codegen.naming import Namer, repeated
-from codegen.options import Options
-from codegen.parse import parse
-from codegen.render import ModuleView, render
-from codegen.reverse import VJP, differentiable_inputs, reverse
-from codegen.shapes import SCALAR, Type
-from codegen.targets import Target, check_program_names, get_target, refuse_modes
+from .module import build_view, header
+from .naming import Namer, repeated
+from .options import Options
+from .parse import parse
+from .render import ModuleView, render
+from .reverse import VJP, differentiable_inputs, reverse
+from .shapes import SCALAR, Type
+from .targets import Target, check_program_names, get_target, refuse_modes
 
 __all__ = ["Compiled", "Options", "compile_source", "generate", "render_unformatted"]
 

@@ -15,12 +15,12 @@ them in order after the statements it writes, as the namer would have.
 
 from __future__ import annotations
 
-from codegen.builder import PROVISIONAL
-from codegen.ir import Const, Expr, Op, Origin, Program, Stmt, Var, all_names
-from codegen.naming import Namer
-from codegen.passes import share
-from codegen.reverse import reverse
-from codegen.shapes import Type
+from .builder import PROVISIONAL
+from .ir import Const, Expr, Op, Origin, Program, Stmt, Var, all_names
+from .naming import Namer
+from .passes import share
+from .reverse import reverse
+from .shapes import Type
 
 
 def _is_grad(stmt: Stmt) -> bool:

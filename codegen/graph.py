@@ -38,14 +38,14 @@ from pathlib import Path
 
 import numpy as np
 
-from codegen.errors import OptionError
-from codegen.evaluate import Value
-from codegen.generate import Compiled, differentiate, module_namer
-from codegen.ir import Expr, Op, Program, Stmt, Var, names_in
-from codegen.parse import parse
-from codegen.printing import source_statement
-from codegen.shapes import SCALAR, Type, show
-from codegen.trace import Row, Trace, number, trace_compiled
+from .errors import OptionError
+from .evaluate import Value
+from .generate import Compiled, differentiate, module_namer
+from .ir import Expr, Op, Program, Stmt, Var, names_in
+from .parse import parse
+from .printing import source_statement
+from .shapes import SCALAR, Type, show
+from .trace import Row, Trace, number, trace_compiled
 
 #: the extensions --graph writes, and what Graphviz calls each format
 FORMATS = {".svg": "svg", ".png": "png", ".dot": "dot"}

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import ast
 
-from codegen.arguments import check_dimensions, check_listed, check_outputs
-from codegen.assignments import REASSIGNMENT_RULE, Assignments, reassigns
-from codegen.builder import Builder
-from codegen.errors import InputError
-from codegen.ir import Program
-from codegen.lowerings import LOWERINGS
-from codegen.naming import Namer
-from codegen.parse import Parsed
-from codegen.shapes import SCALAR
+from .arguments import check_dimensions, check_listed, check_outputs
+from .assignments import REASSIGNMENT_RULE, Assignments, reassigns
+from .builder import Builder
+from .errors import InputError
+from .ir import Program
+from .lowerings import LOWERINGS
+from .naming import Namer
+from .parse import Parsed
+from .shapes import SCALAR
 
 __all__ = ["REASSIGNMENT_RULE", "linearize", "reassigns"]
 

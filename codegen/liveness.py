@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from codegen.ir import Program, Stmt, names_in
+from .ir import Program, Stmt, names_in
 
 
 def live_names(stmts: Iterable[Stmt], outputs: Iterable[str]) -> set[str]:

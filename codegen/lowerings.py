@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import ast
 
-from codegen.builder import Builder, Call, Lowering
-from codegen.ir import Atom, Const, Op, Var
-from codegen.shapes import show
+from .builder import Builder, Call, Lowering
+from .ir import Atom, Const, Op, Var
+from .shapes import show
 
 
 def _elementwise(b: Builder, c: Call) -> Atom:

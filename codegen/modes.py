@@ -24,16 +24,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from codegen.backends import Backend
-from codegen.compiled import Cache, Function, Grads, Matrix, Section, Values
-from codegen.errors import OptionError
-from codegen.forward import jvp, push
-from codegen.ir import Const, Expr, Op, Origin, Program, Stmt, Var
-from codegen.liveness import live_names
-from codegen.naming import Namer
-from codegen.passes import share, share_derivatives
-from codegen.reverse import VJP, reverse
-from codegen.shapes import SCALAR, Type
+from .backends import Backend
+from .compiled import Cache, Function, Grads, Matrix, Section, Values
+from .errors import OptionError
+from .forward import jvp, push
+from .ir import Const, Expr, Op, Origin, Program, Stmt, Var
+from .liveness import live_names
+from .naming import Namer
+from .passes import share, share_derivatives
+from .reverse import VJP, reverse
+from .shapes import SCALAR, Type
 
 MODES = ("grad", "jvp", "hvp", "hessian", "jacobian")
 

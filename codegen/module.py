@@ -5,15 +5,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 
-from codegen import chunks
-from codegen.compiled import Cache, Compiled, Function, Grads, Returned, Values
-from codegen.ir import Dim, Expr, Op, Origin, Program, Stmt, Var, count_ops
-from codegen.primitives import CONVENTIONS, INDEX_PRESERVING
-from codegen.printing import Printer, source_statement
-from codegen.render import FunctionView, ModuleView
-from codegen.rules import where_note
-from codegen.shapes import show
-from codegen.targets import TARGETS
+from . import chunks
+from .compiled import Cache, Compiled, Function, Grads, Returned, Values
+from .ir import Dim, Expr, Op, Origin, Program, Stmt, Var, count_ops
+from .primitives import CONVENTIONS, INDEX_PRESERVING
+from .printing import Printer, source_statement
+from .render import FunctionView, ModuleView
+from .rules import where_note
+from .shapes import show
+from .targets import TARGETS
 
 WIDTH = 88
 MAX_SOURCE_LINES = 30

@@ -10,8 +10,8 @@ import keyword
 import unicodedata
 from collections.abc import Iterable, Sequence
 
-from codegen.errors import OptionError
-from codegen.primitives import FUNCTIONS as USER_FUNCTIONS
+from .errors import OptionError
+from .primitives import FUNCTIONS as USER_FUNCTIONS
 
 #: names a program may not use whatever the target: those of the default (flat)
 #: target's module, every backend's modules and builtins (``float``: dtype=float in

@@ -23,11 +23,11 @@ import sys
 from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from codegen.errors import BackpropgenError, OptionError
+from .errors import BackpropgenError, OptionError
 
 if TYPE_CHECKING:
-    from codegen.generate import Compiled
-    from codegen.trace import Trace
+    from .generate import Compiled
+    from .trace import Trace
 
 MAGIC = "%%backpropgen"
 #: the place errors in the cell name (``<cell>:2:5: ...``)
@@ -65,7 +65,7 @@ def run_magic(namespace: MutableMapping[str, Any], line: str, cell: str) -> None
 
 def parse_line(line: str, cell: str) -> tuple[str, argparse.Namespace]:
     """The name to bind and the command line's arguments, the cell as the source."""
-    from codegen.command import _parse_args
+    from .command import _parse_args
 
     try:
         words = shlex.split(line)
@@ -97,10 +97,10 @@ def _build(
     """The module, what to display, and the warnings (all before anything shows)."""
     from IPython.display import Code
 
-    from codegen.api import Graph, TraceResult, load, verify
-    from codegen.command import _options
-    from codegen.generate import compile_source, generate_with_warnings
-    from codegen.graph import dot_text, graph_format
+    from .api import Graph, TraceResult, load, verify
+    from .command import _options
+    from .generate import compile_source, generate_with_warnings
+    from .graph import dot_text, graph_format
 
     if args.graph is not None:
         graph_format(args.graph)  # a bad path is refused before any work
@@ -125,7 +125,7 @@ def _build(
 
 def _trace(compiled: Compiled, items: list[str]) -> Trace:
     """The trace at ``--at NAME=VALUE ...``."""
-    from codegen.command import at_point
-    from codegen.trace import trace_compiled
+    from .command import at_point
+    from .trace import trace_compiled
 
     return trace_compiled(compiled, at_point(items))

@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from codegen.backends import BACKENDS
-from codegen.errors import OptionError
+from .backends import BACKENDS
+from .errors import OptionError
 
 #: what a value is: one string, a list of names (``"x,y"`` on the command line; that
 #: string or a TOML list in the manifest), or a flag (no value: True when given)
@@ -83,7 +83,7 @@ class Option:
             return True
         assert isinstance(text, str)
         if self.kind == "names":
-            from codegen.naming import name_list  # imports sympy: not for --help
+            from .naming import name_list  # imports sympy: not for --help
 
             return name_list(text, self.flag)
         return text
@@ -95,7 +95,7 @@ class Option:
                 raise OptionError(f"'{self.name}' must be true or false", where)
             return value
         if self.kind == "names":
-            from codegen.naming import name_list
+            from .naming import name_list
 
             return name_list(value, f"{where} {self.name}")
         if not isinstance(value, str):
@@ -111,7 +111,7 @@ class Option:
                 raise OptionError(f"must be True or False, not {value!r}", self.flag)
             return value
         if self.kind == "names":
-            from codegen.naming import name_list
+            from .naming import name_list
 
             return name_list(
                 list(value) if isinstance(value, tuple) else value, self.flag

@@ -27,8 +27,8 @@ import threading
 import tokenize
 from dataclasses import dataclass
 
-from codegen.errors import InputError
-from codegen.whitelist import check_expr, check_name, node_error
+from .errors import InputError
+from .whitelist import check_expr, check_name, node_error
 
 #: past this many tokens the input is refused at once: generation is linear, but about
 #: 25 kB of memory and 0.1 ms per operation (a sum of 100,000 inputs, 200,000 tokens,

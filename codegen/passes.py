@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from codegen.ir import SCALAR, Expr, Op, Origin, Stmt, Type, Var, names_in, reuse_names
-from codegen.naming import Namer
-from codegen.primitives import OWN_STATEMENT
-from codegen.reverse import VJP
+from .ir import SCALAR, Expr, Op, Origin, Stmt, Type, Var, names_in, reuse_names
+from .naming import Namer
+from .primitives import OWN_STATEMENT
+from .reverse import VJP
 
 
 def _contains(expr: Expr, part: Expr) -> bool:

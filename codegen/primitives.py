@@ -24,11 +24,11 @@ from typing import NamedTuple
 
 import sympy
 
-from codegen import rules as vjp
-from codegen import shapes
-from codegen import tangents as jvp
-from codegen.errors import MissingRuleError
-from codegen.ir import Op
+from . import rules as vjp
+from . import shapes
+from . import tangents as jvp
+from .errors import MissingRuleError
+from .ir import Op
 
 VARIADIC = -1
 MAX_EXTREMUM_ARGS = 32

@@ -25,12 +25,12 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from codegen.errors import MissingRuleError
-from codegen.ir import Const, Expr, Op, Stmt, Var
-from codegen.primitives import FROM_NUMBERS, NUMBERS
+from .errors import MissingRuleError
+from .ir import Const, Expr, Op, Stmt, Var
+from .primitives import FROM_NUMBERS, NUMBERS
 
 if TYPE_CHECKING:
-    from codegen.shapes import Type
+    from .shapes import Type
 
 ATOM = 14
 POW = 13

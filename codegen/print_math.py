@@ -10,8 +10,8 @@ printed yet (benchmarks/RESULTS-calls.txt).
 
 from __future__ import annotations
 
-from codegen.ir import Const, Op, Var
-from codegen.print_core import (
+from .ir import Const, Op, Var
+from .print_core import (
     ADD,
     ATOM,
     CMP,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from codegen.ir import Const, Op
-from codegen.print_core import (
+from .ir import Const, Op
+from .print_core import (
     ADD,
     ATOM,
     MATMUL,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from codegen.ir import Op
-from codegen.print_core import (
+from .ir import Op
+from .print_core import (
     ADD,
     ATOM,
     MATMUL,

@@ -17,15 +17,15 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING
 
-from codegen.ir import Stmt
-from codegen.print_core import HELPERS, MODULES, Helper, Pi, Rule, TablePrinter
-from codegen.print_math import MATH
-from codegen.print_numpy import NUMPY
-from codegen.print_source import SOURCE
-from codegen.print_torch import TORCH
+from .ir import Stmt
+from .print_core import HELPERS, MODULES, Helper, Pi, Rule, TablePrinter
+from .print_math import MATH
+from .print_numpy import NUMPY
+from .print_source import SOURCE
+from .print_torch import TORCH
 
 if TYPE_CHECKING:
-    from codegen.shapes import Type
+    from .shapes import Type
 
 __all__ = [
     "HELPERS",

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from types import MappingProxyType
 
-from codegen.ir import (
+from .ir import (
     SCALAR,
     Const,
     Expr,
@@ -37,17 +37,17 @@ from codegen.ir import (
     call,
     names_in,
 )
-from codegen.liveness import live_names, reads
-from codegen.naming import Namer
-from codegen.primitives import (
+from .liveness import live_names, reads
+from .naming import Namer
+from .primitives import (
     COMPARISONS,
     ELEMENTWISE,
     NO_GRADIENT,
     ZERO_PRESERVING,
     primitive,
 )
-from codegen.shapes import unbroadcast_axes
-from codegen.transforms import prepare
+from .shapes import unbroadcast_axes
+from .transforms import prepare
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from codegen.ir import Const, Expr, Op, Program, Var, call
+from .ir import Const, Expr, Op, Program, Var, call
 
 Contribution = Expr | None
 RuleFn = Callable[[Expr, Var, tuple[Expr, ...]], tuple[Contribution, ...]]

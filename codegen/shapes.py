@@ -11,8 +11,8 @@ import functools
 from collections.abc import Callable
 from typing import NamedTuple
 
-from codegen.errors import InputError
-from codegen.ir import INT, SCALAR, Const, Dim, Expr, Shape, Type, Var
+from .errors import InputError
+from .ir import INT, SCALAR, Const, Dim, Expr, Shape, Type, Var
 
 
 def show(shape: Shape) -> str:

@@ -9,7 +9,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from codegen.errors import OptionError
+from .errors import OptionError
 
 #: paths that name an open stream, whatever it is (a pipe, or a file a redirection
 #: opened, which must be appended to, not replaced)

@@ -30,8 +30,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, replace
 
-from codegen.ir import Const, Op, Program, Stmt, Var
-from codegen.parse import Parsed, Statement
+from .ir import Const, Op, Program, Stmt, Var
+from .parse import Parsed, Statement
 
 
 @dataclass(frozen=True)

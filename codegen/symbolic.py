@@ -8,8 +8,8 @@ from fractions import Fraction
 
 import sympy
 
-from codegen.ir import Const, Expr, Program, Var
-from codegen.primitives import PRIMITIVES
+from .ir import Const, Expr, Program, Var
+from .primitives import PRIMITIVES
 
 
 def const_to_sympy(const: Const) -> sympy.Expr:

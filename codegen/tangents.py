@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from codegen.ir import Const, Expr, Op, call
+from .ir import Const, Expr, Op, call
 
 Dot = Expr | None
 TangentFn = Callable[..., Dot]

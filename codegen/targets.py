@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from codegen.backends import Backend
-from codegen.compiled import Function
-from codegen.errors import OptionError
-from codegen.modes import autograd_functions, grad_functions, layer_functions
-from codegen.naming import Namer
-from codegen.reverse import VJP
+from .backends import Backend
+from .compiled import Function
+from .errors import OptionError
+from .modes import autograd_functions, grad_functions, layer_functions
+from .naming import Namer
+from .reverse import VJP
 
 #: the names every module's constants define (``INPUTS = ...``)
 CONSTANTS = frozenset({"INPUTS", "OUTPUT", "OUTPUTS", "WRT", "SHAPES", "INTEGERS"})

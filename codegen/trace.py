@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from codegen.errors import OptionError
-from codegen.evaluate import Value, complete_point, point_value, real_value, summary
-from codegen.generate import Compiled, compile_source
-from codegen.ir import Stmt
-from codegen.options import Options
-from codegen.printing import Printer
+from .errors import OptionError
+from .evaluate import Value, complete_point, point_value, real_value, summary
+from .generate import Compiled, compile_source
+from .ir import Stmt
+from .options import Options
+from .printing import Printer
 
 
 @dataclass(frozen=True)

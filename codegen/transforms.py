@@ -10,7 +10,7 @@ be differentiated again: that is how second order is built.
 
 from __future__ import annotations
 
-from codegen.ir import (
+from .ir import (
     SCALAR,
     Atom,
     Const,
@@ -22,8 +22,8 @@ from codegen.ir import (
     Var,
     all_names,
 )
-from codegen.naming import Namer
-from codegen.typecheck import const_type, infer
+from .naming import Namer
+from .typecheck import const_type, infer
 
 
 def _rename(expr: Expr, current: dict[str, str]) -> Expr:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from codegen.ir import INT, SCALAR, Const, Expr, Op, Program, Type, Var
-from codegen.primitives import PRIMITIVES
-from codegen.shapes import ShapeError, Site
+from .ir import INT, SCALAR, Const, Expr, Op, Program, Type, Var
+from .primitives import PRIMITIVES
+from .shapes import ShapeError, Site
 
 
 def infer(

@@ -58,10 +58,10 @@ from types import ModuleType
 
 import numpy as np
 
-from codegen.oracles import FD_ATOL, FD_RTOL, FD_STEP
-from codegen.verify_check import Checker, Skip, Unreliable
-from codegen.verify_report import Report
-from codegen.verify_spec import (
+from .oracles import FD_ATOL, FD_RTOL, FD_STEP
+from .verify_check import Checker, Skip, Unreliable
+from .verify_report import Report
+from .verify_spec import (
     VerifyError,
     bindings,
     load_file,

@@ -11,7 +11,7 @@ from types import ModuleType
 
 import numpy as np
 
-from codegen.oracles import (
+from .oracles import (
     POSITIVE,
     SYMMETRIC,
     Point,
@@ -23,7 +23,7 @@ from codegen.oracles import (
     magnitude,
     random_like,
 )
-from codegen.verify_spec import Spec, one_line, size_of
+from .verify_spec import Spec, one_line, size_of
 
 SEED = 0
 #: tries at a finite forward before sampling positive values, and in all

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from codegen.oracles import FD_ATOL, FD_RTOL, FD_STEP
-from codegen.verify_check import SEED
+from .oracles import FD_ATOL, FD_RTOL, FD_STEP
+from .verify_check import SEED
 
 
 @dataclass

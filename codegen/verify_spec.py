@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from codegen.errors import BackpropgenError
+from .errors import BackpropgenError
 
 #: generic sizes, in order of the symbols' first appearance
 GENERIC_SIZES = (3, 4, 5, 6, 7, 8, 9, 10)

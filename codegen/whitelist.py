@@ -8,9 +8,9 @@ import ast
 from collections.abc import Callable
 from typing import Any
 
-from codegen.errors import InputError
-from codegen.naming import name_problem
-from codegen.primitives import FUNCTIONS
+from .errors import InputError
+from .naming import name_problem
+from .primitives import FUNCTIONS
 
 COMPARE: dict[type, str] = {
     ast.Gt: "gt",
