@@ -9,11 +9,12 @@ import ast
 
 from .builder import Builder, Call, Lowering
 from .ir import Atom, Const, Op, Var
+from .primitives import FUNCTIONS
 from .shapes import show
 
 
 def _elementwise(b: Builder, c: Call) -> Atom:
-    """exp, log, sqrt, sin, cos, tan, tanh, sigmoid, relu, abs: their own primitive."""
+    """exp, log, sqrt, ..., logaddexp: the function's own primitive, as it is."""
     if c.options:
         raise b.error(f"{c.name}() takes no keyword arguments", c.node)
     return b.emit(c.name, c.args, c.target)
@@ -212,23 +213,8 @@ def _norm(b: Builder, c: Call) -> Atom:
     return b.emit("norm", c.args, c.target, c.params)
 
 
-#: user function -> its lowering (every name in ``primitives.FUNCTIONS`` has one)
-LOWERINGS: dict[str, Lowering] = {
-    "exp": _elementwise,
-    "log": _elementwise,
-    "sqrt": _elementwise,
-    "sin": _elementwise,
-    "cos": _elementwise,
-    "tan": _elementwise,
-    "tanh": _elementwise,
-    "sigmoid": _elementwise,
-    "relu": _elementwise,
-    "abs": _elementwise,
-    "softplus": _elementwise,
-    "log_sigmoid": _elementwise,
-    "log1p": _elementwise,
-    "expm1": _elementwise,
-    "logaddexp": _elementwise,
+#: user functions with a lowering of their own
+_SPECIAL: dict[str, Lowering] = {
     "norm": _norm,
     "max": _extremum,
     "min": _extremum,
@@ -244,4 +230,10 @@ LOWERINGS: dict[str, Lowering] = {
     "arange": _arange,
     "where": _where,
     "grad": _grad,
+}
+
+#: user function -> its lowering: every name in ``primitives.FUNCTIONS``; a function
+#: without one of its own is its record's primitive applied to its arguments
+LOWERINGS: dict[str, Lowering] = {
+    name: _SPECIAL.get(name, _elementwise) for name in FUNCTIONS
 }

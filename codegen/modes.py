@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from .backends import Backend
 from .compiled import Cache, Function, Grads, Matrix, Section, Values
 from .errors import OptionError
-from .forward import jvp, push
+from .forward_mode import jvp, push
 from .ir import Const, Expr, Op, Origin, Program, Stmt, Var
 from .liveness import live_names
 from .naming import Namer

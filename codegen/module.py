@@ -11,7 +11,7 @@ from .ir import Dim, Expr, Op, Origin, Program, Stmt, Var, count_ops
 from .primitives import CONVENTIONS, INDEX_PRESERVING
 from .printing import Printer, source_statement
 from .render import FunctionView, ModuleView
-from .rules import where_note
+from .reverse_rules import where_note
 from .shapes import show
 from .targets import TARGETS
 
@@ -190,7 +190,7 @@ def _shape_lines(forward: Program, cotangents: tuple[str, ...]) -> list[str]:
 
 
 def conventions(program: Program) -> list[str]:
-    """The convention texts (:data:`codegen.rules.CONVENTIONS`) of the primitives
+    """The convention texts (:data:`codegen.reverse_rules.CONVENTIONS`) of the primitives
     ``program`` applies, in table order, each once."""
     applied: set[str] = set()
     stack: list[Expr] = [stmt.expr for stmt in program.stmts]

@@ -4,14 +4,14 @@ place that states everything the generator knows about a primitive.
 A record gives its name and arity, the user signature when a program may call it by
 name, its meaning (the SymPy function used to fold constants and as the test oracle),
 its shape rule (:mod:`codegen.shapes`), its reverse rule with the gate text
-(:mod:`codegen.rules`), its tangent rule (:mod:`codegen.tangents`), its convention at
+(:mod:`codegen.reverse_rules`), its tangent rule (:mod:`codegen.tangent_rules`), its convention at
 non-differentiable points, and its traits.  Every trait set a stage reads is derived
 from the records below (``ELEMENTWISE``, ``VIEWS``, ...); no stage keeps its own list
 of primitive names.  A backend is a printer table over the records
 (:mod:`codegen.printing`), each checked complete by ``tests/test_printing.py``.
 
 Adding a primitive (``erf``, say) is one record here, whose reverse and tangent rules
-are a small function each in :mod:`codegen.rules` and :mod:`codegen.tangents`, and one
+are a small function each in :mod:`codegen.reverse_rules` and :mod:`codegen.tangent_rules`, and one
 printer entry per backend that can print it.
 """
 
@@ -24,9 +24,9 @@ from typing import NamedTuple
 
 import sympy
 
-from . import rules as vjp
+from . import reverse_rules as vjp
 from . import shapes
-from . import tangents as jvp
+from . import tangent_rules as jvp
 from .errors import MissingRuleError
 from .ir import Op
 
@@ -62,9 +62,9 @@ class Primitive:
     arity: int
     #: the shape rule: argument types, params, site -> the result's type
     shape: shapes.ShapeRule
-    #: the reverse rule (see :mod:`codegen.rules`) and how its gate treats the gradient
+    #: the reverse rule (see :mod:`codegen.reverse_rules`) and how its gate treats the gradient
     vjp: vjp.RuleFn
-    #: the tangent rule (see :mod:`codegen.tangents`)
+    #: the tangent rule (see :mod:`codegen.tangent_rules`)
     jvp: jvp.TangentFn
     gate: str = ""
     #: what it computes, as SymPy (None: an array primitive, whose meaning involves

@@ -1,6 +1,6 @@
 """Reverse mode: a flat program -> its vector-Jacobian product, as flat programs.
 
-For each forward statement, last to first, its rule (:mod:`codegen.rules`) turns the
+For each forward statement, last to first, its rule (:mod:`codegen.reverse_rules`) turns the
 gradient of its output into one contribution per argument.  The first contribution to a
 gradient defines it (``dq = df``); later ones accumulate (``dx = dx + ...``: a value
 used twice, fan-out).  Only what the requested gradients need is emitted: a statement is
@@ -162,7 +162,7 @@ def branch_guards(program: Program) -> dict[str, Guard]:
     branch of a ``where`` or an argument of a statement guarded the same way, all
     with the same guard and shape (so that position ``i`` of ``t`` only feeds position ``i``
     of the ``where``).  Reverse mode masks such a statement's contributions with
-    its condition (see :data:`codegen.rules.WHERE_CONVENTION`): the gradient
+    its condition (see :data:`codegen.reverse_rules.WHERE_CONVENTION`): the gradient
     reaching it is exactly 0 where the branch is not selected, but its local
     derivative there may be inf or nan (``sqrt(x)`` at x < 0, ``log(x)`` at 0),
     and 0 * inf is nan.  One backward sweep over the statements: linear time.

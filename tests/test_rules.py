@@ -15,7 +15,7 @@ from oracles import grads_tuple, symbolic_close, sympy_at
 from codegen.generate import generate
 from codegen.ir import Var
 from codegen.primitives import ARITY, ARRAY_PRIMITIVES, PRIMITIVES, VARIADIC
-from codegen.rules import POW_CONVENTION
+from codegen.reverse_rules import POW_CONVENTION
 from codegen.symbolic import expr_to_sympy
 
 #: primitive -> its SymPy meaning, for those that have one (the scalar ones)

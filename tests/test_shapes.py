@@ -38,6 +38,9 @@ def test_every_primitive_has_a_shape_rule() -> None:
 def test_every_user_function_has_a_lowering() -> None:
     assert sorted(LOWERINGS) == sorted(FUNCTIONS)
     assert not set(COMPOSITES) & set(PRIMITIVES)
+    for name, lowering in LOWERINGS.items():
+        if lowering is LOWERINGS["exp"]:  # applied as it is: an elementwise record
+            assert PRIMITIVES[name].elementwise, name
 
 
 F = Type("float")

@@ -12,7 +12,7 @@ import sympy
 from oracles import symbolic_close, sympy_at
 from test_rules import CASES, DOMAINS, POINTS_PER_RULE, _uniform
 
-from codegen.forward import jvp
+from codegen.forward_mode import jvp
 from codegen.generate import Options, compile_source
 from codegen.ir import Var
 from codegen.primitives import PRIMITIVES

@@ -20,7 +20,7 @@ from codegen.generate import Options, compile_source
 from codegen.linearize import linearize
 from codegen.parse import parse
 from codegen.reverse import branch_guards
-from codegen.rules import WHERE_CONVENTION, where_note
+from codegen.reverse_rules import WHERE_CONVENTION, where_note
 
 X = np.array([-2.0, -1.0, 0.0, 0.25, 1.0, 4.0])
 

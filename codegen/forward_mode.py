@@ -3,7 +3,7 @@ tangent statement (a Jacobian-vector product, as straight-line code).
 
 The tangent of ``v`` is ``v_dot`` (:meth:`codegen.naming.Namer.tangent`); each
 differentiated input ``x`` gets a tangent input ``x_dot``, and the program returns the
-tangent of each output after the outputs.  The rules are in :mod:`codegen.tangents`.
+tangent of each output after the outputs.  The rules are in :mod:`codegen.tangent_rules`.
 Like :mod:`codegen.reverse`, this knows calculus only: no backend, no printer.
 """
 

@@ -1,5 +1,5 @@
 """The tangent (forward-mode) rules: one small function per primitive, named after it,
-the sibling of :mod:`codegen.rules`; each primitive's record in
+the sibling of :mod:`codegen.reverse_rules`; each primitive's record in
 :mod:`codegen.primitives` points at its rule.
 
 Contract: a rule sees the tangents of the statement's arguments ``dots`` (one per
