@@ -16,6 +16,7 @@ from .compiled import Compiled, Function, Grads, Matrix, Values
 from .errors import OptionError
 from .formatting import format_module
 from .grad_pass import expand_grads
+from .header import header
 from .ir import Program, all_names
 from .linearize import REASSIGNMENT_RULE, linearize, reassigns
 from .liveness import prune
@@ -26,7 +27,7 @@ from .modes import (
     jacobian_function,
     jvp_function,
 )
-from .module import build_view, header
+from .module import build_view
 from .naming import Namer, repeated
 from .options import Options
 from .parse import parse

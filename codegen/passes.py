@@ -242,6 +242,30 @@ def share_derivatives(
     (``t_dot = t1_dot * t3``).  ``backward`` and ``tangent`` name the backward and
     tangent statements' targets (tangent inputs included).  Returns the statements
     and the targets that moved.  Linear: one dictionary lookup per subexpression."""
+    primal_only, by_value = _primal_only(stmts, backward, tangent)
+    if not by_value:
+        return tuple(stmts), frozenset()
+    moved, rewritten = _reusing_tangents(
+        stmts, backward, tangent, primal_only, by_value
+    )
+    if not moved:
+        return tuple(stmts), frozenset()
+    before, after = _placed(stmts, tangent, moved)
+    moving = {s.target for group in after.values() for s in group}
+    out: list[Stmt] = []
+    for index, stmt in enumerate(stmts):
+        out.extend(before.get(index, ()))
+        if stmt.target not in moved and stmt.target not in moving:
+            out.append(rewritten.get(index, stmt))
+        out.extend(after.get(index, ()))
+    return tuple(out), frozenset(moved) | frozenset(moving)
+
+
+def _primal_only(
+    stmts: Sequence[Stmt], backward: set[str], tangent: set[str]
+) -> tuple[dict[str, Stmt], dict[Expr, str]]:
+    """The backward statements that read only primal values (directly or through
+    one another), by target, and the first of them for each written-out value."""
     primal_only: dict[str, Stmt] = {}
     written_out: dict[str, Expr] = {}
     by_value: dict[Expr, str] = {}
@@ -258,8 +282,19 @@ def share_derivatives(
         value = _written_out(stmt.expr, written_out)
         written_out[target] = value
         by_value.setdefault(value, target)
-    if not by_value:
-        return tuple(stmts), frozenset()
+    return primal_only, by_value
+
+
+def _reusing_tangents(
+    stmts: Sequence[Stmt],
+    backward: set[str],
+    tangent: set[str],
+    primal_only: Mapping[str, Stmt],
+    by_value: Mapping[Expr, str],
+) -> tuple[dict[str, int], dict[int, Stmt]]:
+    """The tangent statements that contain a primal-only value, rewritten to read
+    its name (by index), and the primal-only statements that move, each with the
+    index of the first tangent it moves before."""
     moved: dict[str, int] = {}  # target -> index of the tangent it moves before
     rewritten: dict[int, Stmt] = {}
     for index, stmt in enumerate(stmts):
@@ -277,8 +312,14 @@ def share_derivatives(
         for name in used:
             for dep in _primal_only_deps(name, primal_only):
                 moved.setdefault(dep, index)
-    if not moved:
-        return tuple(stmts), frozenset()
+    return moved, rewritten
+
+
+def _placed(
+    stmts: Sequence[Stmt], tangent: set[str], moved: Mapping[str, int]
+) -> tuple[dict[int, list[Stmt]], dict[int, list[Stmt]]]:
+    """The statements that go before each index (the moved ones, as shared) and
+    after it (the tangents of moved statements)."""
     before: dict[int, list[Stmt]] = {}
     after: dict[int, list[Stmt]] = {}
     # where each name is computed once the statements have moved: a statement's own
@@ -304,14 +345,7 @@ def share_derivatives(
                 at = max([at, *(slot.get(n, -1) for n in names_in(stmt.expr))])
                 after.setdefault(at, []).append(stmt)
                 slot[stmt.target] = at
-    moving = {s.target for group in after.values() for s in group}
-    out: list[Stmt] = []
-    for index, stmt in enumerate(stmts):
-        out.extend(before.get(index, ()))
-        if stmt.target not in moved and stmt.target not in moving:
-            out.append(rewritten.get(index, stmt))
-        out.extend(after.get(index, ()))
-    return tuple(out), frozenset(moved) | frozenset(moving)
+    return before, after
 
 
 def _written_out(expr: Expr, written_out: Mapping[str, Expr]) -> Expr:

@@ -258,6 +258,167 @@ def differentiable_inputs(program: Program) -> tuple[str, ...]:
     return tuple(n for n in program.inputs if types.get(n, SCALAR).differentiable)
 
 
+def _checked_wrt(program: Program, wrt: tuple[str, ...] | None) -> tuple[str, ...]:
+    """``wrt``, or every float input if not given; a ``ValueError`` unless it names
+    distinct float inputs."""
+    require_flat(program)
+    types = program.types
+    if wrt is None:
+        wrt = differentiable_inputs(program)
+    inputs = set(program.inputs)  # a set: a tuple makes this quadratic in wide programs
+    bad = [n for n in wrt if n not in inputs or not types.get(n, SCALAR).differentiable]
+    if bad or len(set(wrt)) != len(wrt):
+        raise ValueError(f"reverse(): wrt {wrt!r} must be distinct float inputs")
+    return wrt
+
+
+@dataclass
+class _Sweep:
+    """The backward statements as the sweep builds them, and what they define:
+    ``gradients`` (primal name -> gradient name), ``grad_types`` (gradient name ->
+    type) and ``has_grad`` (the primal names whose gradient is defined so far)."""
+
+    program: Program
+    needed: set[str]
+    adjoint: Callable[[str], str]
+    level: int
+    gradients: dict[str, str]
+    grad_types: dict[str, Type]
+    has_grad: set[str]
+    backward: list[Stmt] = field(default_factory=list)
+
+    def type_of(self, name: str) -> Type:
+        return self.program.types.get(name, SCALAR)
+
+
+def _contributions(
+    sweep: _Sweep, stmt: Stmt, g: Var, guards: Mapping[str, Guard]
+) -> tuple[tuple[Expr, ...], tuple, str]:
+    """A statement's arguments, the contribution of ``g`` (its target's gradient) to
+    each (``None``: none), and its gate.  A where branch's contributions are masked by
+    its condition; an elementwise one's are summed back to its argument's shape."""
+    target, expr = stmt.target, stmt.expr
+    if isinstance(expr, Var):
+        return (expr,), (g,), "copy"
+    record = primitive(expr.prim)
+    args = expr.args
+    contributions = record.vjp(g, Var(target), args, **dict(expr.params))
+    guard = guards.get(target)
+    if guard is not None and expr.prim not in ZERO_PRESERVING:
+        # a where branch: 0 where it is not selected
+        contributions = tuple(
+            (
+                c
+                if c is None or set(names_in(c)) <= {g.name}  # g * 2, -g
+                else _guarded(c, guard)
+            )
+            for c in contributions
+        )
+    if sweep.program.types and expr.prim in ELEMENTWISE:
+        type_of = sweep.type_of
+        contributions = tuple(
+            (
+                None
+                if c is None or not isinstance(a, Var)
+                else _unbroadcast(c, type_of(target), type_of(a.name))
+            )
+            for a, c in zip(args, contributions, strict=True)
+        )
+    return args, contributions, record.gate
+
+
+def _accumulate(
+    sweep: _Sweep,
+    args: tuple[Expr, ...],
+    contributions: tuple,
+    origin: Origin,
+) -> None:
+    """One gradient statement per contribution to a needed name: the first defines
+    its gradient, later ones add to it (fan-out)."""
+    for arg, contribution in zip(args, contributions, strict=True):
+        if contribution is None or not isinstance(arg, Var):
+            continue
+        if arg.name not in sweep.needed:
+            continue
+        name = sweep.adjoint(arg.name)
+        sweep.gradients[arg.name] = name
+        sweep.grad_types[name] = sweep.type_of(arg.name)
+        accumulate = arg.name in sweep.has_grad
+        sweep.backward.append(
+            Stmt(
+                name,
+                contribution,
+                accumulate=accumulate,
+                note="fan-out: gradients add up" if accumulate else "",
+                origin=origin,
+            )
+        )
+        sweep.has_grad.add(arg.name)
+
+
+def _undo_all(sweep: _Sweep) -> None:
+    """The statements, last to first: each one the differentiated inputs reach and
+    whose target has a gradient adds its contributions to its arguments' gradients."""
+    guards = branch_guards(sweep.program)
+    for stmt in reversed(sweep.program.stmts):
+        target, expr = stmt.target, stmt.expr
+        if (
+            target not in sweep.needed
+            or target not in sweep.has_grad
+            or isinstance(expr, Const)
+        ):
+            continue
+        g = Var(sweep.adjoint(target))
+        args, contributions, gate = _contributions(sweep, stmt, g, guards)
+        origin = Origin("undo", stmt, gate, level=sweep.level)
+        _accumulate(sweep, args, contributions, origin)
+
+
+def _wrt_gradients(sweep: _Sweep, wrt: tuple[str, ...]) -> tuple[str, ...]:
+    """The gradients of ``wrt``, in order; one no output reaches is zero."""
+    grads: list[str] = []
+    for name in wrt:
+        grad = sweep.adjoint(name)
+        sweep.gradients[name] = grad
+        sweep.grad_types[grad] = sweep.type_of(name)
+        if name not in sweep.has_grad:
+            outputs = ", ".join(sweep.program.outputs)
+            sweep.backward.append(
+                Stmt(
+                    grad,
+                    Op("zeros_like", (Var(name),)),
+                    origin=Origin("zero", names=(outputs, name), level=sweep.level),
+                )
+            )
+            sweep.has_grad.add(name)
+        grads.append(grad)
+    return tuple(grads)
+
+
+def _pruned(
+    sweep: _Sweep,
+    cotangents: tuple[str, ...],
+    wrt: tuple[str, ...],
+    grads: tuple[str, ...],
+) -> VJP:
+    """The VJP of the statements ``grads`` need, with the names and types they use."""
+    # a value can reach an output only through an argument whose contribution is
+    # None (the shape of a full_like): its gradient is then computed for nothing
+    live = live_names(sweep.backward, grads)
+    backward = [stmt for stmt in sweep.backward if stmt.target in live]
+    kept = {*cotangents, *grads, *(stmt.target for stmt in backward)}
+    grad_types = {n: t for n, t in sweep.grad_types.items() if n in kept}
+    return VJP(
+        sweep.program,
+        tuple(backward),
+        MappingProxyType(grad_types),
+        cotangents,
+        wrt,
+        grads,
+        MappingProxyType({v: g for v, g in sweep.gradients.items() if g in kept}),
+    )
+
+
 def reverse(
     program: Program,
     wrt: tuple[str, ...] | None = None,
@@ -274,116 +435,26 @@ def reverse(
     second sweep are ``d2x``: see :class:`codegen.naming.Namer`); ``adjoint``, if
     given, names the gradient of each value instead (a Jacobian row: ``du_dx``).
     """
-    require_flat(program)
-    types = program.types
-
-    def type_of(name: str) -> Type:
-        return types.get(name, SCALAR)
-
-    if wrt is None:
-        wrt = differentiable_inputs(program)
-    inputs = set(program.inputs)  # a set: a tuple makes this quadratic in wide programs
-    bad = [n for n in wrt if n not in inputs or not type_of(n).differentiable]
-    if bad or len(set(wrt)) != len(wrt):
-        raise ValueError(f"reverse(): wrt {wrt!r} must be distinct float inputs")
+    wrt = _checked_wrt(program, wrt)
     if namer is None:
         namer = Namer(all_names(program))
-
     needed = active_names(program, wrt) & live_names(program.stmts, program.outputs)
     if adjoint is None:
         adjoint = functools.partial(namer.grad, level=level)
     cotangents = tuple(adjoint(out) for out in program.outputs)
-    gradients = dict(zip(program.outputs, cotangents, strict=True))
-    grad_types: dict[str, Type] = {}
-    for out, cot in zip(program.outputs, cotangents, strict=True):
-        grad_types[cot] = type_of(out)
-    backward: list[Stmt] = []
-    has_grad: set[str] = set(program.outputs)
-    guards = branch_guards(program)
-    for stmt in reversed(program.stmts):
-        target, expr = stmt.target, stmt.expr
-        if target not in needed or target not in has_grad or isinstance(expr, Const):
-            continue
-        g = Var(adjoint(target))
-        if isinstance(expr, Var):
-            args: tuple[Expr, ...] = (expr,)
-            contributions: tuple = (g,)
-            gate = "copy"
-        else:
-            record = primitive(expr.prim)
-            args = expr.args
-            contributions = record.vjp(g, Var(target), args, **dict(expr.params))
-            gate = record.gate
-            guard = guards.get(target)
-            if (
-                guard is not None and expr.prim not in ZERO_PRESERVING
-            ):  # a where branch: 0 where it is not selected
-                contributions = tuple(
-                    (
-                        c
-                        if c is None or set(names_in(c)) <= {g.name}  # g * 2, -g
-                        else _guarded(c, guard)
-                    )
-                    for c in contributions
-                )
-            if types and expr.prim in ELEMENTWISE:
-                contributions = tuple(
-                    (
-                        None
-                        if c is None or not isinstance(a, Var)
-                        else _unbroadcast(c, type_of(target), type_of(a.name))
-                    )
-                    for a, c in zip(args, contributions, strict=True)
-                )
-        origin = Origin("undo", stmt, gate, level=level)
-        for arg, contribution in zip(args, contributions, strict=True):
-            if contribution is None or not isinstance(arg, Var):
-                continue
-            if arg.name not in needed:
-                continue
-            name = adjoint(arg.name)
-            gradients[arg.name] = name
-            grad_types[name] = type_of(arg.name)
-            accumulate = arg.name in has_grad
-            backward.append(
-                Stmt(
-                    name,
-                    contribution,
-                    accumulate=accumulate,
-                    note="fan-out: gradients add up" if accumulate else "",
-                    origin=origin,
-                )
-            )
-            has_grad.add(arg.name)
-
-    grads: list[str] = []
-    for name in wrt:
-        grad = adjoint(name)
-        gradients[name] = grad
-        grad_types[grad] = type_of(name)
-        if name not in has_grad:
-            outputs = ", ".join(program.outputs)
-            backward.append(
-                Stmt(
-                    grad,
-                    Op("zeros_like", (Var(name),)),
-                    origin=Origin("zero", names=(outputs, name), level=level),
-                )
-            )
-            has_grad.add(name)
-        grads.append(grad)
-    # a value can reach an output only through an argument whose contribution is
-    # None (the shape of a full_like): its gradient is then computed for nothing
-    live = live_names(backward, grads)
-    backward = [stmt for stmt in backward if stmt.target in live]
-    kept = {*cotangents, *grads, *(stmt.target for stmt in backward)}
-    grad_types = {n: t for n, t in grad_types.items() if n in kept}
-    return VJP(
+    types = program.types
+    sweep = _Sweep(
         program,
-        tuple(backward),
-        MappingProxyType(grad_types),
-        cotangents,
-        wrt,
-        tuple(grads),
-        MappingProxyType({v: g for v, g in gradients.items() if g in kept}),
+        needed,
+        adjoint,
+        level,
+        gradients=dict(zip(program.outputs, cotangents, strict=True)),
+        grad_types={
+            cot: types.get(out, SCALAR)
+            for out, cot in zip(program.outputs, cotangents, strict=True)
+        },
+        has_grad=set(program.outputs),
     )
+    _undo_all(sweep)
+    grads = _wrt_gradients(sweep, wrt)
+    return _pruned(sweep, cotangents, wrt, grads)

@@ -292,7 +292,7 @@ def copy(g, out, args):
     return (g,)
 
 
-#: stated in the header of programs that use ``where`` (``module.py``: see
+#: stated in the header of programs that use ``where`` (``header.py``: see
 #: :func:`where_note`)
 WHERE_CONVENTION = (
     "where(c, a, b): the branch that was not selected contributes exactly 0 to every "
