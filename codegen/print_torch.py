@@ -24,6 +24,7 @@ from .print_core import (
     transpose,
     wrap,
 )
+from .print_math import MATH
 
 
 def _torch_function(attr: str) -> Rule:
@@ -277,3 +278,35 @@ TORCH: dict[str, Rule] = {
     "arange": _torch_arange,
     "dim": dim_rule,
 }
+
+
+def _numbers_in_math(tensors: Rule, numbers: Rule) -> Rule:
+    """``tensors``, or ``numbers`` (the math backend's spelling) when every argument is
+    a plain number (a constant, a size, what is computed from them alone): torch's
+    functions take tensors only (``torch.sigmoid(2)`` is a TypeError)."""
+
+    def rule(p: TablePrinter, op: Op) -> Text:
+        if op.args and all(p.number(a) for a in op.args):
+            return numbers(p, op)
+        return tensors(p, op)
+
+    return rule
+
+
+def _with_numbers_in_math(table: dict[str, Rule]) -> dict[str, Rule]:
+    """The table with each function the math backend also prints (other than the
+    operators, which both spell alike) printed as there for plain numbers."""
+    return {
+        name: (
+            _numbers_in_math(rule, MATH[name])
+            if name in MATH
+            and MATH[name] is not rule
+            and not isinstance(rule, Statement)
+            and not isinstance(MATH[name], Statement)
+            else rule
+        )
+        for name, rule in table.items()
+    }
+
+
+TORCH = _with_numbers_in_math(TORCH)

@@ -244,6 +244,9 @@ NUMBER_PROGRAMS = {
     "f = sum(0.5 * log(2 * pi) + 0.5 * log(s * s) + 0.5 * ((x - mu) / s)**2 + exp(-c))",
     "scaled_sum": "X: array[N, D]\nf = sum(X) / sqrt(D) + log1p(D) * sum(X * X)"
     " + logaddexp(D, 1) * sum(max(X, 1 / D))",
+    # the stable and gate functions of constants: printed as the math backend does
+    "stable_constants": "X: array[N, D]\nf = sum(X) * sigmoid(2) + softplus(D) * sum(X)"
+    " + log_sigmoid(1) * sum(X * X) + sum(relu(X)) * tanh(D) + abs(3 - D) * sum(X)",
 }
 
 
