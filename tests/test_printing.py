@@ -259,6 +259,8 @@ def expected(node: Expr, backend: str) -> tuple:
         return (node.prim, *args)
     if node.prim == "neg":
         return ("neg", *args)
+    if backend == "torch" and _number(node):
+        return expected(node, "math")  # plain numbers: no tensor, as math prints
     if node.prim == "where" and backend == "math":
         return ("where", *args)
     if node.prim == "sign" and backend == "math":  # 1.0 if a > 0 else ...
@@ -266,16 +268,12 @@ def expected(node: Expr, backend: str) -> tuple:
         minus_one = from_ast(ast.parse("-1.0", mode="eval"))
         inner = ("where", ("lt", args[0], zero), minus_one, ("const", 0.0))
         return ("where", ("gt", args[0], zero), one, inner)
-    if node.prim == "exp" and backend == "torch" and _number(node.args[0]):
-        return ("call", "math.exp", *args)  # a number: no tensor, no device
     if node.prim in ("max", "min") and backend == "torch":
         # tensors nested in torch.maximum, then each constant as a clamp bound
         name = "torch.maximum" if node.prim == "max" else "torch.minimum"
         bound = "min" if node.prim == "max" else "max"
         tensors = [a for a, n in zip(args, node.args, strict=True) if not _number(n)]
         constants = [a for a, n in zip(args, node.args, strict=True) if _number(n)]
-        if not tensors:  # numbers only: the builtin
-            return ("call", node.prim, *args)
         nested = tensors[0]
         for arg in tensors[1:]:
             nested = ("call", name, nested, arg)
