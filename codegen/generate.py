@@ -1,5 +1,5 @@
-"""The pipeline: source -> parse -> linearize -> reverse (+ the backend's passes) ->
-print -> render -> format."""
+"""The pipeline: source -> parse -> linearize -> grad_pass -> reverse (+ the backend's
+passes) and the modes -> the target's layout -> print -> render -> format."""
 
 from __future__ import annotations
 

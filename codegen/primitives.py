@@ -382,9 +382,9 @@ _RECORDS = (
 #: name -> record, in the order above
 PRIMITIVES: Mapping[str, Primitive] = MappingProxyType({p.name: p for p in _RECORDS})
 
-#: functions a program calls that lower to several primitives (see the lowerings of
-#: :mod:`codegen.linearize`): ``grad(y, x)`` is the gradient of an earlier scalar value
-#: y with respect to input x, backpropagated inside the program
+#: functions a program calls that lower to several primitives (see
+#: :mod:`codegen.lowerings`); ``grad(y, x)`` is the gradient of an earlier scalar value
+#: y with respect to input x, written out by :mod:`codegen.grad_pass`
 COMPOSITES: Mapping[str, Signature] = MappingProxyType(
     {
         "maximum": Signature(2, 2),
