@@ -106,8 +106,9 @@ def size(shape: Shape) -> tuple[int, tuple[str, ...]]:
 
 # --- static indexing: a[1:3, 0] (slice) and a[i, j] with integer arrays (gather) ------
 
-#: one item of a static index: an integer, or a slice as (start, stop, step)
-IndexItem = int | tuple[int | None, int | None, int | None]
+#: one item of a static index: an integer, None (a new axis of size 1), or a slice
+#: as (start, stop, step)
+IndexItem = int | None | tuple[int | None, int | None, int | None]
 
 
 class IndexProblem(ValueError):
@@ -115,10 +116,11 @@ class IndexProblem(ValueError):
 
 
 def index_text(items: tuple[IndexItem, ...]) -> str:
-    """A static index as Python source (``1:3, 0``): the ``index`` param of ``slice``."""
+    """A static index as Python source (``1:3, None, 0``): the ``index`` param of
+    ``slice``."""
     texts: list[str] = []
     for item in items:
-        if isinstance(item, int):
+        if item is None or isinstance(item, int):
             texts.append(str(item))
             continue
         lo, hi, step = item
@@ -134,14 +136,16 @@ def parse_index(text: str) -> tuple[IndexItem, ...]:
     items: list[IndexItem] = []
     for part in text.split(","):
         part = part.strip()
-        if ":" not in part:
+        if part == "None":
+            items.append(None)
+        elif ":" not in part:
             items.append(int(part))
-            continue
-        bounds = [None if b.strip() == "" else int(b) for b in part.split(":")]
-        if len(bounds) == 2:
-            bounds.append(None)
-        lo, hi, step = bounds
-        items.append((lo, hi, step))
+        else:
+            bounds = [None if b.strip() == "" else int(b) for b in part.split(":")]
+            if len(bounds) == 2:
+                bounds.append(None)
+            lo, hi, step = bounds
+            items.append((lo, hi, step))
     return tuple(items)
 
 
@@ -183,11 +187,18 @@ def _symbolic_length(dim: str, lo: int | None, hi: int | None) -> Dim:
 
 
 def sliced(shape: Shape, items: tuple[IndexItem, ...]) -> Shape:
-    """The shape of ``a[items]`` for ``a`` of ``shape``, or :class:`IndexProblem`."""
-    if len(items) > len(shape):
-        raise IndexProblem(f"too many indices ({len(items)}) for shape {show(shape)}")
+    """The shape of ``a[items]`` for ``a`` of ``shape``, or :class:`IndexProblem`.
+    A None item is a new axis of size 1 and takes no axis of ``a``."""
+    taken = sum(item is not None for item in items)
+    if taken > len(shape):
+        raise IndexProblem(f"too many indices ({taken}) for shape {show(shape)}")
     out: list[Dim] = []
-    for axis, item in enumerate(items):
+    axis = -1
+    for item in items:
+        if item is None:
+            out.append(1)
+            continue
+        axis += 1
         dim = shape[axis]
         if isinstance(item, int):
             if isinstance(dim, int) and not -dim <= item < dim:
@@ -204,7 +215,7 @@ def sliced(shape: Shape, items: tuple[IndexItem, ...]) -> Shape:
             out.append(_symbolic_length(dim, lo, hi))
         else:
             raise IndexProblem(f"cannot slice symbolic dimension {dim} with a step")
-    return tuple(out) + shape[len(items) :]
+    return tuple(out) + shape[taken:]
 
 
 def check_gather(base: Type, index: list[Type]) -> None:

@@ -241,10 +241,17 @@ def _check_attribute(node: ast.Attribute, where: str, _: _Conditions) -> list[as
     return [node.value]
 
 
+def is_new_axis(node: ast.expr) -> bool:
+    """``None`` in a subscript: a new axis of size 1 (``a[:, None]``)."""
+    return isinstance(node, ast.Constant) and node.value is None
+
+
 def _check_subscript(node: ast.Subscript, where: str, _: _Conditions) -> list[ast.AST]:
     items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
     indices: list[ast.AST] = []
     for item in reversed(items):
+        if is_new_axis(item):
+            continue
         if isinstance(item, ast.Slice):
             for part in (item.lower, item.upper, item.step):
                 if part is not None and not _literal_option(part):
@@ -258,6 +265,12 @@ def _check_subscript(node: ast.Subscript, where: str, _: _Conditions) -> list[as
 
 def _check_constant(node: ast.Constant, where: str, _: _Conditions) -> list[ast.AST]:
     value = node.value
+    if value is None:
+        raise node_error(
+            "None is allowed only in a subscript, as a new axis of size 1 (a[:, None])",
+            node,
+            where,
+        )
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise node_error(
             f"unsupported literal {value!r}: only int and float numbers", node, where
