@@ -407,7 +407,7 @@ class Builder:
                 values[id(node)] = self._subscript(node, base, index, out)
             else:
                 assert isinstance(node, ast.Call)
-                args = tuple(values.pop(id(a)) for a in node.args)
+                args = tuple(values.pop(id(a)) for a in children(node))
                 values[id(node)] = self._call(node, args, out)
         result = values[id(root)]
         if not (isinstance(result, Var) and result.name == target):
@@ -435,6 +435,8 @@ def children(node: ast.expr) -> list[ast.expr]:
             *(i for i in items if not (isinstance(i, ast.Slice) or is_new_axis(i))),
         ]
     assert isinstance(node, ast.Call)
+    if node.args and isinstance(node.args[0], ast.List):  # concatenate([a, b])
+        return [*node.args[0].elts, *node.args[1:]]
     return list(node.args)
 
 

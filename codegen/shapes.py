@@ -432,3 +432,67 @@ def static_slice(types: list[Type], params: dict, at: Site) -> Type:
         return Type(a.dtype, sliced(a.shape, parse_index(params["index"])))
     except IndexProblem as problem:
         raise at.error(str(problem)) from None
+
+
+# --- new axes, variance, joining: concatenate, stack and their parts ---------------
+
+
+def joined_size(sizes: tuple[Dim, ...]) -> Dim:
+    """The size of a concatenation of parts of these sizes: an int if all are, else
+    the label of the sum (``N+3``, ``N-1``, ``H+D``: symbols in the order given)."""
+    const = 0
+    symbols: list[str] = []
+    for dim in sizes:
+        if isinstance(dim, int):
+            const += dim
+            continue
+        symbol, offset = symbolic_offset(dim)
+        symbols.append(symbol)
+        const += offset
+    if not symbols:
+        return const
+    return symbolic_size("+".join(symbols), const)
+
+
+def _joined_types(types: list[Type], what: str, at: Site) -> None:
+    if not types or any(t.rank == 0 for t in types):
+        raise at.error(f"{what}() joins arrays, got shapes " + _listed(types))
+
+
+def _listed(types: list[Type]) -> str:
+    return ", ".join(show(t.shape) for t in types)
+
+
+def concatenate(types: list[Type], params: dict, at: Site) -> Type:
+    """``np.concatenate([a, b], axis=k)``: equal ranks, equal sizes except along k,
+    where the sizes add up."""
+    _joined_types(types, "concatenate", at)
+    rank = types[0].rank
+    axis = normalize_axis(int(params.get("axis", 0)), rank, at.what, at.where)
+    rest = [t.shape[:axis] + t.shape[axis + 1 :] for t in types]
+    if any(t.rank != rank for t in types) or any(r != rest[0] for r in rest):
+        raise at.error(
+            f"concatenate() along axis {axis} needs equal sizes on the other axes, "
+            f"got shapes {_listed(types)}"
+        )
+    size = joined_size(tuple(t.shape[axis] for t in types))
+    shape = types[0].shape[:axis] + (size,) + types[0].shape[axis + 1 :]
+    return Type(result_dtype("promote", types), shape)
+
+
+def stack(types: list[Type], params: dict, at: Site) -> Type:
+    """``np.stack([a, b], axis=k)``: equal shapes; a new axis k of their number."""
+    _joined_types(types, "stack", at)
+    shape = types[0].shape
+    axis = normalize_axis(int(params.get("axis", 0)), len(shape) + 1, at.what, at.where)
+    if any(t.shape != shape for t in types):
+        raise at.error(f"stack() needs equal shapes, got shapes {_listed(types)}")
+    return Type(
+        result_dtype("promote", types), shape[:axis] + (len(types),) + shape[axis:]
+    )
+
+
+def part(types: list[Type], params: dict, at: Site) -> Type:
+    """``part(g, a, b, ..., which=k)``: the gradient of argument k of a join, shaped
+    like it."""
+    return Type("float", types[1 + int(params.get("which", 0))].shape)
