@@ -44,7 +44,7 @@ from .shapes import (
     symbolic_size,
 )
 from .typecheck import const_type, infer
-from .whitelist import BINOPS, COMPARE, is_int_literal
+from .whitelist import BINOPS, COMPARE, is_int_literal, is_new_axis
 
 
 class Call(NamedTuple):
@@ -281,6 +281,9 @@ class Builder:
     ) -> Atom:
         index: list[IndexItem] = []
         for item in items:
+            if is_new_axis(item):
+                index.append(None)
+                continue
             if not isinstance(item, ast.Slice):
                 index.append(int(literal_value(item)))  # type: ignore[call-overload]
                 continue
@@ -300,9 +303,14 @@ class Builder:
         self, node: ast.Subscript, base: Atom, index: list[Atom], target: str | None
     ) -> Atom:
         items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-        static = [isinstance(i, ast.Slice) or is_int_literal(i) for i in items]
-        if all(static):
+        if all(map(_static, items)):
             return self._slice(node, base, items, target)
+        if any(map(is_new_axis, items)):
+            raise self.error(
+                "None (a new axis) goes with slices and integers only, not with "
+                "index arrays; index first, then add the axis: b = a[i]; b[:, None]",
+                node,
+            )
         if any(isinstance(item, ast.Slice) for item in items):
             raise self.error(
                 "mixing slices with index arrays is not supported; "
@@ -399,7 +407,7 @@ class Builder:
                 values[id(node)] = self._subscript(node, base, index, out)
             else:
                 assert isinstance(node, ast.Call)
-                args = tuple(values.pop(id(a)) for a in node.args)
+                args = tuple(values.pop(id(a)) for a in children(node))
                 values[id(node)] = self._call(node, args, out)
         result = values[id(root)]
         if not (isinstance(result, Var) and result.name == target):
@@ -420,11 +428,22 @@ def children(node: ast.expr) -> list[ast.expr]:
         return [node.value]
     if isinstance(node, ast.Subscript):
         items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-        if all(isinstance(i, ast.Slice) or is_int_literal(i) for i in items):
+        if all(map(_static, items)):
             return [node.value]
-        return [node.value, *(i for i in items if not isinstance(i, ast.Slice))]
+        return [
+            node.value,
+            *(i for i in items if not (isinstance(i, ast.Slice) or is_new_axis(i))),
+        ]
     assert isinstance(node, ast.Call)
+    if node.args and isinstance(node.args[0], ast.List):  # concatenate([a, b])
+        return [*node.args[0].elts, *node.args[1:]]
     return list(node.args)
+
+
+def _static(item: ast.expr) -> bool:
+    """An item of a static index (the ``slice`` primitive): a slice, an integer
+    literal or None (a new axis)."""
+    return isinstance(item, ast.Slice) or is_int_literal(item) or is_new_axis(item)
 
 
 def literal_value(node: ast.expr) -> object:

@@ -237,3 +237,62 @@ _SPECIAL: dict[str, Lowering] = {
 LOWERINGS: dict[str, Lowering] = {
     name: _SPECIAL.get(name, _elementwise) for name in FUNCTIONS
 }
+
+
+# --- new axes, variance, joining -----------------------------------------------------
+
+
+def _centered(b: Builder, c: Call) -> Atom:
+    """``a - mean(a, axis, keepdims=True)``: what var and std measure."""
+    b.need_array(c.name, c.args[0], c.node)
+    axis = c.options.get("axis")
+    mean = b.emit("mean", c.args, None, (("axis", axis), ("keepdims", True)))
+    return b.emit("sub", (c.args[0], mean), None)
+
+
+def _var(b: Builder, c: Call) -> Atom:
+    """The population variance (ddof 0): mean((a - mean(a))**2), as
+    ``torch.var(a, correction=0)``; its gradient follows from mean, sub and mul."""
+    centered = _centered(b, c)
+    square = b.emit("mul", (centered, centered), None)
+    return b.emit("mean", (square,), c.target, c.params)
+
+
+def _std(b: Builder, c: Call) -> Atom:
+    """The population standard deviation: norm(a - mean(a)) / sqrt(n), n the count
+    over the axes.  The norm's gradient is 0 where it is 0, so std's gradient at
+    zero variance is 0, as ``torch.std`` gives (sqrt(var) would give nan there)."""
+    centered = _centered(b, c)
+    norm = b.emit("norm", (centered,), None, c.params)
+    count = b.emit("count", (c.args[0],), None, (("axis", c.options.get("axis")),))
+    return b.emit("div", (norm, b.emit("sqrt", (count,), None)), c.target)
+
+
+def _join(b: Builder, c: Call) -> Atom:
+    """concatenate([a, b], axis=k) and stack([a, b], axis=k): arrays only (a number
+    has no axis to join along), the axis a non-negative int in the params."""
+    axis = c.options.get("axis", 0)
+    if not isinstance(axis, int):
+        raise b.error(f"{c.name}(axis=...) must be an int", c.node)
+    types = [b.type_of(a) for a in c.args]
+    for item, kind in zip(c.node.args[0].elts, types, strict=True):  # type: ignore[attr-defined]
+        if kind.rank == 0:
+            raise b.error(
+                f"{c.name}() joins arrays, but '{ast.unparse(item)}' is a scalar",
+                item,
+            )
+    rank = types[0].rank + (c.name == "stack")
+    if not -rank <= axis < rank:
+        raise b.error(
+            f"{c.name}(axis={axis}) is out of range for arrays of rank {types[0].rank}",
+            c.node,
+        )
+    params: tuple[tuple[str, object], ...] = (("axis", axis % rank),)
+    if c.name == "concatenate":
+        sizes = tuple(t.shape[axis % rank] if t.rank == rank else 0 for t in types)
+        params += (("sizes", sizes),)
+    return b.emit(c.name, c.args, c.target, params)
+
+
+# var, std, concatenate and stack, over the default of their names above
+LOWERINGS.update({"var": _var, "std": _std, "concatenate": _join, "stack": _join})

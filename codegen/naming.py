@@ -13,6 +13,10 @@ from collections.abc import Iterable, Sequence
 from .errors import OptionError
 from .primitives import FUNCTIONS as USER_FUNCTIONS
 
+#: functions whose names may also name values (a program's ``var = mean(xc**2)`` keeps
+#: working): a call ``var(x)`` is always the function, a plain ``var`` the value
+VALUE_NAMES_TOO = frozenset({"var", "std", "concatenate", "stack"})
+
 #: names a program may not use whatever the target: those of the default (flat)
 #: target's module, every backend's modules and builtins (``float``: dtype=float in
 #: the numpy backend), and ``pi``.  A target's other names are refused when it is
@@ -47,7 +51,7 @@ def name_problem(name: str) -> str | None:
         return f"'{name}' is not a valid name"
     if keyword.iskeyword(name):
         return f"'{name}' is a Python keyword and cannot be used here"
-    if name in USER_FUNCTIONS:
+    if name in USER_FUNCTIONS and name not in VALUE_NAMES_TOO:
         return f"'{name}' is a function; call it as {name}(...)"
     if name in RESERVED:
         return f"'{name}' is reserved in generated code; choose another name"

@@ -362,6 +362,22 @@ _RECORDS = (
     ),
     # how many elements a reduction over ``axis`` combines
     _array("count", 1, shapes.integer, number=True),
+    # --- new axes, variance, joining (issue 18) -----------------------------------------
+    # concatenate([a, b], axis=k) and stack([a, b], axis=k) (params: axis, a
+    # non-negative int; concatenate's sizes, each argument's size along the axis)
+    _array(
+        "concatenate", VARIADIC, shapes.concatenate,
+        "concatenate: each input's gradient is its part of the gradient",
+        user=Signature(1, 1, frozenset({"axis"})),
+    ),
+    _array(
+        "stack", VARIADIC, shapes.stack,
+        "stack: each input's gradient is its part of the gradient",
+        user=Signature(1, 1, frozenset({"axis"})),
+    ),
+    # part(g, a, b, ..., axis, which, sizes): argument ``which``'s part of g, the
+    # gradient of a concatenate (with sizes) or a stack (without): g[:, 3:7], g[:, 1]
+    _array("part", VARIADIC, shapes.part, view=True),
     # --- arrays: indexing and selection -------------------------------------------
     _array("gather", VARIADIC, shapes.gather, "gather: scatter-adds the gradient back"),
     _array("scatter_add", VARIADIC, shapes.float_like, own_statement=True),
@@ -393,6 +409,9 @@ COMPOSITES: Mapping[str, Signature] = MappingProxyType(
         "softmax": Signature(1, 1, frozenset({"axis"})),
         "log_softmax": Signature(1, 1, frozenset({"axis"})),
         "grad": Signature(2, 2),
+        # population variance and standard deviation (ddof 0)
+        "var": Signature(1, 1, _AXIS),
+        "std": Signature(1, 1, _AXIS),
     }
 )
 
@@ -433,3 +452,9 @@ def primitive(name: str) -> Primitive:
         raise MissingRuleError(
             f"no record for primitive '{name}'; add one to codegen/primitives.py"
         ) from None
+
+
+# --- new axes, variance, joining -----------------------------------------------------
+
+#: functions whose one argument is a list of arrays: concatenate([a, b], axis=1)
+JOINS = _names(lambda p: p.shape in (shapes.concatenate, shapes.stack))

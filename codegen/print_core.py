@@ -477,3 +477,46 @@ def reshape_like(p: TablePrinter, op: Op) -> Text:
 
 def dim_rule(p: TablePrinter, op: Op) -> Text:
     return Text(f"{p.receiver(op.args[0])}.shape[{op.param('axis')}]", ATOM)
+
+
+# --- new axes, variance, joining: concatenate, stack and their parts ---------------
+
+
+def joined(name: str, keyword: str) -> Rule:
+    """``np.concatenate([a, b], axis=1)``, ``torch.stack([a, b], dim=1)``, ..."""
+    module, _, attr = name.rpartition(".")
+
+    def rule(p: TablePrinter, op: Op) -> Text:
+        pieces = ", ".join(p.expr(a) for a in op.args)
+        callee = p.ref(module, attr) if module else attr
+        axis = op.param("axis") or 0
+        return Text(f"{callee}([{pieces}], {keyword}={axis})", ATOM)
+
+    return rule
+
+
+def part(p: TablePrinter, op: Op) -> Text:
+    """Argument ``which``'s part of the gradient of a join: ``g[:, 1]`` (stack),
+    ``g[:, 3:7]`` (concatenate), the bounds read from the shapes of the arguments
+    before it where their sizes are symbolic: ``g[a.shape[0] :]``."""
+    g, *joined_args = op.args
+    axis, which = op.param("axis") or 0, op.param("which") or 0
+    sizes = op.param("sizes")
+    lead = ":, " * axis
+    if sizes is None:
+        return Text(f"{p.receiver(g)}[{lead}{which}]", ATOM)
+
+    def bound(count: int) -> str:
+        const = sum(d for d in sizes[:count] if isinstance(d, int))
+        terms = [
+            f"{p.receiver(a)}.shape[{axis}]"
+            for a, d in zip(joined_args[:count], sizes[:count], strict=True)
+            if not isinstance(d, int)
+        ]
+        if const or not terms:
+            terms.append(str(const))
+        return " + ".join(terms)
+
+    start = "" if which == 0 else bound(which)
+    stop = "" if which == len(joined_args) - 1 else bound(which + 1)
+    return Text(f"{p.receiver(g)}[{lead}{start}:{stop}]", ATOM)

@@ -20,7 +20,9 @@ from .print_core import (
     dim_rule,
     function,
     gather,
+    joined,
     method,
+    part,
     reduce_args,
     reshape,
     reshape_like,
@@ -258,4 +260,8 @@ NUMPY: dict[str, Rule] = {
     "where": function("numpy", "where"),
     "arange": function("numpy", "arange"),
     "dim": dim_rule,
+    # new axes, variance, joining
+    "concatenate": joined("numpy.concatenate", "axis"),
+    "stack": joined("numpy.stack", "axis"),
+    "part": part,
 }

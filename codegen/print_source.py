@@ -12,7 +12,9 @@ from .print_core import (
     Text,
     as_float,
     gather,
+    joined,
     method,
+    part,
     same,
     sliced,
     transpose,
@@ -77,4 +79,8 @@ SOURCE: dict[str, Rule] = {
     "where": _source_call,
     "arange": _source_call,
     "dim": _source_call,
+    # new axes, variance, joining
+    "concatenate": joined("concatenate", "axis"),
+    "stack": joined("stack", "axis"),
+    "part": part,
 }

@@ -18,6 +18,8 @@ from .print_core import (
     dim_rule,
     function,
     gather,
+    joined,
+    part,
     reshape,
     reshape_like,
     sliced,
@@ -277,6 +279,10 @@ TORCH: dict[str, Rule] = {
     "norm": _torch_norm,
     "arange": _torch_arange,
     "dim": dim_rule,
+    # new axes, variance, joining
+    "concatenate": joined("torch.cat", "dim"),
+    "stack": joined("torch.stack", "dim"),
+    "part": part,
 }
 
 

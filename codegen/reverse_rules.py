@@ -319,3 +319,33 @@ def where(g, out, args):
     cond, a, b = args
     zero = Const.of(0.0)
     return None, call("where", cond, g, zero), call("where", cond, zero, g)
+
+
+# --- new axes, variance, joining: concatenate, stack and their parts ---------------
+
+
+def concatenate(g, out, args, axis=0, sizes=()):
+    """Each argument's gradient is its part of g along the axis: g[:, 0:3], g[:, 3:]."""
+    return tuple(
+        call("part", g, *args, axis=axis, which=k, sizes=sizes)
+        for k in range(len(args))
+    )
+
+
+def stack(g, out, args, axis=0):
+    """Each argument's gradient is its index along the new axis: g[:, 1]."""
+    return tuple(call("part", g, *args, axis=axis, which=k) for k in range(len(args)))
+
+
+def part(g, out, args, axis=0, which=0, sizes=None):
+    """The adjoint of taking a part: g joined with zeros for the other parts."""
+    _, *joined = args
+    pieces = tuple(
+        g if k == which else call("zeros_like", arg) for k, arg in enumerate(joined)
+    )
+    if sizes is None:
+        return (call("stack", *pieces, axis=axis), *(None for _ in joined))
+    return (
+        call("concatenate", *pieces, axis=axis, sizes=sizes),
+        *(None for _ in joined),
+    )

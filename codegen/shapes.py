@@ -106,8 +106,9 @@ def size(shape: Shape) -> tuple[int, tuple[str, ...]]:
 
 # --- static indexing: a[1:3, 0] (slice) and a[i, j] with integer arrays (gather) ------
 
-#: one item of a static index: an integer, or a slice as (start, stop, step)
-IndexItem = int | tuple[int | None, int | None, int | None]
+#: one item of a static index: an integer, None (a new axis of size 1), or a slice
+#: as (start, stop, step)
+IndexItem = int | None | tuple[int | None, int | None, int | None]
 
 
 class IndexProblem(ValueError):
@@ -115,10 +116,11 @@ class IndexProblem(ValueError):
 
 
 def index_text(items: tuple[IndexItem, ...]) -> str:
-    """A static index as Python source (``1:3, 0``): the ``index`` param of ``slice``."""
+    """A static index as Python source (``1:3, None, 0``): the ``index`` param of
+    ``slice``."""
     texts: list[str] = []
     for item in items:
-        if isinstance(item, int):
+        if item is None or isinstance(item, int):
             texts.append(str(item))
             continue
         lo, hi, step = item
@@ -134,14 +136,16 @@ def parse_index(text: str) -> tuple[IndexItem, ...]:
     items: list[IndexItem] = []
     for part in text.split(","):
         part = part.strip()
-        if ":" not in part:
+        if part == "None":
+            items.append(None)
+        elif ":" not in part:
             items.append(int(part))
-            continue
-        bounds = [None if b.strip() == "" else int(b) for b in part.split(":")]
-        if len(bounds) == 2:
-            bounds.append(None)
-        lo, hi, step = bounds
-        items.append((lo, hi, step))
+        else:
+            bounds = [None if b.strip() == "" else int(b) for b in part.split(":")]
+            if len(bounds) == 2:
+                bounds.append(None)
+            lo, hi, step = bounds
+            items.append((lo, hi, step))
     return tuple(items)
 
 
@@ -183,11 +187,18 @@ def _symbolic_length(dim: str, lo: int | None, hi: int | None) -> Dim:
 
 
 def sliced(shape: Shape, items: tuple[IndexItem, ...]) -> Shape:
-    """The shape of ``a[items]`` for ``a`` of ``shape``, or :class:`IndexProblem`."""
-    if len(items) > len(shape):
-        raise IndexProblem(f"too many indices ({len(items)}) for shape {show(shape)}")
+    """The shape of ``a[items]`` for ``a`` of ``shape``, or :class:`IndexProblem`.
+    A None item is a new axis of size 1 and takes no axis of ``a``."""
+    taken = sum(item is not None for item in items)
+    if taken > len(shape):
+        raise IndexProblem(f"too many indices ({taken}) for shape {show(shape)}")
     out: list[Dim] = []
-    for axis, item in enumerate(items):
+    axis = -1
+    for item in items:
+        if item is None:
+            out.append(1)
+            continue
+        axis += 1
         dim = shape[axis]
         if isinstance(item, int):
             if isinstance(dim, int) and not -dim <= item < dim:
@@ -204,7 +215,7 @@ def sliced(shape: Shape, items: tuple[IndexItem, ...]) -> Shape:
             out.append(_symbolic_length(dim, lo, hi))
         else:
             raise IndexProblem(f"cannot slice symbolic dimension {dim} with a step")
-    return tuple(out) + shape[len(items) :]
+    return tuple(out) + shape[taken:]
 
 
 def check_gather(base: Type, index: list[Type]) -> None:
@@ -421,3 +432,67 @@ def static_slice(types: list[Type], params: dict, at: Site) -> Type:
         return Type(a.dtype, sliced(a.shape, parse_index(params["index"])))
     except IndexProblem as problem:
         raise at.error(str(problem)) from None
+
+
+# --- new axes, variance, joining: concatenate, stack and their parts ---------------
+
+
+def joined_size(sizes: tuple[Dim, ...]) -> Dim:
+    """The size of a concatenation of parts of these sizes: an int if all are, else
+    the label of the sum (``N+3``, ``N-1``, ``H+D``: symbols in the order given)."""
+    const = 0
+    symbols: list[str] = []
+    for dim in sizes:
+        if isinstance(dim, int):
+            const += dim
+            continue
+        symbol, offset = symbolic_offset(dim)
+        symbols.append(symbol)
+        const += offset
+    if not symbols:
+        return const
+    return symbolic_size("+".join(symbols), const)
+
+
+def _joined_types(types: list[Type], what: str, at: Site) -> None:
+    if not types or any(t.rank == 0 for t in types):
+        raise at.error(f"{what}() joins arrays, got shapes " + _listed(types))
+
+
+def _listed(types: list[Type]) -> str:
+    return ", ".join(show(t.shape) for t in types)
+
+
+def concatenate(types: list[Type], params: dict, at: Site) -> Type:
+    """``np.concatenate([a, b], axis=k)``: equal ranks, equal sizes except along k,
+    where the sizes add up."""
+    _joined_types(types, "concatenate", at)
+    rank = types[0].rank
+    axis = normalize_axis(int(params.get("axis", 0)), rank, at.what, at.where)
+    rest = [t.shape[:axis] + t.shape[axis + 1 :] for t in types]
+    if any(t.rank != rank for t in types) or any(r != rest[0] for r in rest):
+        raise at.error(
+            f"concatenate() along axis {axis} needs equal sizes on the other axes, "
+            f"got shapes {_listed(types)}"
+        )
+    size = joined_size(tuple(t.shape[axis] for t in types))
+    shape = types[0].shape[:axis] + (size,) + types[0].shape[axis + 1 :]
+    return Type(result_dtype("promote", types), shape)
+
+
+def stack(types: list[Type], params: dict, at: Site) -> Type:
+    """``np.stack([a, b], axis=k)``: equal shapes; a new axis k of their number."""
+    _joined_types(types, "stack", at)
+    shape = types[0].shape
+    axis = normalize_axis(int(params.get("axis", 0)), len(shape) + 1, at.what, at.where)
+    if any(t.shape != shape for t in types):
+        raise at.error(f"stack() needs equal shapes, got shapes {_listed(types)}")
+    return Type(
+        result_dtype("promote", types), shape[:axis] + (len(types),) + shape[axis:]
+    )
+
+
+def part(types: list[Type], params: dict, at: Site) -> Type:
+    """``part(g, a, b, ..., which=k)``: the gradient of argument k of a join, shaped
+    like it."""
+    return Type("float", types[1 + int(params.get("which", 0))].shape)

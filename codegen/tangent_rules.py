@@ -328,3 +328,26 @@ def where(dots, out, args):
         return None
     zero = Const.of(0.0)
     return call("where", cond, zero if da is None else da, zero if db is None else db)
+
+
+# --- new axes, variance, joining: concatenate, stack and their parts ---------------
+
+
+def _joined(prim: str) -> TangentFn:
+    """concatenate / stack: the join of the tangents, zeros for a zero tangent."""
+
+    def rule(dots, out, args, **params):
+        if all(d is None for d in dots):
+            return None
+        pieces = tuple(
+            call("zeros_like", a) if d is None else d
+            for a, d in zip(args, dots, strict=True)
+        )
+        return Op(prim, pieces, tuple(sorted(params.items())))
+
+    return rule
+
+
+concatenate = _joined("concatenate")
+stack = _joined("stack")
+part = linear("part")

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 from .errors import InputError
-from .naming import name_problem
-from .primitives import FUNCTIONS
+from .naming import VALUE_NAMES_TOO, name_problem
+from .primitives import FUNCTIONS, JOINS
 
 COMPARE: dict[type, str] = {
     ast.Gt: "gt",
@@ -47,7 +47,8 @@ _DESCRIBE: dict[type, str] = {
     ast.ListComp: "list comprehension",
     ast.GeneratorExp: "generator expression",
     ast.Tuple: "tuple",
-    ast.List: "list",
+    ast.List: "list (a list [a, b] is only the first argument of concatenate() "
+    "and stack())",
     ast.Dict: "dict",
     ast.Set: "set",
     ast.Starred: "starred expression",
@@ -195,6 +196,8 @@ def _check_call(node: ast.Call, where: str, conditions: _Conditions) -> list[ast
                     "reshape() dimensions are names or integer literals", dim, where
                 )
         return [node.args[0]]
+    if name in JOINS:
+        return _joined_arrays(node, name, where)
     if name == "where":
         conditions.add(id(node.args[0]))
     for arg in reversed(node.args):
@@ -204,7 +207,7 @@ def _check_call(node: ast.Call, where: str, conditions: _Conditions) -> list[ast
 
 
 def _check_name_node(node: ast.Name, where: str, _: _Conditions) -> list[ast.AST]:
-    if node.id in FUNCTIONS:
+    if node.id in FUNCTIONS and node.id not in VALUE_NAMES_TOO:
         raise node_error(
             f"'{node.id}' is a function; call it as {node.id}(...)", node, where
         )
@@ -241,10 +244,17 @@ def _check_attribute(node: ast.Attribute, where: str, _: _Conditions) -> list[as
     return [node.value]
 
 
+def is_new_axis(node: ast.expr) -> bool:
+    """``None`` in a subscript: a new axis of size 1 (``a[:, None]``)."""
+    return isinstance(node, ast.Constant) and node.value is None
+
+
 def _check_subscript(node: ast.Subscript, where: str, _: _Conditions) -> list[ast.AST]:
     items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
     indices: list[ast.AST] = []
     for item in reversed(items):
+        if is_new_axis(item):
+            continue
         if isinstance(item, ast.Slice):
             for part in (item.lower, item.upper, item.step):
                 if part is not None and not _literal_option(part):
@@ -258,6 +268,12 @@ def _check_subscript(node: ast.Subscript, where: str, _: _Conditions) -> list[as
 
 def _check_constant(node: ast.Constant, where: str, _: _Conditions) -> list[ast.AST]:
     value = node.value
+    if value is None:
+        raise node_error(
+            "None is allowed only in a subscript, as a new axis of size 1 (a[:, None])",
+            node,
+            where,
+        )
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise node_error(
             f"unsupported literal {value!r}: only int and float numbers", node, where
@@ -290,3 +306,19 @@ def check_expr(root: ast.expr, where: str) -> None:
             what = _DESCRIBE.get(type(node), type(node).__name__)
             raise node_error(f"unsupported syntax: {what}", node, where)
         stack.extend(reversed(check(node, where, conditions)))
+
+
+# --- new axes, variance, joining -----------------------------------------------------
+
+
+def _joined_arrays(node: ast.Call, name: str, where: str) -> list[ast.AST]:
+    """``concatenate([a, b, ...])``: a list literal of one or more expressions."""
+    (arrays,) = node.args
+    if not isinstance(arrays, ast.List) or not arrays.elts:
+        raise node_error(
+            f"{name}() takes a list of arrays: {name}([a, b], axis=0)", arrays, where
+        )
+    for item in arrays.elts:
+        if isinstance(item, ast.Starred):
+            raise node_error("starred arguments are not supported", item, where)
+    return list(arrays.elts)
