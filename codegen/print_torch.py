@@ -226,6 +226,28 @@ def _torch_where(p: TablePrinter, op: Op) -> Text:
     return p.call(p.ref("torch", "where"), op.args)
 
 
+# --- batched linear algebra and einsum ---------------------------------------------
+
+
+def _torch_swapaxes(p: TablePrinter, op: Op) -> Text:
+    """``a.mT`` for the last two axes, ``torch.swapaxes(a, i, j)`` otherwise."""
+    i, j = op.param("axes", (-1, -2))
+    if {i, j} == {-1, -2}:
+        return Text(f"{p.receiver(op.args[0])}.mT", ATOM)
+    return Text(f"{p.ref('torch', 'swapaxes')}({p.expr(op.args[0])}, {i}, {j})", ATOM)
+
+
+def _torch_permute(p: TablePrinter, op: Op) -> Text:
+    axes = ", ".join(str(k) for k in op.param("axes", ()))
+    return Text(f"{p.receiver(op.args[0])}.permute({axes})", ATOM)
+
+
+def _torch_einsum(p: TablePrinter, op: Op) -> Text:
+    operands = ", ".join(p.expr(a) for a in op.args)
+    spec = op.param("spec", "")
+    return Text(f'{p.ref("torch", "einsum")}("{spec}", {operands})', ATOM)
+
+
 TORCH: dict[str, Rule] = {
     **OPERATORS,
     "exp": _torch_function("exp"),
@@ -276,4 +298,8 @@ TORCH: dict[str, Rule] = {
     "norm": _torch_norm,
     "arange": _torch_arange,
     "dim": dim_rule,
+    "bmatmul": MATMUL,
+    "swapaxes": _torch_swapaxes,
+    "permute": _torch_permute,
+    "einsum": _torch_einsum,
 }

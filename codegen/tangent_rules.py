@@ -328,3 +328,17 @@ def where(dots, out, args):
         return None
     zero = Const.of(0.0)
     return call("where", cond, zero if da is None else da, zero if db is None else db)
+
+
+# --- batched linear algebra and einsum ---------------------------------------------
+
+
+def einsum(dots, out, args, spec=""):
+    """The sum over the operands of the einsum with that operand's tangent in its
+    place."""
+    terms = []
+    for k, dot in enumerate(dots):
+        if dot is not None:
+            replaced = (*args[:k], dot, *args[k + 1 :])
+            terms.append(call("einsum", *replaced, spec=spec))
+    return _plus(*terms)
