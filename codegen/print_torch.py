@@ -122,8 +122,15 @@ def _torch_squeeze(p: TablePrinter, op: Op) -> Text:
 
 
 def _unsqueezed(p: TablePrinter, text: str, axis: object) -> str:
-    """``text`` with size-1 axes put in at ``axis`` (an int or a tuple, ascending)."""
-    axes = sorted(axis) if isinstance(axis, tuple) else [axis]
+    """``text`` with size-1 axes put in at ``axis`` (an int or a tuple), numbered in
+    the result as ``np.expand_dims`` numbers them: ascending from the front, and
+    negative ones (counted from the end) from the end first (``-1`` before ``-3``),
+    so that each is at its place in the result when put in."""
+    axes = (
+        sorted(axis, key=lambda k: (k < 0, -k if k < 0 else k))
+        if isinstance(axis, tuple)
+        else [axis]
+    )
     for k in axes:
         text = f"{p.ref('torch', 'unsqueeze')}({text}, {k})"
     return text
