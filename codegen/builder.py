@@ -39,6 +39,7 @@ from .shapes import (
     Type,
     check_gather,
     index_text,
+    show,
     sliced,
     symbolic_offset,
     symbolic_size,
@@ -199,8 +200,11 @@ class Builder:
         the checks that need the source (index ranges, slice lengths) first."""
         types = [self.type_of(a) for a in args]
         if prim == "matmul":
+            ranks = (types[0].rank, types[1].rank)
+            if max(ranks) > 2 and min(ranks) > 0:
+                return self.batched_matmul(args, ranks, target)
             prim = {(2, 2): "matmul", (2, 1): "matvec", (1, 2): "vecmat"}.get(
-                (types[0].rank, types[1].rank), "dot"
+                ranks, "dot"
             )
         result = infer(
             prim, types, dict(params), self._what(), self._where(self.node), args
@@ -266,6 +270,36 @@ class Builder:
         name = node.func.id
         options = {kw.arg: literal_value(kw.value) for kw in node.keywords}
         return self.lowerings[name](self, Call(node, name, args, options, target))
+
+    def attribute(self, node: ast.Attribute, operand: Atom, target: str | None) -> Atom:
+        """``a.T`` (the transpose: all axes reversed) or ``a.mT`` (the last two axes
+        swapped)."""
+        self.need_array(f".{node.attr}", operand, node)
+        if node.attr == "T":
+            return self.emit("transpose", (operand,), target)
+        if self.type_of(operand).rank < 2:
+            raise self.error(
+                f"'.mT' swaps the last two axes, but its argument has shape "
+                f"{show(self.type_of(operand).shape)}",
+                node,
+            )
+        return self.emit("swapaxes", (operand,), target, (("axes", (-1, -2)),))
+
+    def batched_matmul(
+        self, args: tuple[Atom, ...], ranks: tuple[int, int], target: str | None
+    ) -> Atom:
+        """``@`` with batch axes (NumPy's matmul): a vector side becomes a matrix of
+        one row (left) or column (right) for ``bmatmul``, squeezed away after."""
+        a, b = args
+        if ranks[0] == 1:
+            a = self.emit("expand_dims", (a,), None, (("axis", 0),))
+        if ranks[1] == 1:
+            b = self.emit("expand_dims", (b,), None, (("axis", -1),))
+        if 1 not in ranks:
+            return self.emit("bmatmul", (a, b), target)
+        product = self.emit("bmatmul", (a, b), None)
+        axis = -2 if ranks[0] == 1 else -1
+        return self.emit("squeeze", (product,), target, (("axis", axis),))
 
     def need_array(self, name: str, arg: Atom, node: ast.AST) -> None:
         if self.type_of(arg).rank == 0:
@@ -399,8 +433,7 @@ class Builder:
                 values[id(node)] = self.emit(prim, args, out)
             elif isinstance(node, ast.Attribute):
                 operand = values.pop(id(node.value))
-                self.need_array(".T", operand, node)
-                values[id(node)] = self.emit("transpose", (operand,), out)
+                values[id(node)] = self.attribute(node, operand, out)
             elif isinstance(node, ast.Subscript):
                 base = values.pop(id(node.value))
                 index = [values.pop(id(c)) for c in children(node)[1:]]
@@ -437,7 +470,15 @@ def children(node: ast.expr) -> list[ast.expr]:
     assert isinstance(node, ast.Call)
     if node.args and isinstance(node.args[0], ast.List):  # concatenate([a, b])
         return [*node.args[0].elts, *node.args[1:]]
-    return list(node.args)
+    return [a for a in node.args if not literal_argument(a)]
+
+
+def literal_argument(node: ast.expr) -> bool:
+    """An argument its lowering reads as written (an einsum spec, transpose's axes),
+    not a value."""
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, str)
+    return isinstance(node, ast.Tuple)
 
 
 def _static(item: ast.expr) -> bool:

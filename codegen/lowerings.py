@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import ast
 
-from .builder import Builder, Call, Lowering
+from .builder import Builder, Call, Lowering, literal_value
+from .einsum import SpecProblem, parse_spec
 from .ir import Atom, Const, Op, Var
 from .primitives import FUNCTIONS
 from .shapes import show
@@ -98,7 +99,10 @@ def _logsumexp(b: Builder, c: Call) -> Atom:
 
 
 def _transpose(b: Builder, c: Call) -> Atom:
+    """transpose(a) reverses the axes; transpose(a, axes) permutes them."""
     b.need_array(c.name, c.args[0], c.node)
+    if len(c.node.args) == 2:
+        return _permute(b, c)
     return b.emit("transpose", c.args, c.target)
 
 
@@ -213,6 +217,62 @@ def _norm(b: Builder, c: Call) -> Atom:
     return b.emit("norm", c.args, c.target, c.params)
 
 
+# --- batched linear algebra and einsum ----------------------------------------------
+
+
+def _permute(b: Builder, c: Call) -> Atom:
+    """transpose(a, (0, 2, 1)): the axes (negative ones counted from the end) are a
+    permutation of a's axes, stored counted from the start."""
+    axes = literal_value(c.node.args[1])
+    assert isinstance(axes, tuple)
+    rank = b.type_of(c.args[0]).rank
+    if len(axes) != rank or sorted(k % rank for k in axes if -rank <= k < rank) != list(
+        range(rank)
+    ):
+        raise b.error(
+            f"transpose() axes {axes} are not a permutation of the {rank} axes of "
+            f"'{ast.unparse(c.node.args[0])}' (to swap two axes write "
+            "swapaxes(a, i, j))",
+            c.node.args[1],
+        )
+    params = (("axes", tuple(k % rank for k in axes)),)
+    return b.emit("permute", c.args, c.target, params)
+
+
+def _swapaxes(b: Builder, c: Call) -> Atom:
+    """swapaxes(a, i, j): i and j integer literals, negative counting from the end."""
+    a, *axes = c.args
+    b.need_array(c.name, a, c.node)
+    rank = b.type_of(a).rank
+    values = [axis.value for axis in axes if isinstance(axis, Const)]
+    for value, node in zip(values, c.node.args[1:], strict=True):
+        if not -rank <= int(value) < rank:
+            raise b.error(
+                f"swapaxes(): axis {value} is out of range for "
+                f"'{ast.unparse(c.node.args[0])}' of rank {rank}",
+                node,
+            )
+    return b.emit("swapaxes", (a,), c.target, (("axes", tuple(values)),))
+
+
+def _einsum(b: Builder, c: Call) -> Atom:
+    """einsum("bqhe,bkhe->bhqk", Q, K): the spec parsed (:mod:`codegen.einsum`), each
+    operand an array (the shape rule checks the rest)."""
+    spec = c.node.args[0]
+    assert isinstance(spec, ast.Constant) and isinstance(spec.value, str)
+    try:
+        parsed = parse_spec(spec.value)
+    except SpecProblem as problem:
+        raise b.error(str(problem), spec) from None
+    if len(parsed.inputs) != len(c.args):
+        raise b.error(
+            f"einsum spec {spec.value!r} has {len(parsed.inputs)} operands, given "
+            f"{len(c.args)}",
+            c.node,
+        )
+    return b.emit("einsum", c.args, c.target, (("spec", parsed.text()),))
+
+
 #: user functions with a lowering of their own
 _SPECIAL: dict[str, Lowering] = {
     "norm": _norm,
@@ -230,6 +290,8 @@ _SPECIAL: dict[str, Lowering] = {
     "arange": _arange,
     "where": _where,
     "grad": _grad,
+    "swapaxes": _swapaxes,
+    "einsum": _einsum,
 }
 
 #: user function -> its lowering: every name in ``primitives.FUNCTIONS``; a function

@@ -98,6 +98,10 @@ class Primitive:
     number: bool = False
     #: makes an array from numbers
     from_numbers: bool = False
+    #: broadcasts its arguments' leading (batch) axes before their last ``core_rank``
+    #: (batched ``@``: 2): reverse mode sums each contribution back over the batch
+    #: axes its argument was broadcast along
+    core_rank: int = 0
 
     @property
     def array(self) -> bool:
@@ -306,7 +310,29 @@ _RECORDS = (
     _array("outer", 2, shapes.outer, tangent=jvp.bilinear("outer")),
     _array(
         "transpose", 1, shapes.transpose, tangent=jvp.linear("transpose"),
-        user=Signature(1, 1), view=True, index_preserving=True,
+        user=Signature(1, 2), view=True, index_preserving=True,
+    ),
+    # --- batched linear algebra and einsum (issue 18) ---
+    _array(
+        "bmatmul", 2, shapes.bmatmul,
+        "batched matmul: dA = dOut @ B.mT, dB = A.mT @ dOut (summed over broadcast "
+        "batch axes)",
+        tangent=jvp.bilinear("bmatmul"), core_rank=2,
+    ),
+    _array(  # swapaxes(a, i, j) and a.mT (params: axes=(i, j))
+        "swapaxes", 1, shapes.swapaxes, "swapaxes: swaps the gradient's axes back",
+        tangent=jvp.linear("swapaxes"), user=Signature(3, 3), view=True,
+        index_preserving=True,
+    ),
+    _array(  # transpose(a, axes) (params: axes, a permutation)
+        "permute", 1, shapes.permute,
+        "transpose: the gradient goes through the inverse permutation",
+        tangent=jvp.linear("permute"), view=True, index_preserving=True,
+    ),
+    _array(  # einsum("bqhe,bkhe->bhqk", Q, K) (params: spec)
+        "einsum", VARIADIC, shapes.einsum,
+        "einsum: each operand's gradient is an einsum of dOut and the others",
+        user=Signature(2, None),
     ),
     # --- arrays: reductions (``expand`` broadcasts a reduced gradient back) ----------
     _array(
@@ -438,6 +464,10 @@ INDEX_PRESERVING = _names(lambda p: p.index_preserving)
 OWN_STATEMENT = _names(lambda p: p.own_statement)
 NUMBERS = _names(lambda p: p.number)
 FROM_NUMBERS = _names(lambda p: p.from_numbers)
+#: primitive -> its core rank (see :attr:`Primitive.core_rank`), where it has one
+CORE_RANK: Mapping[str, int] = MappingProxyType(
+    {p.name: p.core_rank for p in _RECORDS if p.core_rank}
+)
 #: primitive -> its convention, in record order (a header states them in this order)
 CONVENTIONS: Mapping[str, Convention] = MappingProxyType(
     {p.name: p.convention for p in _RECORDS if p.convention is not None}

@@ -29,6 +29,25 @@ def _source_call(p: TablePrinter, op: Op) -> Text:
     return Text(f"{op.prim}({inner})", ATOM)
 
 
+# --- batched linear algebra and einsum ---------------------------------------------
+
+
+def _source_swapaxes(p: TablePrinter, op: Op) -> Text:
+    i, j = op.param("axes", (-1, -2))
+    if (i, j) == (-1, -2):
+        return Text(f"{p.receiver(op.args[0])}.mT", ATOM)
+    return Text(f"swapaxes({p.expr(op.args[0])}, {i}, {j})", ATOM)
+
+
+def _source_permute(p: TablePrinter, op: Op) -> Text:
+    return Text(f"transpose({p.expr(op.args[0])}, {tuple(op.param('axes', ()))})", ATOM)
+
+
+def _source_einsum(p: TablePrinter, op: Op) -> Text:
+    operands = ", ".join(p.expr(a) for a in op.args)
+    return Text(f'einsum("{op.param("spec", "")}", {operands})', ATOM)
+
+
 SOURCE: dict[str, Rule] = {
     **OPERATORS,
     "exp": _source_call,
@@ -83,4 +102,8 @@ SOURCE: dict[str, Rule] = {
     "concatenate": joined("concatenate", "axis"),
     "stack": joined("stack", "axis"),
     "part": part,
+    "bmatmul": MATMUL,
+    "swapaxes": _source_swapaxes,
+    "permute": _source_permute,
+    "einsum": _source_einsum,
 }

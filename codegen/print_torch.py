@@ -125,8 +125,15 @@ def _torch_squeeze(p: TablePrinter, op: Op) -> Text:
 
 
 def _unsqueezed(p: TablePrinter, text: str, axis: object) -> str:
-    """``text`` with size-1 axes put in at ``axis`` (an int or a tuple, ascending)."""
-    axes = sorted(axis) if isinstance(axis, tuple) else [axis]
+    """``text`` with size-1 axes put in at ``axis`` (an int or a tuple), numbered in
+    the result as ``np.expand_dims`` numbers them: ascending from the front, and
+    negative ones (counted from the end) from the end first (``-1`` before ``-3``),
+    so that each is at its place in the result when put in."""
+    axes = (
+        sorted(axis, key=lambda k: (k < 0, -k if k < 0 else k))
+        if isinstance(axis, tuple)
+        else [axis]
+    )
     for k in axes:
         text = f"{p.ref('torch', 'unsqueeze')}({text}, {k})"
     return text
@@ -229,6 +236,28 @@ def _torch_where(p: TablePrinter, op: Op) -> Text:
     return p.call(p.ref("torch", "where"), op.args)
 
 
+# --- batched linear algebra and einsum ---------------------------------------------
+
+
+def _torch_swapaxes(p: TablePrinter, op: Op) -> Text:
+    """``a.mT`` for the last two axes, ``torch.swapaxes(a, i, j)`` otherwise."""
+    i, j = op.param("axes", (-1, -2))
+    if {i, j} == {-1, -2}:
+        return Text(f"{p.receiver(op.args[0])}.mT", ATOM)
+    return Text(f"{p.ref('torch', 'swapaxes')}({p.expr(op.args[0])}, {i}, {j})", ATOM)
+
+
+def _torch_permute(p: TablePrinter, op: Op) -> Text:
+    axes = ", ".join(str(k) for k in op.param("axes", ()))
+    return Text(f"{p.receiver(op.args[0])}.permute({axes})", ATOM)
+
+
+def _torch_einsum(p: TablePrinter, op: Op) -> Text:
+    operands = ", ".join(p.expr(a) for a in op.args)
+    spec = op.param("spec", "")
+    return Text(f'{p.ref("torch", "einsum")}("{spec}", {operands})', ATOM)
+
+
 TORCH: dict[str, Rule] = {
     **OPERATORS,
     "exp": _torch_function("exp"),
@@ -283,6 +312,10 @@ TORCH: dict[str, Rule] = {
     "concatenate": joined("torch.cat", "dim"),
     "stack": joined("torch.stack", "dim"),
     "part": part,
+    "bmatmul": MATMUL,
+    "swapaxes": _torch_swapaxes,
+    "permute": _torch_permute,
+    "einsum": _torch_einsum,
 }
 
 

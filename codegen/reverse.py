@@ -41,6 +41,7 @@ from .liveness import live_names, reads
 from .naming import Namer
 from .primitives import (
     COMPARISONS,
+    CORE_RANK,
     ELEMENTWISE,
     NO_GRADIENT,
     ZERO_PRESERVING,
@@ -324,7 +325,28 @@ def _contributions(
             )
             for a, c in zip(args, contributions, strict=True)
         )
+    elif sweep.program.types and expr.prim in CORE_RANK:
+        contributions = _unbatched(sweep, stmt, contributions)
     return args, contributions, record.gate
+
+
+def _unbatched(sweep: _Sweep, stmt: Stmt, contributions: tuple) -> tuple:
+    """A batched primitive's contributions, each shaped like the result's batch axes
+    and its argument's core axes, summed back over the batch axes the argument was
+    broadcast along."""
+    assert isinstance(stmt.expr, Op)
+    result = sweep.type_of(stmt.target)
+    core = CORE_RANK[stmt.expr.prim]
+    out: list[Expr | None] = []
+    for a, c in zip(stmt.expr.args, contributions, strict=True):
+        if c is None or not isinstance(a, Var):
+            out.append(None)
+            continue
+        arg = sweep.type_of(a.name)
+        batch = result.shape[: result.rank - core]
+        shaped = Type(result.dtype, batch + arg.shape[arg.rank - core :])
+        out.append(_unbroadcast(c, shaped, arg))
+    return tuple(out)
 
 
 def _accumulate(

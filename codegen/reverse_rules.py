@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .einsum import gradient_spec, parse_spec
 from .ir import Const, Expr, Op, Program, Var, call
 
 Contribution = Expr | None
@@ -349,3 +350,44 @@ def part(g, out, args, axis=0, which=0, sizes=None):
         call("concatenate", *pieces, axis=axis, sizes=sizes),
         *(None for _ in joined),
     )
+
+
+# --- batched linear algebra and einsum ---------------------------------------------
+# (a batched product's contributions are shaped like its result's batch axes; reverse
+# mode sums them back over the batch axes an argument was broadcast along, see the
+# record's ``core_rank``)
+
+
+def bmatmul(g, out, args):
+    a, b = args  # (..., N, D) @ (..., D, M)
+    return (
+        call("bmatmul", g, call("swapaxes", b, axes=(-1, -2))),
+        call("bmatmul", call("swapaxes", a, axes=(-1, -2)), g),
+    )
+
+
+def swapaxes(g, out, args, axes=(-1, -2)):
+    return (call("swapaxes", g, axes=axes),)
+
+
+def permute(g, out, args, axes=()):
+    inverse = [0] * len(axes)
+    for k, axis in enumerate(axes):
+        inverse[axis] = k
+    return (call("permute", g, axes=tuple(inverse)),)
+
+
+def einsum(g, out, args, spec=""):
+    """Operand k's gradient is an einsum of ``g`` and the other operands; the axes of
+    letters only operand k has (summed out) are broadcast back."""
+    parsed = parse_spec(spec)
+    contributions = []
+    for k, arg in enumerate(args):
+        others = tuple(a for j, a in enumerate(args) if j != k)
+        grad = gradient_spec(parsed, k)
+        value: Expr = call("einsum", g, *others, spec=grad.spec)
+        if grad.missing:
+            axis = grad.missing[0] if len(grad.missing) == 1 else grad.missing
+            value = call("expand", value, arg, axis=axis, keepdims=False)
+        contributions.append(value)
+    return tuple(contributions)

@@ -11,6 +11,7 @@ import functools
 from collections.abc import Callable
 from typing import NamedTuple
 
+from .einsum import SpecProblem, parse_spec
 from .errors import InputError
 from .ir import INT, SCALAR, Const, Dim, Expr, Shape, Type, Var
 
@@ -496,3 +497,77 @@ def part(types: list[Type], params: dict, at: Site) -> Type:
     """``part(g, a, b, ..., which=k)``: the gradient of argument k of a join, shaped
     like it."""
     return Type("float", types[1 + int(params.get("which", 0))].shape)
+
+
+# --- batched linear algebra and einsum ------------------------------------------------
+
+
+def bmatmul(types: list[Type], params: dict, at: Site) -> Type:
+    """``@`` with batch axes: NumPy's ``matmul`` of two stacks of matrices, the batch
+    axes (all but the last two) broadcast."""
+    a, b = types
+    if a.rank < 2 or b.rank < 2:
+        raise at.error(
+            f"batched '@' needs matrices on both sides, got shapes {show(a.shape)} "
+            f"and {show(b.shape)}"
+        )
+    if a.shape[-1] != b.shape[-2]:
+        raise at.error(
+            f"'@' inner dimensions differ: shapes {show(a.shape)} and {show(b.shape)} "
+            f"({a.shape[-1]} and {b.shape[-2]})"
+        )
+    batch = broadcast([a.shape[:-2], b.shape[:-2]], at.what, at.where)
+    core = (a.shape[-2], b.shape[-1])
+    return Type(result_dtype("promote", types), batch + core)
+
+
+def swapaxes(types: list[Type], params: dict, at: Site) -> Type:
+    """``np.swapaxes(a, i, j)`` (the ``axes`` param: ``(i, j)``, negative counting
+    from the end)."""
+    (a,) = types
+    i, j = (normalize_axis(k, a.rank, at.what, at.where) for k in params["axes"])
+    shape = list(a.shape)
+    shape[i], shape[j] = shape[j], shape[i]
+    return Type(a.dtype, tuple(shape))
+
+
+def permute(types: list[Type], params: dict, at: Site) -> Type:
+    """``np.transpose(a, axes)``: axis k of the result is axis ``axes[k]`` of ``a``."""
+    (a,) = types
+    axes = params["axes"]
+    normal = [normalize_axis(k, a.rank, at.what, at.where) for k in axes]
+    if len(axes) != a.rank or sorted(normal) != list(range(a.rank)):
+        raise at.error(
+            f"transpose() axes {tuple(axes)} are not a permutation of the "
+            f"{a.rank} axes of shape {show(a.shape)}"
+        )
+    return Type(a.dtype, tuple(a.shape[k] for k in normal))
+
+
+def einsum(types: list[Type], params: dict, at: Site) -> Type:
+    """``np.einsum(spec, *operands)``: each operand's rank is its subscripts' length,
+    a letter has one size wherever it appears (no broadcasting of size 1)."""
+    try:
+        spec = parse_spec(params["spec"])
+    except SpecProblem as problem:
+        raise at.error(str(problem)) from None
+    if len(spec.inputs) != len(types):
+        raise at.error(
+            f"einsum spec {spec.text()!r} has {len(spec.inputs)} operands, "
+            f"given {len(types)}"
+        )
+    sizes: dict[str, Dim] = {}
+    for index, (sub, t) in enumerate(zip(spec.inputs, types, strict=True)):
+        if len(sub) != t.rank:
+            raise at.error(
+                f"einsum operand {index + 1} has shape {show(t.shape)}, but its "
+                f"subscripts '{sub}' name {len(sub)} axes"
+            )
+        for char, dim in zip(sub, t.shape, strict=True):
+            known = sizes.setdefault(char, dim)
+            if known != dim:
+                raise at.error(
+                    f"einsum index '{char}' has size {known} and {dim} "
+                    f"(operand {index + 1}, shape {show(t.shape)})"
+                )
+    return Type(result_dtype("promote", types), tuple(sizes[c] for c in spec.output))

@@ -351,3 +351,17 @@ def _joined(prim: str) -> TangentFn:
 concatenate = _joined("concatenate")
 stack = _joined("stack")
 part = linear("part")
+
+
+# --- batched linear algebra and einsum ---------------------------------------------
+
+
+def einsum(dots, out, args, spec=""):
+    """The sum over the operands of the einsum with that operand's tangent in its
+    place."""
+    terms = []
+    for k, dot in enumerate(dots):
+        if dot is not None:
+            replaced = (*args[:k], dot, *args[k + 1 :])
+            terms.append(call("einsum", *replaced, spec=spec))
+    return _plus(*terms)

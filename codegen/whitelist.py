@@ -182,6 +182,8 @@ def _check_arity(node: ast.Call, name: str, where: str) -> None:
     hint = ""
     if name in ("max", "min") and high is not None and n > high:
         hint = f"; nest them for more: {name}({name}(...), ...)"
+    if name == "transpose":
+        hint = _TRANSPOSE_HINT
     raise node_error(f"{name}() takes {want}, got {n}{hint}", node, where)
 
 
@@ -200,6 +202,8 @@ def _check_call(node: ast.Call, where: str, conditions: _Conditions) -> list[ast
         return _joined_arrays(node, name, where)
     if name == "where":
         conditions.add(id(node.args[0]))
+    if name in _STATIC_ARGUMENTS:
+        return _STATIC_ARGUMENTS[name](node, where)
     for arg in reversed(node.args):
         if isinstance(arg, ast.Starred):
             raise node_error("starred arguments are not supported", arg, where)
@@ -234,10 +238,10 @@ def _check_compare(
 
 
 def _check_attribute(node: ast.Attribute, where: str, _: _Conditions) -> list[ast.AST]:
-    if node.attr != "T":
+    if node.attr not in ("T", "mT"):
         raise node_error(
             f"unsupported syntax: attribute access '.{node.attr}' "
-            "(only '.T', the transpose)",
+            "(only '.T', the transpose, and '.mT', the last two axes swapped)",
             node,
             where,
         )
@@ -322,3 +326,63 @@ def _joined_arrays(node: ast.Call, name: str, where: str) -> list[ast.AST]:
         if isinstance(item, ast.Starred):
             raise node_error("starred arguments are not supported", item, where)
     return list(arrays.elts)
+
+
+# --- batched linear algebra and einsum: arguments that are literals, never evaluated -
+
+_TRANSPOSE_HINT = (
+    "; to swap two axes write swapaxes(a, i, j), to permute them "
+    "transpose(a, (0, 2, 1)), for the last two a.mT"
+)
+
+
+def _swapaxes_args(node: ast.Call, where: str) -> list[ast.AST]:
+    """``swapaxes(a, i, j)``: i and j are integer literals."""
+    for axis in node.args[1:]:
+        if not is_int_literal(axis):
+            raise node_error("swapaxes() axes are integer literals", axis, where)
+    return [node.args[0]]
+
+
+def _transpose_args(node: ast.Call, where: str) -> list[ast.AST]:
+    """``transpose(a)`` or ``transpose(a, (1, 0, 2))``: a tuple of integer literals."""
+    if len(node.args) == 2:
+        axes = node.args[1]
+        if not (
+            isinstance(axes, ast.Tuple)
+            and axes.elts
+            and all(map(is_int_literal, axes.elts))
+        ):
+            raise node_error(
+                "transpose(a, axes) takes a tuple of integer literals as its axes"
+                + _TRANSPOSE_HINT,
+                axes,
+                where,
+            )
+    return [node.args[0]]
+
+
+def _einsum_args(node: ast.Call, where: str) -> list[ast.AST]:
+    """``einsum("ij,jk->ik", a, b)``: the spec is a string literal (parsed by
+    :mod:`codegen.einsum`, never evaluated); the operands are expressions."""
+    spec = node.args[0]
+    if not (isinstance(spec, ast.Constant) and isinstance(spec.value, str)):
+        raise node_error(
+            "einsum() takes a string literal as its first argument "
+            '(einsum("ij,jk->ik", a, b))',
+            spec,
+            where,
+        )
+    for arg in node.args[1:]:
+        if isinstance(arg, ast.Starred):
+            raise node_error("starred arguments are not supported", arg, where)
+    return list(node.args[1:])
+
+
+#: functions with literal arguments, checked here and read by their lowerings:
+#: name -> the check, which returns the arguments that are expressions
+_STATIC_ARGUMENTS: dict[str, Callable[[ast.Call, str], list[ast.AST]]] = {
+    "swapaxes": _swapaxes_args,
+    "transpose": _transpose_args,
+    "einsum": _einsum_args,
+}

@@ -42,10 +42,10 @@ ERRORS: dict[str, tuple[str, int | None, tuple[str, ...]]] = {
         3,
         ("'C = x @ A'", "()", "(N, D)"),
     ),
-    "matmul_rank3": (
-        "A: array[N, D, K]\nB: array[K, M]\ns = A @ B\n",
+    "matmul_rank3_inner": (
+        "A: array[N, D, K]\nB: array[D, M]\ns = A @ B\n",
         3,
-        ("(N, D, K)", "(K, M)"),
+        ("(N, D, K)", "(D, M)"),
     ),
     "sum_axis": (
         "A: array[N, D]\ns = sum(A, axis=2)\n",
