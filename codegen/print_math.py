@@ -7,7 +7,8 @@ an operand of ``+ - * /`` whose other operand is a float by the program's types
 lecture's ``de * 2`` and ``1 - t * t``; so does such a literal as a branch of a
 conditional whose other branch is a float.  The same bits: Python's float arithmetic
 converts the int operand to a double first, exactly for ``|n| < 2**53``, so ``x * 2`` and
-``x * 2.0`` are the same IEEE operation.  Faster: CPython 3.11 specialises ``BINARY_OP``
+``x * 2.0`` are the same IEEE operation (a nan's sign aside, which CPython itself
+does not keep: tests/test_float_literals.py).  Faster: CPython 3.11 specialises ``BINARY_OP``
 (``+ - *``) for float-float operands only, float-int takes the generic path, and
 ``x / 3`` converts 3 on every call (12.9 vs 22 ns; benchmarks/RESULTS-calls.txt).  Left
 as the program writes them: integer-only arithmetic (``n * 2`` of an ``n: int`` input,
@@ -44,13 +45,20 @@ from .print_core import (
 #: an integer literal below this in magnitude is a double exactly
 EXACT = 2**53
 
-#: primitives whose math-backend spelling always gives a float (``float(c)``,
-#: ``1.0 if ... else 0.0``), whatever their arguments
-_FLOAT_SPELLINGS = frozenset({"as_float", "sign", "zeros_like"})
 
-#: primitives that return one of their arguments (``max(x, 0)`` may be the int 0):
-#: a float only when every candidate is
-_SELECTING = frozenset({"max", "min", "relu"})
+class Returns:
+    """A rule of the table with what its spelling returns, whatever the program's
+    types say: always a float (``always``: ``float(c)``, ``1.0 if ... else 0.0``), or
+    one of its arguments from position ``choice`` on, as it is (``max(x, 0)`` may be
+    the int 0; ``a if c else b``)."""
+
+    __slots__ = ("rule", "always", "choice")
+
+    def __init__(self, rule: Rule, always: bool = False, choice: int = -1) -> None:
+        self.rule, self.always, self.choice = rule, always, choice
+
+    def __call__(self, p: TablePrinter, op: Op) -> Text:
+        return self.rule(p, op)
 
 
 def _integer(node: Expr) -> int | None:
@@ -67,7 +75,9 @@ def _integer(node: Expr) -> int | None:
 
 def _floating(p: TablePrinter, node: Expr) -> bool:
     """Whether ``node``'s value is a Python float, by the program's types (a name of
-    dtype float) and the primitives' dtype rules; False where that is not known."""
+    dtype float), the primitives' dtype rules and what this table's spellings return
+    (:class:`Returns`, read from :data:`MATH`: both spellings of the table mark the
+    same rules); False where that is not known."""
     if isinstance(node, Const):
         value = node.value
         return isinstance(value, float) or (
@@ -75,17 +85,16 @@ def _floating(p: TablePrinter, node: Expr) -> bool:
         )
     if isinstance(node, Var):
         return p.dtype(node) == "float"
-    if node.prim in _FLOAT_SPELLINGS:
+    rule = MATH.get(node.prim)
+    if isinstance(rule, Returns) and rule.always:
         return True
     record = PRIMITIVES.get(node.prim)
     if record is None or record.dtype == "bool":
         return False
     if record.dtype == "float":
         return True
-    if node.prim == "where":
-        return all(_floating(p, a) for a in node.args[1:])
-    if node.prim in _SELECTING:
-        return all(_floating(p, a) for a in node.args)
+    if isinstance(rule, Returns) and rule.choice >= 0:
+        return all(_floating(p, a) for a in node.args[rule.choice :])
     return any(_floating(p, a) for a in node.args)
 
 
@@ -222,21 +231,21 @@ def table(float_literals: bool = True) -> dict[str, Rule]:
         "tan": function("math", "tan"),
         "tanh": function("math", "tanh"),
         "sigmoid": _sigmoid(one),
-        "relu": _math_relu,
+        "relu": Returns(_math_relu, choice=0),
         "abs": builtin("abs"),
         "softplus": _softplus(zero),
         "log_sigmoid": _log_sigmoid(zero),
         "log1p": function("math", "log1p"),
         "expm1": function("math", "expm1"),
         "logaddexp": _math_logaddexp,
-        "max": builtin("max"),
-        "min": builtin("min"),
-        "sign": _math_sign,
-        "zeros_like": _math_zeros_like,
+        "max": Returns(builtin("max"), choice=0),
+        "min": Returns(builtin("min"), choice=0),
+        "sign": Returns(_math_sign, always=True),
+        "zeros_like": Returns(_math_zeros_like, always=True),
         "copy": same,
         "broadcast_like": same,
-        "as_float": as_float,
-        "where": _float_where if float_literals else _math_where,
+        "as_float": Returns(as_float, always=True),
+        "where": Returns(_float_where if float_literals else _math_where, choice=1),
         # no array primitives: arrays need the numpy backend
     }
 
