@@ -32,36 +32,36 @@ Grads = namedtuple("Grads", WRT)
 
 def forward(x):
     """Return f."""
-    a = x + 1
-    b = a * 2
+    a = x + 1.0
+    b = a * 2.0
     c = -b
-    d = c + 1
-    e = d * 2
-    f = 1 / (1 + exp(-e)) if e > -700 else exp(e)
+    d = c + 1.0
+    e = d * 2.0
+    f = 1.0 / (1.0 + exp(-e)) if e > -700 else exp(e)
     return f
 
 
 def forward_backward(x, df=1.0):
     """Return (f, Grads(x=dx)); df is the upstream gradient."""
     # forward
-    a = x + 1
-    b = a * 2
+    a = x + 1.0
+    b = a * 2.0
     c = -b
-    d = c + 1
-    e = d * 2
-    f = 1 / (1 + exp(-e)) if e > -700 else exp(e)
+    d = c + 1.0
+    e = d * 2.0
+    f = 1.0 / (1.0 + exp(-e)) if e > -700 else exp(e)
 
     # backward
     # f = sigmoid(e)  (sigmoid' = output * (1 - output))
-    de = df * f * (1 - f)
+    de = df * f * (1.0 - f)
     # e = d * 2  (mul gate: swaps the inputs)
-    dd = de * 2
+    dd = de * 2.0
     # d = c + 1  (add gate: distributes the gradient)
     dc = dd
     # c = -b
     db = -dc
     # b = a * 2  (mul gate: swaps the inputs)
-    da = db * 2
+    da = db * 2.0
     # a = x + 1  (add gate: distributes the gradient)
     dx = da
     return f, Grads(dx)

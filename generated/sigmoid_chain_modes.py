@@ -35,36 +35,36 @@ Grads = namedtuple("Grads", WRT)
 
 def forward(x):
     """Return f."""
-    a = x + 1
-    b = a * 2
+    a = x + 1.0
+    b = a * 2.0
     c = -b
-    d = c + 1
-    e = d * 2
-    f = 1 / (1 + exp(-e)) if e > -700 else exp(e)
+    d = c + 1.0
+    e = d * 2.0
+    f = 1.0 / (1.0 + exp(-e)) if e > -700 else exp(e)
     return f
 
 
 def forward_backward(x, df=1.0):
     """Return (f, Grads(x=dx)); df is the upstream gradient."""
     # forward
-    a = x + 1
-    b = a * 2
+    a = x + 1.0
+    b = a * 2.0
     c = -b
-    d = c + 1
-    e = d * 2
-    f = 1 / (1 + exp(-e)) if e > -700 else exp(e)
+    d = c + 1.0
+    e = d * 2.0
+    f = 1.0 / (1.0 + exp(-e)) if e > -700 else exp(e)
 
     # backward
     # f = sigmoid(e)  (sigmoid' = output * (1 - output))
-    de = df * f * (1 - f)
+    de = df * f * (1.0 - f)
     # e = d * 2  (mul gate: swaps the inputs)
-    dd = de * 2
+    dd = de * 2.0
     # d = c + 1  (add gate: distributes the gradient)
     dc = dd
     # c = -b
     db = -dc
     # b = a * 2  (mul gate: swaps the inputs)
-    da = db * 2
+    da = db * 2.0
     # a = x + 1  (add gate: distributes the gradient)
     dx = da
     return f, Grads(dx)
@@ -73,37 +73,37 @@ def forward_backward(x, df=1.0):
 def jvp(x, x_dot):
     """Return (f, f_dot): value and tangent."""
     # forward, each statement followed by its tangent
-    a = x + 1
+    a = x + 1.0
     a_dot = x_dot
-    b = a * 2
-    b_dot = a_dot * 2
+    b = a * 2.0
+    b_dot = a_dot * 2.0
     c = -b
     c_dot = -b_dot
-    d = c + 1
+    d = c + 1.0
     d_dot = c_dot
-    e = d * 2
-    e_dot = d_dot * 2
-    f = 1 / (1 + exp(-e)) if e > -700 else exp(e)
-    f_dot = e_dot * f * (1 - f)
+    e = d * 2.0
+    e_dot = d_dot * 2.0
+    f = 1.0 / (1.0 + exp(-e)) if e > -700 else exp(e)
+    f_dot = e_dot * f * (1.0 - f)
     return f, f_dot
 
 
 def hvp(x, x_dot):
     """Return (f, Grads, H·v as Grads); the vector is the input tangents."""
     # forward, with tangents
-    a = x + 1
+    a = x + 1.0
     a_dot = x_dot
-    b = a * 2
-    b_dot = a_dot * 2
+    b = a * 2.0
+    b_dot = a_dot * 2.0
     c = -b
     c_dot = -b_dot
-    d = c + 1
+    d = c + 1.0
     d_dot = c_dot
-    e = d * 2
-    e_dot = d_dot * 2
-    f = 1 / (1 + exp(-e)) if e > -700 else exp(e)
+    e = d * 2.0
+    e_dot = d_dot * 2.0
+    f = 1.0 / (1.0 + exp(-e)) if e > -700 else exp(e)
     # f = sigmoid(e): its derivative, for the tangent and the backward
-    t2 = 1 - f
+    t2 = 1.0 - f
     f_dot = e_dot * f * t2
     t2_dot = -f_dot
 
@@ -116,8 +116,8 @@ def hvp(x, x_dot):
     de = t1 * t2
     de_dot = t1_dot * t2 + t1 * t2_dot
     # e = d * 2  (mul gate: swaps the inputs)
-    dd = de * 2
-    dd_dot = de_dot * 2
+    dd = de * 2.0
+    dd_dot = de_dot * 2.0
     # d = c + 1  (add gate: distributes the gradient)
     dc = dd
     dc_dot = dd_dot
@@ -125,8 +125,8 @@ def hvp(x, x_dot):
     db = -dc
     db_dot = -dc_dot
     # b = a * 2  (mul gate: swaps the inputs)
-    da = db * 2
-    da_dot = db_dot * 2
+    da = db * 2.0
+    da_dot = db_dot * 2.0
     # a = x + 1  (add gate: distributes the gradient)
     dx = da
     dx_dot = da_dot
@@ -136,45 +136,45 @@ def hvp(x, x_dot):
 def hessian(x):
     """Return (f, Grads, H); H[i][j] = d2f / dx_i dx_j in WRT order."""
     # forward
-    a = x + 1
-    b = a * 2
+    a = x + 1.0
+    b = a * 2.0
     c = -b
-    d = c + 1
-    e = d * 2
-    f = 1 / (1 + exp(-e)) if e > -700 else exp(e)
+    d = c + 1.0
+    e = d * 2.0
+    f = 1.0 / (1.0 + exp(-e)) if e > -700 else exp(e)
 
     # backward (upstream gradient 1)
     # the upstream gradient df is 1
     df = 1.0
     # f = sigmoid(e)  (sigmoid' = output * (1 - output))
     t3 = df * f
-    t4 = 1 - f
+    t4 = 1.0 - f
     de = t3 * t4
     # e = d * 2  (mul gate: swaps the inputs)
-    dd = de * 2
+    dd = de * 2.0
     # d = c + 1  (add gate: distributes the gradient)
     dc = dd
     # c = -b
     db = -dc
     # b = a * 2  (mul gate: swaps the inputs)
-    da = db * 2
+    da = db * 2.0
     # a = x + 1  (add gate: distributes the gradient)
     dx = da
 
     # second derivatives along x
     da_dx = 1.0
-    db_dx = da_dx * 2
+    db_dx = da_dx * 2.0
     dc_dx = -db_dx
     dd_dx = dc_dx
-    de_dx = dd_dx * 2
-    df_dx = de_dx * f * (1 - f)
+    de_dx = dd_dx * 2.0
+    df_dx = de_dx * f * (1.0 - f)
     dt3_dx = df * df_dx
     dt4_dx = -df_dx
     dde_dx = dt3_dx * t4 + t3 * dt4_dx
-    ddd_dx = dde_dx * 2
+    ddd_dx = dde_dx * 2.0
     ddc_dx = ddd_dx
     ddb_dx = -ddc_dx
-    dda_dx = ddb_dx * 2
+    dda_dx = ddb_dx * 2.0
     ddx_dx = dda_dx
     return f, Grads(dx), ((ddx_dx,),)
 
@@ -182,26 +182,26 @@ def hessian(x):
 def jacobian(x):
     """Return (f, J); J[i][j] = d out_i / d in_j (reverse mode)."""
     # forward
-    a = x + 1
-    b = a * 2
+    a = x + 1.0
+    b = a * 2.0
     c = -b
-    d = c + 1
-    e = d * 2
-    f = 1 / (1 + exp(-e)) if e > -700 else exp(e)
+    d = c + 1.0
+    e = d * 2.0
+    f = 1.0 / (1.0 + exp(-e)) if e > -700 else exp(e)
 
     # derivatives of f
     # the upstream gradient df_df is 1
     df_df = 1.0
     # f = sigmoid(e)  (sigmoid' = output * (1 - output))
-    df_de = df_df * f * (1 - f)
+    df_de = df_df * f * (1.0 - f)
     # e = d * 2  (mul gate: swaps the inputs)
-    df_dd = df_de * 2
+    df_dd = df_de * 2.0
     # d = c + 1  (add gate: distributes the gradient)
     df_dc = df_dd
     # c = -b
     df_db = -df_dc
     # b = a * 2  (mul gate: swaps the inputs)
-    df_da = df_db * 2
+    df_da = df_db * 2.0
     # a = x + 1  (add gate: distributes the gradient)
     df_dx = df_da
     return f, ((df_dx,),)

@@ -72,7 +72,7 @@ def test_math_sigmoid_prints_one_exp_per_branch() -> None:
     text = generate("f = sigmoid(x)", options(backend="math"))
     line, again = [ln for ln in text.splitlines() if "exp(" in ln]
     assert line == again  # forward and forward_backward
-    assert line.strip() == "f = 1 / (1 + exp(-x)) if x > -700 else exp(x)"
+    assert line.strip() == "f = 1.0 / (1.0 + exp(-x)) if x > -700 else exp(x)"
     assert "from math import exp\n" in text
 
 

@@ -142,18 +142,18 @@ def test_broken_second_order_functions_fail(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     for old, new, function in [
-        ("    dd_dot = de_dot * 2\n", "    dd_dot = de_dot * 3\n", "hvp"),
+        ("    dd_dot = de_dot * 2.0\n", "    dd_dot = de_dot * 3.0\n", "hvp"),
         (
             "    dde_dx = dt3_dx * t4 + t3 * dt4_dx\n",
             "    dde_dx = dt3_dx * t4\n",
             "hessian",
         ),
         (
-            "    f_dot = e_dot * f * (1 - f)\n    return f, f_dot\n",
+            "    f_dot = e_dot * f * (1.0 - f)\n    return f, f_dot\n",
             "    f_dot = e_dot * f\n    return f, f_dot\n",
             "jvp",
         ),
-        ("    df_dd = df_de * 2\n", "    df_dd = -df_de * 2\n", "jacobian"),
+        ("    df_dd = df_de * 2.0\n", "    df_dd = -df_de * 2.0\n", "jacobian"),
     ]:
         path = _broken(tmp_path, "sigmoid_chain_modes", old, new)
         code, out, _ = _run(["--verify", str(path)], capsys)
