@@ -305,10 +305,11 @@ def _sum_line(total: tuple[Value | None, ...], parts: list[tuple]) -> str:
         text = number(grad)
         branch = [p[k] for p in parts]
         if not isinstance(grad, np.ndarray) and all(b is not None for b in branch):
-            terms = " ".join(
-                ("- " + number(-b)) if b < 0 else ("+ " + number(b)) for b in branch
-            )
-            text += " = " + terms.removeprefix("+ ")
+            terms = [number(branch[0])]
+            terms += [
+                f"- {number(-b)}" if b < 0 else f"+ {number(b)}" for b in branch[1:]
+            ]
+            text += " = " + " ".join(terms)
         shown.append(text)
     if not shown:
         return ""
