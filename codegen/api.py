@@ -205,11 +205,13 @@ def _point(at: Mapping[str, Any]) -> dict[str, Any]:
     return point
 
 
-def _compiled(source: Source, options: Mapping[str, object]) -> Compiled:
+def _compiled(source: Source, options: Mapping[str, object]) -> tuple[Compiled, str]:
+    """The compiled program and its text (an array program is drawn by the
+    statements of its text)."""
     from .generate import compile_source
 
     text, where = _read(source)
-    return compile_source(text, _options(text, where, options), where)
+    return compile_source(text, _options(text, where, options), where), text
 
 
 class Graph:
@@ -263,9 +265,9 @@ def graph(
     from .graph import dot_text
     from .trace import trace_compiled
 
-    compiled = _compiled(source, options)
-    traced = None if at is None else trace_compiled(compiled, _point(at))
-    return Graph(dot_text(compiled, traced), len(compiled.forward.stmts))
+    compiled, text = _compiled(source, options)
+    traced = None if at is None else trace_compiled(compiled, _point(at), None, text)
+    return Graph(dot_text(compiled, traced, text), len(compiled.forward.stmts))
 
 
 class TraceResult:
@@ -330,4 +332,5 @@ def trace(
     inputs' values), as ``backpropgen SOURCE --at ... --trace`` prints them."""
     from .trace import trace_compiled
 
-    return TraceResult(trace_compiled(_compiled(source, options), _point(at)))
+    compiled, text = _compiled(source, options)
+    return TraceResult(trace_compiled(compiled, _point(at), None, text))

@@ -305,26 +305,31 @@ def _sum_line(total: tuple[Value | None, ...], parts: list[tuple]) -> str:
         text = number(grad)
         branch = [p[k] for p in parts]
         if not isinstance(grad, np.ndarray) and all(b is not None for b in branch):
-            terms = " ".join(
-                ("- " + number(-b)) if b < 0 else ("+ " + number(b)) for b in branch
-            )
-            text += " = " + terms.removeprefix("+ ")
+            terms = [number(branch[0])]
+            terms += [
+                f"- {number(-b)}" if b < 0 else f"+ {number(b)}" for b in branch[1:]
+            ]
+            text += " = " + " ".join(terms)
         shown.append(text)
     if not shown:
         return ""
     return f'<br/><font color="{GRADIENT_COLOUR}">{_html("; ".join(shown))}</font>'
 
 
-def _legend(trace: Trace) -> str:
+def _legend(trace: Trace, fan_out: bool) -> str:
+    """The legend below a traced picture (the fan-out line only where there is one)."""
     outputs = ", ".join(trace.outputs)
     of = f"d{outputs}/d(wire)" if len(trace.outputs) == 1 else f"of {outputs}, in order"
     rows = [
         f'<font color="{VALUE_COLOUR}">value</font>: the upper number on a wire',
         f'<font color="{GRADIENT_COLOUR}">gradient</font>: the lower number, '
         f"{_html(of)}, flowing back along the wire",
-        "a value read by several gates: each wire carries its own share; the "
-        "value's name shows their sum",
     ]
+    if fan_out:
+        rows.append(
+            "a value read by several gates: each wire carries its own share; the "
+            "value's name shows their sum"
+        )
     if any(isinstance(row.value, np.ndarray) for row in trace.rows):
         rows.append("an array: its shape, then its mean, least and greatest element")
     cells = "".join(f'<tr><td align="left">{r}</td></tr>' for r in rows)
@@ -358,7 +363,7 @@ def dot_text(
         '  edge [fontname="Helvetica" fontsize=11 arrowsize=0.6];',
     ]
     if trace is not None:
-        lines.append(_legend(trace))
+        lines.append(_legend(trace, bool(branches)))
 
     def total(name: str) -> str:
         if name not in branches or name not in rows:

@@ -110,12 +110,13 @@ def _build(
     shown: list[object] = [Code(text, language="python")]
     picture = None
     if args.at:
-        result = TraceResult(_trace(compile_source(cell, options, WHERE), args.at))
+        compiled = compile_source(cell, options, WHERE)
+        result = TraceResult(_trace(compiled, args, cell))
         picture = result.graph()
         shown += [result, picture]
     elif args.graph is not None:
         compiled = compile_source(cell, options, WHERE)
-        picture = Graph(dot_text(compiled), len(compiled.forward.stmts))
+        picture = Graph(dot_text(compiled, None, cell), len(compiled.forward.stmts))
     if args.graph is not None and picture is not None:
         picture.save(args.graph)
     if args.verify:
@@ -123,9 +124,11 @@ def _build(
     return module, shown, found
 
 
-def _trace(compiled: Compiled, items: list[str]) -> Trace:
-    """The trace at ``--at NAME=VALUE ...``."""
-    from .command import at_point
+def _trace(compiled: Compiled, args: argparse.Namespace, cell: str) -> Trace:
+    """The trace at ``--at NAME=VALUE ...`` (with ``--random SEED``, random arrays of
+    the sizes given), the cell's statements kept for the graph."""
+    from .command import _seed, at_point
     from .trace import trace_compiled
 
-    return trace_compiled(compiled, at_point(items))
+    seed = None if args.random is None else _seed(args.random)
+    return trace_compiled(compiled, at_point(args.at), seed, cell)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import get_type_hints
 
 import backpropgen as bpg
+import numpy as np
 import pytest
 from conftest import REPO
 
@@ -216,3 +217,26 @@ def test_graph_without_dot_says_how_to_get_it(
 def test_package_ships_its_type_marker() -> None:
     assert (REPO / "codegen" / "py.typed").is_file()
     assert '"backpropgen" = ["py.typed"]' in (REPO / "pyproject.toml").read_text()
+
+
+def test_an_array_program_is_drawn_by_its_own_statements(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = REPO / "examples" / "two_layer_net.bp"
+    written = tmp_path / "cli.dot"
+    _cli(capsys, ["-f", str(path), "--graph", str(written)])
+    assert bpg.graph(path).dot == written.read_text()
+    rng = np.random.default_rng(0)
+    n, d, h, c = 4, 3, 5, 3
+    at = {
+        "X": rng.standard_normal((n, d)),
+        "W1": rng.standard_normal((d, h)),
+        "b1": np.zeros(h),
+        "W2": rng.standard_normal((h, c)),
+        "b2": np.zeros(c),
+        "y": np.array([0, 1, 2, 1]),
+    }
+    picture = bpg.graph(path, at=at)
+    assert "maximum(0, X @ W1 + b1)" in picture.dot
+    assert "arange(N, length" not in picture.dot and "dim(X" not in picture.dot
+    assert bpg.trace(path, at=at).graph().dot == picture.dot

@@ -325,6 +325,26 @@ def test_copy_gate_branches_carry_their_share() -> None:
     )
 
 
+def test_a_sum_whose_first_share_is_negative_reads_as_a_number() -> None:
+    """f = x*y + x at x = 3, y = -2: x's branches send back -2 and 1, shown as
+    ``-1 = -2 + 1`` (not ``- 2``)."""
+    trace = trace_at("f = x*y + x", Options(), {"x": 3.0, "y": -2.0}, "<expr>")
+    text = graph.dot_text(trace.compiled, trace)
+    assert '<font color="#c62828">-1 = -2 + 1</font>' in text
+    trace = trace_at("f = x*y - x", Options(), {"x": 3.0, "y": 2.0}, "<expr>")
+    assert '<font color="#c62828">1 = 2 - 1</font>' in graph.dot_text(
+        trace.compiled, trace
+    )
+
+
+def test_the_fan_out_legend_only_where_a_value_fans_out() -> None:
+    fans = "a value read by several gates"
+    trace = trace_at("x + y*z", Options(), {"x": -2.0, "y": 5.0, "z": -4.0}, "<e>")
+    assert fans not in graph.dot_text(trace.compiled, trace)
+    trace = trace_at("f = x*y + x", Options(), {"x": 3.0, "y": -2.0}, "<e>")
+    assert fans in graph.dot_text(trace.compiled, trace)
+
+
 def test_fan_out_shares_are_finite_differences_and_sum_to_the_gradient() -> None:
     """a = x*y; f = a + x*a at x = 3, y = 2: the share of each branch is the central
     difference of f with x (or a) moved on that branch only, written here by hand;

@@ -4,6 +4,7 @@ stored without outputs."""
 
 from __future__ import annotations
 
+import html
 import os
 import shutil
 from pathlib import Path
@@ -57,4 +58,11 @@ def test_lecture_notebook_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert errors == []
     if shutil.which("dot") is not None:  # §1's circuit, drawn inline
         shown = [o for c in notebook.cells for o in c.get("outputs", [])]
-        assert any("image/svg+xml" in o.get("data", {}) for o in shown)
+        svgs = [  # Graphviz writes - as &#45;
+            html.unescape(o["data"]["image/svg+xml"])
+            for o in shown
+            if "image/svg+xml" in o.get("data", {})
+        ]
+        assert any(">-22<" in svg for svg in svgs)  # §1: f on its wire
+        assert any("-0.5 = -1.5 + 1" in svg for svg in svgs)  # §2: the copy gate
+        assert any("maximum(0, X @ W1 + b1)" in svg for svg in svgs)  # §7: the net

@@ -5,9 +5,11 @@ line; the options are read by the command line's parser."""
 from __future__ import annotations
 
 from importlib import import_module
+from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import REPO
 
 import cli
 
@@ -110,3 +112,17 @@ def test_magic_reads_quoted_options_like_a_shell(shell: InteractiveShell) -> Non
     code, verified = shown.outputs
     assert 'WRT = ("x", "y")' in code.data["text/plain"]
     assert "PASS: all" in verified.data["text/plain"]
+
+
+def test_magic_draws_an_array_program_at_random_values(
+    shell: InteractiveShell, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    program = (REPO / "examples" / "two_layer_net.bp").read_text()
+    at = ["--at", "N=4", "D=3", "H=5", "C=3", "--random", "0"]
+    shown = _magic(shell, f"tl {' '.join(at)} --graph {tmp_path / 'cell.dot'}", program)
+    assert shown.stderr == ""
+    code, table, picture = shown.outputs
+    argv = [program, *at, "--trace", "--graph", str(tmp_path / "cli.dot")]
+    assert table.data["text/plain"] + "\n" == _cli(capsys, argv)
+    assert (tmp_path / "cell.dot").read_text() == (tmp_path / "cli.dot").read_text()
+    assert "maximum(0, X @ W1 + b1)" in (tmp_path / "cell.dot").read_text()
