@@ -84,7 +84,10 @@ def compile_source(source: str, options: Options, where: str = "<expr>") -> Comp
         notes = ()
     if reassigns(parsed):
         notes += (REASSIGNMENT_RULE,)
-    flat = expand_grads(linearize(parsed, options.inputs, options.outputs))
+    about_inputs: list[str] = []
+    linear = linearize(parsed, options.inputs, options.outputs, about_inputs)
+    warnings = tuple(about_inputs) + warnings
+    flat = expand_grads(linear)
     forward = prune(stable.norms(flat))
     compiled = differentiate(
         forward, backend, options.wrt, options.mode, options.target, options.name

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .errors import InputError
+from .hints import attribute_hint, call_hint
 from .naming import name_problem
 from .primitives import FUNCTIONS
 
@@ -136,8 +137,14 @@ def _check_callee(node: ast.Call, where: str) -> str:
     """The name of the function called: a known one."""
     func = node.func
     if not isinstance(func, ast.Name):
+        hint = call_hint(node)
+        known = f"({', '.join(sorted(FUNCTIONS))})"
         raise node_error(
-            f"only the built-in functions can be called ({', '.join(sorted(FUNCTIONS))})",
+            (
+                f"only the built-in functions can be called: {hint}"
+                if hint
+                else f"only the built-in functions can be called {known}"
+            ),
             node,
             where,
         )
@@ -181,6 +188,8 @@ def _check_arity(node: ast.Call, name: str, where: str) -> None:
     hint = ""
     if name in ("max", "min") and high is not None and n > high:
         hint = f"; nest them for more: {name}({name}(...), ...)"
+    if name == "transpose" and n > 1:
+        hint = "; to swap two axes write swapaxes(a, i, j)"
     raise node_error(f"{name}() takes {want}, got {n}{hint}", node, where)
 
 
@@ -232,9 +241,10 @@ def _check_compare(
 
 def _check_attribute(node: ast.Attribute, where: str, _: _Conditions) -> list[ast.AST]:
     if node.attr != "T":
+        hint = attribute_hint(node)
         raise node_error(
             f"unsupported syntax: attribute access '.{node.attr}' "
-            "(only '.T', the transpose)",
+            + (f"({hint})" if hint else "(only '.T', the transpose)"),
             node,
             where,
         )
