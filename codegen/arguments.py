@@ -87,6 +87,10 @@ def check_listed(
     return tuple(listed)
 
 
+#: warnings of each kind shown one by one; the rest are counted in one more line
+MAX_EACH = 10
+
+
 def input_warnings(
     parsed: Parsed,
     read_at: Mapping[str, ast.Name],
@@ -105,21 +109,36 @@ def input_warnings(
     known = list(parsed.declared) + [
         s.target for s in parsed.statements if s.target is not None
     ]
+    undeclared = [
+        (name, node)
+        for name, node in read_at.items()
+        if name not in declared and name not in given
+    ]
     found: list[str] = []
-    for name, node in read_at.items():
-        if name in declared or name in given:
-            continue
+    for name, node in undeclared[:MAX_EACH]:
         place = f"{parsed.where}:{node.lineno}:{node.col_offset + 1}"
         message = f"{place}: '{name}' is not declared, so it is a scalar input"
         near = closest(name, (k for k in known if k != name))
         found.append(f"{message}; did you mean '{near}'?" if near else message)
-    for name, decl in parsed.decls:
-        if name not in used:
-            column = _declared_column(parsed.lines[decl.line - 1], name)
-            found.append(
-                f"{parsed.where}:{decl.line}:{column}: '{name}' is declared but "
-                "never read"
-            )
+    if len(undeclared) > MAX_EACH:
+        name, node = undeclared[MAX_EACH]
+        found.append(
+            f"{parsed.where}:{node.lineno}:{node.col_offset + 1}: '{name}' and "
+            f"{len(undeclared) - MAX_EACH - 1:,} more names are not declared, so they "
+            "are scalar inputs"
+        )
+    unread = [(name, decl) for name, decl in parsed.decls if name not in used]
+    for name, decl in unread[:MAX_EACH]:
+        column = _declared_column(parsed.lines[decl.line - 1], name)
+        found.append(
+            f"{parsed.where}:{decl.line}:{column}: '{name}' is declared but never read"
+        )
+    if len(unread) > MAX_EACH:
+        name, decl = unread[MAX_EACH]
+        found.append(
+            f"{parsed.where}:{decl.line}: '{name}' and {len(unread) - MAX_EACH - 1:,} "
+            "more declared inputs are never read"
+        )
     return found
 
 

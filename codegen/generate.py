@@ -281,8 +281,8 @@ def generate(source: str, options: Options | None = None, where: str = "<expr>")
 def generate_with_warnings(
     source: str, options: Options | None = None, where: str = "<expr>"
 ) -> tuple[str, tuple[str, ...]]:
-    """:func:`generate`, and the warnings about the program (unstable spellings), one
-    line each, for the caller to show."""
+    """:func:`generate`, and the warnings about the program (undeclared or unread
+    inputs, unstable spellings), one line each, for the caller to show."""
     options = options or Options()
     with _no_cycle_collection():
         compiled = compile_source(source, options, where)

@@ -135,7 +135,7 @@ def _naive_softmax(node: ast.AST) -> tuple[ast.expr, list[ast.keyword]] | None:
     if not (_call(inner, "exp") and not inner.keywords):
         return None
     arg = top.args[0]  # type: ignore[attr-defined]
-    if ast.dump(arg) != ast.dump(inner.args[0]):
+    if not _same(arg, inner.args[0]):
         return None
     options = {kw.arg: kw.value for kw in bottom.keywords}  # type: ignore[attr-defined]
     axis = options.get("axis")
@@ -146,6 +146,26 @@ def _naive_softmax(node: ast.AST) -> tuple[ast.expr, list[ast.keyword]] | None:
     if isinstance(keepdims, ast.Constant) and keepdims.value is True:
         return arg, [ast.keyword("axis", axis)]
     return None
+
+
+def _same(a: ast.AST, b: ast.AST) -> bool:
+    """The same expression, written alike (positions aside; iterative)."""
+    stack = [(a, b)]
+    while stack:
+        x, y = stack.pop()
+        if type(x) is not type(y):
+            return False
+        for field in x._fields:
+            u, v = getattr(x, field, None), getattr(y, field, None)
+            if isinstance(u, list) and isinstance(v, list):
+                if len(u) != len(v):
+                    return False
+                stack.extend(zip(u, v, strict=True))
+            elif isinstance(u, ast.AST) and isinstance(v, ast.AST):
+                stack.append((u, v))
+            elif u != v:
+                return False
+    return True
 
 
 def _text(parsed: Parsed, node: ast.AST) -> str | None:

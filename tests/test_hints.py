@@ -79,6 +79,13 @@ def test_typo_warns_twice_and_the_module_is_still_written(tmp_path: Path) -> Non
     assert 'INPUTS = ("X", "W1", "b1", "W2", "b2", "bb2")' in module
 
 
+def test_the_readme_shows_these_warnings() -> None:
+    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    assert f"backpropgen: warning: {UNDECLARED}" in readme
+    assert f"backpropgen: warning: {UNREAD}" in readme
+    assert "'W' is not declared, so it is a scalar input: declare it, e.g. " in readme
+
+
 def test_the_api_raises_backpropgen_warnings(tmp_path: Path) -> None:
     (tmp_path / "prog.bp").write_text(TYPO)
     with pytest.warns(bpg.BackpropgenWarning) as caught:
@@ -387,3 +394,22 @@ def test_naive_softmax_spellings(written: str, stable: str) -> None:
 )
 def test_other_quotients_are_not_softmax(source: str) -> None:
     assert compile_source(source, options()).warnings == ()
+
+
+def test_a_deep_argument_is_compared_without_recursion() -> None:
+    """The two arguments of a naive softmax are compared iteratively."""
+    deep = " + ".join(["s"] * 3000)
+    source = f"s: array[N]\nf = sum(exp({deep}) / sum(exp({deep})) * s)"
+    (found,) = compile_source(source, options()).warnings
+    assert "write softmax(a, axis=None)" in found
+
+
+def test_many_undeclared_names_are_counted_after_ten() -> None:
+    names = [f"v{i}" for i in range(25)]
+    source = "x: float\nf = x * " + " * ".join(names)
+    found = _warnings(source)
+    assert len(found) == 11
+    assert found[9].startswith("prog.bp:2:") and "'v9' is not declared" in found[9]
+    assert found[10].endswith(
+        "'v10' and 14 more names are not declared, so they are scalar inputs"
+    )
