@@ -9,7 +9,8 @@ table (:func:`codegen.options.options_from_api`), so the command line, the manif
 this API take the same options.  Bad input raises :class:`BackpropgenError`, whose
 ``str()`` is the command line's one-line message (``line`` and ``column`` are
 attributes); nothing is printed, and the warnings the command line prints
-(unstable spellings) are :class:`BackpropgenWarning` warnings.
+(undeclared or unread inputs, unstable spellings) are :class:`BackpropgenWarning`
+warnings.
 """
 
 from __future__ import annotations

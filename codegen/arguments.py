@@ -1,10 +1,16 @@
 """The checks of a program's signature against the source and the options: its
 dimension names (never assigned or declared), the inputs listed by ``--inputs`` and the
-outputs named by ``--outputs`` or the program's last line."""
+outputs named by ``--outputs`` or the program's last line; and the warnings about a
+program's inputs (:func:`input_warnings`)."""
 
 from __future__ import annotations
 
+import ast
+import re
+from collections.abc import Collection, Mapping
+
 from .errors import InputError, OptionError
+from .hints import closest
 from .naming import name_problem, repeated
 from .parse import Parsed
 
@@ -79,3 +85,64 @@ def check_listed(
             what,
         )
     return tuple(listed)
+
+
+#: warnings of each kind shown one by one; the rest are counted in one more line
+MAX_EACH = 10
+
+
+def input_warnings(
+    parsed: Parsed,
+    read_at: Mapping[str, ast.Name],
+    used: Collection[str],
+    listed: tuple[str, ...] | None = None,
+) -> list[str]:
+    """In a program that declares its inputs: each undeclared name read as a value
+    (where it is first read, with the nearest declared or assigned name when one is
+    close: a typo), then each declared input never read (``used`` are the inputs read,
+    as values or for a dimension).  Names listed by ``--inputs`` are inputs by the
+    user's word and get no warning."""
+    if not parsed.declared:
+        return []
+    declared = frozenset(parsed.declared)
+    given = frozenset(listed or ())
+    known = list(parsed.declared) + [
+        s.target for s in parsed.statements if s.target is not None
+    ]
+    undeclared = [
+        (name, node)
+        for name, node in read_at.items()
+        if name not in declared and name not in given
+    ]
+    found: list[str] = []
+    for name, node in undeclared[:MAX_EACH]:
+        place = f"{parsed.where}:{node.lineno}:{node.col_offset + 1}"
+        message = f"{place}: '{name}' is not declared, so it is a scalar input"
+        near = closest(name, (k for k in known if k != name))
+        found.append(f"{message}; did you mean '{near}'?" if near else message)
+    if len(undeclared) > MAX_EACH:
+        name, node = undeclared[MAX_EACH]
+        found.append(
+            f"{parsed.where}:{node.lineno}:{node.col_offset + 1}: '{name}' and "
+            f"{len(undeclared) - MAX_EACH - 1:,} more names are not declared, so they "
+            "are scalar inputs"
+        )
+    unread = [(name, decl) for name, decl in parsed.decls if name not in used]
+    for name, decl in unread[:MAX_EACH]:
+        column = _declared_column(parsed.lines[decl.line - 1], name)
+        found.append(
+            f"{parsed.where}:{decl.line}:{column}: '{name}' is declared but never read"
+        )
+    if len(unread) > MAX_EACH:
+        name, decl = unread[MAX_EACH]
+        found.append(
+            f"{parsed.where}:{decl.line}: '{name}' and {len(unread) - MAX_EACH - 1:,} "
+            "more declared inputs are never read"
+        )
+    return found
+
+
+def _declared_column(line: str, name: str) -> int:
+    """The 1-based column of ``name: ...`` on its line (1 if not found)."""
+    match = re.search(rf"(?<!\w){re.escape(name)}\s*:", line)
+    return match.start() + 1 if match else 1

@@ -28,6 +28,7 @@ from .constants import (
     unfolded_problem,
 )
 from .errors import InputError
+from .hints import closest, declare_hint, example_shape
 from .ir import Atom, Const, Op, Stmt, Var
 from .naming import Namer
 from .parse import Decl, Dim, Parsed
@@ -36,6 +37,7 @@ from .shapes import (
     SCALAR,
     IndexItem,
     IndexProblem,
+    ShapeError,
     Type,
     check_gather,
     index_text,
@@ -90,6 +92,9 @@ class Builder:
         # name -> the variable holding its value now (assigned names, dimensions read)
         self.current: dict[str, str] = {}
         self.inputs: dict[str, None] = {}
+        #: input -> where it is first read as a value (for the warnings about
+        #: undeclared inputs)
+        self.read_at: dict[str, ast.Name] = {}
         self.stmts: list[Stmt] = []
         self.shared: dict[Op, str] = {}
         #: name -> the largest index value it holds, as (symbol or "", offset): an
@@ -183,7 +188,9 @@ class Builder:
             self.largest[name] = (name, 0)
             self.current[name] = name
             return Var(name)
-        self.inputs.setdefault(name, None)
+        if name not in self.inputs:
+            self.inputs[name] = None
+            self.read_at[name] = node
         return Var(name)
 
     # --- the one statement constructor ----------------------------------------------
@@ -206,9 +213,15 @@ class Builder:
             prim = {(2, 2): "matmul", (2, 1): "matvec", (1, 2): "vecmat"}.get(
                 ranks, "dot"
             )
-        result = infer(
-            prim, types, dict(params), self._what(), self._where(self.node), args
-        )
+        try:
+            result = infer(
+                prim, types, dict(params), self._what(), self._where(self.node), args
+            )
+        except ShapeError as error:
+            hint = self._undeclared_hint(prim, args, types)
+            if not hint:
+                raise
+            raise ShapeError(f"{error.message}; {hint}", error.where) from None
         self._check(operand_problem(prim, args, types, result))
         if (
             not params
@@ -304,11 +317,34 @@ class Builder:
     def need_array(self, name: str, arg: Atom, node: ast.AST) -> None:
         if self.type_of(arg).rank == 0:
             what = f"'{name}'" if name.startswith(".") else f"{name}()"
+            hint = self._undeclared_hint(name, (arg,), [SCALAR])
+            if hint:
+                raise self.error(f"{what} works on arrays, but {hint}", node)
             raise self.error(
                 f"{what} works on arrays, but its argument is a scalar "
                 "(declare array inputs, e.g. 'x: array[N]')",
                 node,
             )
+
+    def _undeclared_hint(
+        self, prim: str, args: tuple[Atom, ...], types: list[Type]
+    ) -> str:
+        """For an error about ``prim`` of ``args``: the first argument that is an
+        undeclared input (a scalar) named, with a declaration that would fit, or ""."""
+        shapes = [t.shape for t in types]
+        for position, (arg, kind) in enumerate(zip(args, types, strict=True)):
+            if (
+                isinstance(arg, Var)
+                and kind.rank == 0
+                and arg.name in self.read_at
+                and arg.name not in self.decls
+            ):
+                known = [*self.decls, *self.assignments.line]
+                taken = [*self.dims, *known, *self.read_at]
+                shape = example_shape(prim, position, shapes, taken)
+                near = closest(arg.name, (k for k in known if k != arg.name))
+                return declare_hint(arg.name, shape, near)
+        return ""
 
     def _slice(
         self, node: ast.Subscript, base: Atom, items: list[ast.expr], target: str | None

@@ -98,8 +98,9 @@ class Compiled:
     jacobian_mode: str = ""
     target: str = "flat"
     name: str = "layer"
-    #: warnings for the user (unstable spellings, see ``codegen.stable``): the CLI
-    #: prints them on stderr; library code never prints
+    #: warnings for the user (undeclared or unread inputs, see
+    #: ``codegen.arguments.input_warnings``; unstable spellings, see ``codegen.stable``):
+    #: the CLI prints them on stderr; library code never prints
     warnings: tuple[str, ...] = ()
     #: sentences the header adds about how the program was read (what ``--stable``
     #: rewrote, reassigned names)

@@ -84,7 +84,10 @@ def compile_source(source: str, options: Options, where: str = "<expr>") -> Comp
         notes = ()
     if reassigns(parsed):
         notes += (REASSIGNMENT_RULE,)
-    flat = expand_grads(linearize(parsed, options.inputs, options.outputs))
+    about_inputs: list[str] = []
+    linear = linearize(parsed, options.inputs, options.outputs, about_inputs)
+    warnings = tuple(about_inputs) + warnings
+    flat = expand_grads(linear)
     forward = prune(stable.norms(flat))
     compiled = differentiate(
         forward, backend, options.wrt, options.mode, options.target, options.name
@@ -278,8 +281,8 @@ def generate(source: str, options: Options | None = None, where: str = "<expr>")
 def generate_with_warnings(
     source: str, options: Options | None = None, where: str = "<expr>"
 ) -> tuple[str, tuple[str, ...]]:
-    """:func:`generate`, and the warnings about the program (unstable spellings), one
-    line each, for the caller to show."""
+    """:func:`generate`, and the warnings about the program (undeclared or unread
+    inputs, unstable spellings), one line each, for the caller to show."""
     options = options or Options()
     with _no_cycle_collection():
         compiled = compile_source(source, options, where)

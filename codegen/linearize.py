@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 
-from .arguments import check_dimensions, check_listed, check_outputs
+from .arguments import check_dimensions, check_listed, check_outputs, input_warnings
 from .assignments import REASSIGNMENT_RULE, Assignments, reassigns
 from .builder import Builder
 from .errors import InputError
@@ -28,10 +28,12 @@ def linearize(
     parsed: Parsed,
     inputs: tuple[str, ...] | None = None,
     outputs: tuple[str, ...] | None = None,
+    warnings: list[str] | None = None,
 ) -> Program:
     """Build the flat forward program; ``inputs`` (from ``--inputs``) fixes input order,
     ``outputs`` (from ``--outputs``, else the program's last line ``u, v``) names the
-    outputs (default: the value of the last statement)."""
+    outputs (default: the value of the last statement).  The warnings about inputs
+    (:func:`codegen.arguments.input_warnings`) are appended to ``warnings``."""
     assignments = Assignments(parsed, inputs)
     targets = assignments.line
     namer = Namer(_all_names(parsed) + list(inputs or ()))
@@ -50,6 +52,8 @@ def linearize(
         name = st.target if st.target is not None else namer.fresh("f")
         output = builder.statement(st.value, name, st.line)
     used = tuple(builder.inputs)
+    if warnings is not None:
+        warnings.extend(input_warnings(parsed, builder.read_at, builder.inputs, inputs))
     if inputs is not None:
         order = check_listed(inputs, used, targets, builder.dims, "--inputs")
     elif parsed.declared:

@@ -28,6 +28,7 @@ import tokenize
 from dataclasses import dataclass
 
 from .errors import InputError
+from .hints import statement_problem
 from .whitelist import check_expr, check_name, node_error
 
 #: past this many tokens the input is refused at once: generation is linear, but about
@@ -225,12 +226,7 @@ def _validate(module: ast.Module, where: str, lines: tuple[str, ...]) -> Parsed:
             check_expr(stmt.value, where)
             statements.append(Statement(None, stmt.value, stmt.lineno))
         else:
-            kind = type(stmt).__name__.lower()
-            raise node_error(
-                f"unsupported statement '{kind}': only assignments and expressions",
-                stmt,
-                where,
-            )
+            raise node_error(statement_problem(stmt), stmt, where)
     if not statements:
         raise InputError("no statements: nothing to differentiate", where)
     return Parsed(

@@ -1,7 +1,7 @@
 """Numerically unstable spellings, pointed out or rewritten, and ``sqrt(sum(a * a))``
 computed as ``norm(a)``.
 
-:func:`find` looks for five textbook formulas inside each statement's expression (as
+:func:`find` looks for six textbook formulas inside each statement's expression (as
 written: a pattern split over two assignments is not followed) and says, for each, where
 it is and how to write it stably:
 
@@ -13,9 +13,12 @@ log(1 + exp(x))      softplus(x)              inf for x above about 709
 log(1 + x)           log1p(x)                 the digits of a small x are lost
 exp(x) - 1           expm1(x)                 the digits of a small x are lost
 log(sum(exp(a)))     logsumexp(a)             inf for entries above about 709
+exp(a)/sum(exp(a))   softmax(a)               inf / inf = nan for scores above about 709
 ==================== ======================== ============================================
 
-``log(sum(exp(a), axis=1))`` keeps its options (``logsumexp(a, axis=1)``).
+``log(sum(exp(a), axis=1))`` keeps its options (``logsumexp(a, axis=1)``); the naive
+softmax ``exp(a) / sum(exp(a), axis=1, keepdims=True)`` keeps its ``axis``
+(``softmax(a, axis=1)``; without one it is over everything: ``axis=None``).
 :func:`rewrite` replaces each found pattern by its stable spelling in the parsed
 program, so the result is the program the user would have written that way (what
 ``--stable`` does).  Both are iterative and linear in the size of the program.
@@ -65,6 +68,10 @@ _PATTERNS: dict[str, tuple[str, str]] = {
     "log(1 + x)": ("log1p", "loses the digits of a small x (log(1 + 1e-20) is 0)"),
     "exp(x) - 1": ("expm1", "loses the digits of a small x (exp(1e-20) - 1 is 0)"),
     "log(sum(exp(a)))": ("logsumexp", "overflows to inf for entries above about 709"),
+    "exp(a) / sum(exp(a))": (
+        "softmax",
+        "overflows to inf / inf = nan for scores above about 709",
+    ),
 }
 
 MAX_SHOWN = 40  # longer arguments are shown as x (or a)
@@ -102,6 +109,9 @@ def _match(node: ast.AST) -> tuple[str, ast.expr, list[ast.keyword]] | None:
                     if _call(other, "exp") and not other.keywords:  # type: ignore[attr-defined]
                         return "log(1 + exp(x))", other.args[0], []  # type: ignore[attr-defined]
                     return "log(1 + x)", other, []
+    softmax = _naive_softmax(node)
+    if softmax is not None:
+        return "exp(a) / sum(exp(a))", *softmax
     if (
         isinstance(node, ast.BinOp)
         and isinstance(node.op, ast.Sub)
@@ -111,6 +121,51 @@ def _match(node: ast.AST) -> tuple[str, ast.expr, list[ast.keyword]] | None:
     ):
         return "exp(x) - 1", node.left.args[0], []  # type: ignore[attr-defined]
     return None
+
+
+def _naive_softmax(node: ast.AST) -> tuple[ast.expr, list[ast.keyword]] | None:
+    """``exp(a) / sum(exp(a), axis=k, keepdims=True)`` (or without ``axis``: over
+    everything): ``a`` and softmax's keywords (``axis=k``, or ``axis=None``)."""
+    if not (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div)):
+        return None
+    top, bottom = node.left, node.right
+    if not (_call(top, "exp") and _call(bottom, "sum") and not top.keywords):  # type: ignore[attr-defined]
+        return None
+    inner = bottom.args[0]  # type: ignore[attr-defined]
+    if not (_call(inner, "exp") and not inner.keywords):
+        return None
+    arg = top.args[0]  # type: ignore[attr-defined]
+    if not _same(arg, inner.args[0]):
+        return None
+    options = {kw.arg: kw.value for kw in bottom.keywords}  # type: ignore[attr-defined]
+    axis = options.get("axis")
+    if axis is None or (isinstance(axis, ast.Constant) and axis.value is None):
+        everything = ast.copy_location(ast.Constant(None), node)
+        return arg, [ast.keyword("axis", everything)]
+    keepdims = options.get("keepdims")
+    if isinstance(keepdims, ast.Constant) and keepdims.value is True:
+        return arg, [ast.keyword("axis", axis)]
+    return None
+
+
+def _same(a: ast.AST, b: ast.AST) -> bool:
+    """The same expression, written alike (positions aside; iterative)."""
+    stack = [(a, b)]
+    while stack:
+        x, y = stack.pop()
+        if type(x) is not type(y):
+            return False
+        for field in x._fields:
+            u, v = getattr(x, field, None), getattr(y, field, None)
+            if isinstance(u, list) and isinstance(v, list):
+                if len(u) != len(v):
+                    return False
+                stack.extend(zip(u, v, strict=True))
+            elif isinstance(u, ast.AST) and isinstance(v, ast.AST):
+                stack.append((u, v))
+            elif u != v:
+                return False
+    return True
 
 
 def _text(parsed: Parsed, node: ast.AST) -> str | None:
@@ -130,15 +185,16 @@ def _spelled(
     stable spelling, with the user's argument when short."""
     name, _ = _PATTERNS[pattern]
     letter = "a" if "sum" in pattern else "x"
+    options = f", {keywords}" if keywords else ""
     if text is not None and arg is not None:
-        written = text
-    else:
-        written = pattern
-        if pattern == "log(sum(exp(a)))" and keywords:
-            written = written[:-2] + f", {keywords}))"
-        arg = None
-    inner = letter if arg is None else arg
-    return written, f"{name}({inner}{', ' + keywords if keywords else ''})"
+        return text, f"{name}({arg}{options})"
+    if pattern == "exp(a) / sum(exp(a))":  # a long line: its argument alone is shown
+        a = arg or letter
+        return f"exp({a}) / sum(exp({a}), ...)", f"{name}({a}{options})"
+    written = pattern
+    if pattern == "log(sum(exp(a)))" and keywords:
+        written = written[:-2] + f"{options}))"
+    return written, f"{name}({letter}{options})"
 
 
 def _walk(root: ast.expr) -> list[tuple[ast.AST, ast.AST | None, str, int | None]]:

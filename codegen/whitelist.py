@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .errors import InputError
+from .hints import attribute_hint, call_hint
 from .naming import VALUE_NAMES_TOO, name_problem
 from .primitives import FUNCTIONS, JOINS
 
@@ -137,8 +138,14 @@ def _check_callee(node: ast.Call, where: str) -> str:
     """The name of the function called: a known one."""
     func = node.func
     if not isinstance(func, ast.Name):
+        hint = call_hint(node)
+        known = f"({', '.join(sorted(FUNCTIONS))})"
         raise node_error(
-            f"only the built-in functions can be called ({', '.join(sorted(FUNCTIONS))})",
+            (
+                f"only the built-in functions can be called: {hint}"
+                if hint
+                else f"only the built-in functions can be called {known}"
+            ),
             node,
             where,
         )
@@ -239,9 +246,14 @@ def _check_compare(
 
 def _check_attribute(node: ast.Attribute, where: str, _: _Conditions) -> list[ast.AST]:
     if node.attr not in ("T", "mT"):
+        hint = attribute_hint(node)
         raise node_error(
             f"unsupported syntax: attribute access '.{node.attr}' "
-            "(only '.T', the transpose, and '.mT', the last two axes swapped)",
+            + (
+                f"({hint})"
+                if hint
+                else "(only '.T', the transpose, and '.mT', the last two axes swapped)"
+            ),
             node,
             where,
         )
