@@ -59,8 +59,23 @@ def origin_text(origin: Origin) -> tuple[str, str]:
 
 
 #: origins whose statements need no comment: a tangent statement follows the
-#: statement it differentiates
-SILENT = frozenset({"tangent"})
+#: statement it differentiates; a loop's statements get their iteration's heading
+SILENT = frozenset({"tangent", "loop"})
+
+
+def iteration(stmt: Stmt) -> str:
+    """The heading of the loop iteration a statement belongs to: ``t = 2`` for a
+    statement of the loop (or its tangent), ``t = 2 (backward)`` for one that undoes
+    it; "" for statements outside loops."""
+    origin = stmt.origin
+    backward = origin is not None and origin.kind == "undo"
+    seen = 0
+    while origin is not None and origin.kind != "loop" and seen < 4:
+        origin = origin.stmt.origin if origin.stmt is not None else None
+        seen += 1  # an undo of an undo (second order) is followed a few steps only
+    if origin is None or origin.kind != "loop":
+        return ""
+    return origin.names[0] + (" (backward)" if backward else "")
 
 
 def _comment_line(origin: Origin, indent: int) -> str:
@@ -81,7 +96,16 @@ def _lines(
 ) -> list[str]:
     out: list[str] = []
     previous: Origin | None = None
+    heading = ""
     for stmt in stmts:
+        label = iteration(stmt)
+        if label != heading:
+            if out and out[-1]:
+                out.append("")  # iterations are paragraphs
+            if label:
+                out.append(f"# {label}")
+            heading = label
+            previous = None
         origin = stmt.origin
         if origin is not None and origin.kind in SILENT:
             pass  # a tangent statement stays inside the block it follows

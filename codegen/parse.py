@@ -25,9 +25,10 @@ import re
 import sys
 import threading
 import tokenize
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .errors import InputError
+from .loops import has_loops, unroll
 from .whitelist import check_expr, check_name, node_error
 
 #: past this many tokens the input is refused at once: generation is linear, but about
@@ -60,6 +61,9 @@ class Statement:
     value: ast.expr
     line: int
     augmented: str = ""
+    #: the loop iteration the statement is unrolled from (``t = 2``; nested:
+    #: ``t = 1, s = 0``), "" outside loops (see :mod:`codegen.loops`)
+    label: str = ""
 
 
 Dim = int | str
@@ -192,15 +196,19 @@ def _validate(module: ast.Module, where: str, lines: tuple[str, ...]) -> Parsed:
     decls: list[tuple[str, Decl]] = []
     outputs: tuple[str, ...] | None = None
     outputs_line = 0
-    body = module.body
-    if not body:
+    if not module.body:
         raise InputError("empty input: nothing to differentiate", where)
-    for index, stmt in enumerate(body):
+    body = (
+        unroll(module.body, where, lines, MAX_TOKENS)
+        if has_loops(module.body)
+        else [(stmt, "") for stmt in module.body]
+    )
+    for index, (stmt, label) in enumerate(body):
         last = index == len(body) - 1
         if isinstance(stmt, ast.Assign):
-            statements.append(_assignment(stmt, where))
+            statements.append(replace(_assignment(stmt, where), label=label))
         elif isinstance(stmt, ast.AugAssign):
-            statements.append(_augmented(stmt, where))
+            statements.append(replace(_augmented(stmt, where), label=label))
         elif isinstance(stmt, ast.AnnAssign):
             name, decl = _declared(stmt, where, declared, statements)
             declared.append(name)
@@ -227,7 +235,8 @@ def _validate(module: ast.Module, where: str, lines: tuple[str, ...]) -> Parsed:
         else:
             kind = type(stmt).__name__.lower()
             raise node_error(
-                f"unsupported statement '{kind}': only assignments and expressions",
+                f"unsupported statement '{kind}': only assignments, expressions and "
+                "loops 'for t in range(4):'",
                 stmt,
                 where,
             )
