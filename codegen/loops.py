@@ -144,9 +144,7 @@ def _range(node: ast.expr, where: str) -> range:
             f"a loop runs over range() of integer literals; {FORM}", node, where
         )
     if node.keywords or not 1 <= len(node.args) <= 3:
-        raise node_error(
-            f"range() takes 1 to 3 integer literals; {FORM}", node, where
-        )
+        raise node_error(f"range() takes 1 to 3 integer literals; {FORM}", node, where)
     values: list[int] = []
     for arg in node.args:
         if not is_int_literal(arg):
