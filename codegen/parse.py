@@ -10,7 +10,9 @@ Accepted (one statement per line or separated by ``;``; ``#`` comments):
   statements read the newest value), and ``name += expression`` (``-=``, ``*=``,
   ``/=``) is ``name = name + (expression)``;
 * ``name: float`` declares an input (fixes the input order);
-* one bare expression, as the last statement (its value is the output).
+* one bare expression, as the last statement (its value is the output);
+* ``for t in range(4):`` loops of such assignments, unrolled here
+  (:mod:`codegen.loops`): each statement of an iteration carries its ``label``.
 
 Expressions: ``+ - * / **``, unary ``-``/``+``, parentheses, int/float literals, ``pi``,
 and calls of the functions in :data:`codegen.primitives.FUNCTIONS`.

@@ -15,7 +15,7 @@ from oracles import sympy_at
 
 import cli
 from codegen.evaluate import load_module
-from codegen.generate import Options, generate
+from codegen.generate import Options, generate, generate_with_warnings
 from codegen.parse import MAX_TOKENS
 
 torch = pytest.importorskip("torch")
@@ -205,6 +205,62 @@ def test_the_loop_variable_as_a_value_is_a_constant() -> None:
     assert "x_1 = x * 2" in text and "x_2 = x_1 * 3" in text
     module = load_module(text)
     assert module.forward_backward(1.5) == (9.0, module.Grads(6.0))
+
+
+def test_an_unstable_spelling_in_a_loop_is_reported_once() -> None:
+    source = "s = x\nfor t in range(3):\n    s = log(1 + exp(s * x))\n"
+    _, warnings = generate_with_warnings(source)
+    assert len(warnings) == 1 and "<expr>:3:9:" in warnings[0]
+    text = generate(source, Options(stable=True))
+    assert text.count("as softplus(s * x)") == 1
+
+
+LSTM = """
+X: array[3, N, D]
+h: array[N, H]
+c: array[N, H]
+Wi: array[D, H]
+Wf: array[D, H]
+Wg: array[D, H]
+Wo: array[D, H]
+Ui: array[H, H]
+Uf: array[H, H]
+Ug: array[H, H]
+Uo: array[H, H]
+for t in range(3):
+    i = sigmoid(X[t] @ Wi + h @ Ui)
+    f = sigmoid(X[t] @ Wf + h @ Uf)
+    g = tanh(X[t] @ Wg + h @ Ug)
+    o = sigmoid(X[t] @ Wo + h @ Uo)
+    c = f * c + i * g
+    h = o * tanh(c)
+loss = sum(h * h) + sum(c)
+"""
+
+
+def test_an_lstm_loop_agrees_with_torch_lstm_cell() -> None:
+    module = _module(LSTM)
+    rng = np.random.default_rng(7)
+    n, d, hidden = 2, 3, 4
+    sizes = {"N": n, "D": d, "H": hidden}
+    point = {
+        name: rng.normal(size=tuple(sizes.get(s, s) for s in shape)) * 0.7
+        for name, shape in module.SHAPES.items()
+    }
+    loss, grads = module.forward_backward(*(point[k] for k in module.INPUTS))
+    leaves = {k: torch.tensor(v, requires_grad=True) for k, v in point.items()}
+    w_ih = torch.cat([leaves[k] for k in ("Wi", "Wf", "Wg", "Wo")], 1).T
+    w_hh = torch.cat([leaves[k] for k in ("Ui", "Uf", "Ug", "Uo")], 1).T
+    h, c = leaves["h"], leaves["c"]
+    for t in range(3):
+        h, c = torch.lstm_cell(leaves["X"][t], (h, c), w_ih, w_hh)
+    want = torch.sum(h * h) + torch.sum(c)
+    want.backward()
+    assert loss == pytest.approx(want.item(), rel=1e-13)
+    for name in grads._fields:
+        np.testing.assert_allclose(
+            getattr(grads, name), leaves[name].grad.numpy(), rtol=1e-11, atol=1e-14
+        )
 
 
 def test_same_bytes_twice() -> None:
