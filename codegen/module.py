@@ -66,14 +66,13 @@ SILENT = frozenset({"tangent", "loop"})
 def iteration(stmt: Stmt) -> str:
     """The heading of the loop iteration a statement belongs to: ``t = 2`` for a
     statement of the loop (or its tangent), ``t = 2 (backward)`` for one that undoes
-    it; "" for statements outside loops."""
+    it (or the tangent of one); "" for statements outside loops."""
     origin = stmt.origin
-    backward = origin is not None and origin.kind == "undo"
-    seen = 0
-    while origin is not None and origin.kind != "loop" and seen < 4:
+    backward = False
+    while origin is not None and origin.kind != "loop":  # one step per derivation
+        backward = backward or origin.kind == "undo"
         origin = origin.stmt.origin if origin.stmt is not None else None
-        seen += 1  # an undo of an undo (second order) is followed a few steps only
-    if origin is None or origin.kind != "loop":
+    if origin is None:
         return ""
     return origin.names[0] + (" (backward)" if backward else "")
 
@@ -98,7 +97,9 @@ def _lines(
     previous: Origin | None = None
     heading = ""
     for stmt in stmts:
-        label = iteration(stmt)
+        # a tangent statement stays under the heading of the statement it follows
+        tangent = stmt.origin is not None and stmt.origin.kind == "tangent"
+        label = heading if tangent else iteration(stmt)
         if label != heading:
             if out and out[-1]:
                 out.append("")  # iterations are paragraphs

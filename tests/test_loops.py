@@ -200,6 +200,13 @@ def test_grad_and_jvp_on_a_loop_against_central_differences() -> None:
     assert _headings(text, "jvp") == ["t = 0", "t = 1", "t = 2"]
 
 
+def test_hvp_of_a_loop_keeps_each_iteration_in_one_paragraph() -> None:
+    text = generate(SCALAR, Options(backend="math", mode=("grad", "hvp")))
+    forward = [f"t = {t}" for t in range(3)]
+    backward = [f"t = {t} (backward)" for t in (2, 1, 0)]
+    assert _headings(text, "hvp") == forward + backward
+
+
 def test_the_loop_variable_as_a_value_is_a_constant() -> None:
     text = generate("x: float\nfor t in range(2, 4):\n    x = x * t")
     assert "x_1 = x * 2" in text and "x_2 = x_1 * 3" in text
