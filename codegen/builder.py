@@ -29,7 +29,7 @@ from .constants import (
 )
 from .errors import InputError
 from .hints import closest, declare_hint, example_shape
-from .ir import Atom, Const, Op, Stmt, Var
+from .ir import Atom, Const, Op, Origin, Stmt, Var
 from .naming import Namer
 from .parse import Decl, Dim, Parsed
 from .primitives import PRIMITIVES
@@ -112,6 +112,8 @@ class Builder:
                 if isinstance(dim, str):
                     self.dims.setdefault(dim, (name, axis))
         self.line = 0
+        #: the loop iteration of the statements being built (None outside loops)
+        self.origin: Origin | None = None
         self.node: ast.AST | None = None
         self._what_line = -1
         self._what_text = ""
@@ -254,10 +256,10 @@ class Builder:
                 name = self._temp()
                 self.shared[expr] = name
                 self.types[name] = kind
-                self.stmts.append(Stmt(name, expr))
+                self.stmts.append(Stmt(name, expr, origin=self.origin))
             return Var(name)
         self.types[target] = kind
-        self.stmts.append(Stmt(target, expr))
+        self.stmts.append(Stmt(target, expr, origin=self.origin))
         return Var(target)
 
     def _temp(self) -> str:
@@ -273,7 +275,7 @@ class Builder:
             self.provisional = 0
         name = self._temp() if target is None else target
         self.types[name] = kind
-        self.stmts.append(Stmt(name, expr))
+        self.stmts.append(Stmt(name, expr, origin=self.origin))
         return Var(name)
 
     # --- calls, subscripts, attributes ----------------------------------------------

@@ -115,48 +115,14 @@ _STATEMENT_HINTS: dict[type, str] = {
 }
 
 
-def loop_problem(stmt: ast.stmt) -> str:
-    """Why a loop is refused and the loop that works, or "" for ``for t in
-    range(...)`` with literal bounds (the supported form)."""
-    supported = "write a loop as 'for t in range(4):' (literal bounds; it is unrolled)"
-    if isinstance(stmt, ast.While):
-        return f"unsupported statement 'while': {supported}"
-    if not isinstance(stmt, ast.For):
-        return f"unsupported loop: {supported}"
-    target, over = stmt.target, stmt.iter
-    is_range = (
-        isinstance(over, ast.Call)
-        and isinstance(over.func, ast.Name)
-        and over.func.id == "range"
-    )
-    if not isinstance(target, ast.Name):
-        return f"a loop has one plain name as its variable: {supported}"
-    if not is_range:
-        if isinstance(over, ast.Name):
-            return (
-                f"a loop runs over range(...), not over {over.id}: write "
-                f"'for t in range(4):' and read {over.id}[t]"
-            )
-        return f"a loop runs over range(...): {supported}"
-
-    assert isinstance(over, ast.Call)
-    literal = all(
-        isinstance(a, ast.Constant) and type(a.value) is int for a in over.args
-    )
-    if over.keywords or not literal or not 1 <= len(over.args) <= 2:
-        return f"range() in a loop takes integer literals: {supported}"
-    return ""
-
-
 def statement_problem(stmt: ast.stmt) -> str:
     """The message refusing a statement of an unsupported kind, with the spelling
     that works where there is one."""
-    if isinstance(stmt, ast.For | ast.While | ast.AsyncFor):
-        problem = loop_problem(stmt)
-        if problem:
-            return problem
     kind = type(stmt).__name__.lower()
-    message = f"unsupported statement '{kind}': only assignments and expressions"
+    message = (
+        f"unsupported statement '{kind}': only assignments, expressions and loops "
+        "'for t in range(4):'"
+    )
     hint = _STATEMENT_HINTS.get(type(stmt))
     return f"{message}; {hint}" if hint else message
 

@@ -15,7 +15,7 @@ from .arguments import check_dimensions, check_listed, check_outputs, input_warn
 from .assignments import REASSIGNMENT_RULE, Assignments, reassigns
 from .builder import Builder
 from .errors import InputError
-from .ir import Program
+from .ir import Origin, Program
 from .lowerings import LOWERINGS
 from .naming import Namer
 from .parse import Parsed
@@ -41,6 +41,7 @@ def linearize(
     builder = Builder(parsed, namer, assignments, LOWERINGS)
     check_dimensions(parsed, builder.dims, targets)
     output = ""
+    iterations: dict[str, Origin] = {}  # label -> the one origin of its statements
     for st in parsed.statements:
         if st.augmented and st.target not in builder.current:
             if st.target not in assignments.inputs:
@@ -50,7 +51,17 @@ def linearize(
                     f"{parsed.where}:{st.line}",
                 )
         name = st.target if st.target is not None else namer.fresh("f")
-        output = builder.statement(st.value, name, st.line)
+        builder.origin = None
+        if st.label:
+            builder.origin = iterations.setdefault(
+                st.label, Origin("loop", names=(st.label,))
+            )
+        try:
+            output = builder.statement(st.value, name, st.line)
+        except InputError as error:
+            if st.label:  # which iteration of the loop failed
+                error.message = f"{error.message} (at {st.label})"
+            raise
     used = tuple(builder.inputs)
     if warnings is not None:
         warnings.extend(input_warnings(parsed, builder.read_at, builder.inputs, inputs))

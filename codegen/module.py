@@ -59,8 +59,22 @@ def origin_text(origin: Origin) -> tuple[str, str]:
 
 
 #: origins whose statements need no comment: a tangent statement follows the
-#: statement it differentiates
-SILENT = frozenset({"tangent"})
+#: statement it differentiates; a loop's statements get their iteration's heading
+SILENT = frozenset({"tangent", "loop"})
+
+
+def iteration(stmt: Stmt) -> str:
+    """The heading of the loop iteration a statement belongs to: ``t = 2`` for a
+    statement of the loop (or its tangent), ``t = 2 (backward)`` for one that undoes
+    it (or the tangent of one); "" for statements outside loops."""
+    origin = stmt.origin
+    backward = False
+    while origin is not None and origin.kind != "loop":  # one step per derivation
+        backward = backward or origin.kind == "undo"
+        origin = origin.stmt.origin if origin.stmt is not None else None
+    if origin is None:
+        return ""
+    return origin.names[0] + (" (backward)" if backward else "")
 
 
 def _comment_line(origin: Origin, indent: int) -> str:
@@ -81,7 +95,18 @@ def _lines(
 ) -> list[str]:
     out: list[str] = []
     previous: Origin | None = None
+    heading = ""
     for stmt in stmts:
+        # a tangent statement stays under the heading of the statement it follows
+        tangent = stmt.origin is not None and stmt.origin.kind == "tangent"
+        label = heading if tangent else iteration(stmt)
+        if label != heading:
+            if out and out[-1]:
+                out.append("")  # iterations are paragraphs
+            if label:
+                out.append(f"# {label}")
+            heading = label
+            previous = None
         origin = stmt.origin
         if origin is not None and origin.kind in SILENT:
             pass  # a tangent statement stays inside the block it follows

@@ -10,7 +10,9 @@ Accepted (one statement per line or separated by ``;``; ``#`` comments):
   statements read the newest value), and ``name += expression`` (``-=``, ``*=``,
   ``/=``) is ``name = name + (expression)``;
 * ``name: float`` declares an input (fixes the input order);
-* one bare expression, as the last statement (its value is the output).
+* one bare expression, as the last statement (its value is the output);
+* ``for t in range(4):`` loops of such assignments, unrolled here
+  (:mod:`codegen.loops`): each statement of an iteration carries its ``label``.
 
 Expressions: ``+ - * / **``, unary ``-``/``+``, parentheses, int/float literals, ``pi``,
 and calls of the functions in :data:`codegen.primitives.FUNCTIONS`.
@@ -25,10 +27,11 @@ import re
 import sys
 import threading
 import tokenize
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .errors import InputError
 from .hints import statement_problem
+from .loops import has_loops, unroll
 from .whitelist import check_expr, check_name, node_error
 
 #: past this many tokens the input is refused at once: generation is linear, but about
@@ -61,6 +64,9 @@ class Statement:
     value: ast.expr
     line: int
     augmented: str = ""
+    #: the loop iteration the statement is unrolled from (``t = 2``; nested:
+    #: ``t = 1, s = 0``), "" outside loops (see :mod:`codegen.loops`)
+    label: str = ""
 
 
 Dim = int | str
@@ -193,15 +199,19 @@ def _validate(module: ast.Module, where: str, lines: tuple[str, ...]) -> Parsed:
     decls: list[tuple[str, Decl]] = []
     outputs: tuple[str, ...] | None = None
     outputs_line = 0
-    body = module.body
-    if not body:
+    if not module.body:
         raise InputError("empty input: nothing to differentiate", where)
-    for index, stmt in enumerate(body):
+    body = (
+        unroll(module.body, where, lines, MAX_TOKENS)
+        if has_loops(module.body)
+        else [(stmt, "") for stmt in module.body]
+    )
+    for index, (stmt, label) in enumerate(body):
         last = index == len(body) - 1
         if isinstance(stmt, ast.Assign):
-            statements.append(_assignment(stmt, where))
+            statements.append(replace(_assignment(stmt, where), label=label))
         elif isinstance(stmt, ast.AugAssign):
-            statements.append(_augmented(stmt, where))
+            statements.append(replace(_augmented(stmt, where), label=label))
         elif isinstance(stmt, ast.AnnAssign):
             name, decl = _declared(stmt, where, declared, statements)
             declared.append(name)

@@ -272,14 +272,22 @@ def _scan(parsed: Parsed, edit: bool) -> tuple[list[Finding], tuple[Statement, .
 def find(parsed: Parsed) -> tuple[Finding, ...]:
     """The unstable spellings in a parsed program, in source order."""
     findings, _ = _scan(parsed, edit=False)
-    return tuple(findings)
+    return _once(findings)
 
 
 def rewrite(parsed: Parsed) -> tuple[Parsed, tuple[Finding, ...]]:
     """The program with each unstable spelling replaced by its stable one (the parsed
     trees are edited in place: call it on a program parsed for this purpose)."""
     findings, statements = _scan(parsed, edit=True)
-    return replace(parsed, statements=statements), tuple(findings)
+    return replace(parsed, statements=statements), _once(findings)
+
+
+def _once(findings: list[Finding]) -> tuple[Finding, ...]:
+    """Each finding once: a loop's body is found again in every iteration."""
+    first: dict[tuple[str, str], Finding] = {}
+    for finding in findings:
+        first.setdefault((finding.where, finding.written), finding)
+    return tuple(first.values())
 
 
 def header_sentence(findings: tuple[Finding, ...]) -> str:
