@@ -209,21 +209,7 @@ def test_the_graph_draws_the_program_statements_as_gates(tmp_path: Path) -> None
     dot = (tmp_path / "block.dot").read_text(encoding="utf-8")
     gates = [line for line in dot.splitlines() if "shape=box" in line]
     names = [line.split('"')[1] for line in gates]
-    assert names == [
-        "H1",
-        "Q",
-        "K",
-        "V",
-        "S",
-        "P",
-        "O",
-        "X1",
-        "H2",
-        "U",
-        "G",
-        "Y",
-        "loss",
-    ]
+    assert names == "H1 Q K V S P A X1 H2 U G Y loss".split()
     assert "softmax(where(mask &gt; 0, S, -1e9), axis=-1)" in dot
     assert "(B, NH, T, T)" in dot  # the scores' shape on their wire
     assert (tmp_path / "block.py").is_file()
