@@ -138,7 +138,7 @@ def forward(X, mask, g1, b1, Wq, Wk, Wv, Wo, g2, b2, W1, c1, W2, c2, R):
     t27 = 0.5 * U  # (B, T, F)
     t28 = 2 / np.pi
     t29 = np.sqrt(t28)
-    t30 = U**3  # (B, T, F)
+    t30 = U * U * U  # (B, T, F)
     t31 = 0.044715 * t30  # (B, T, F)
     t32 = U + t31  # (B, T, F)
     t33 = t29 * t32  # (B, T, F)
@@ -199,7 +199,7 @@ def forward_backward(
     t27 = 0.5 * U  # (B, T, F)
     t28 = 2 / np.pi
     t29 = np.sqrt(t28)
-    t30 = U**3  # (B, T, F)
+    t30 = U * U * U  # (B, T, F)
     t31 = 0.044715 * t30  # (B, T, F)
     t32 = U + t31  # (B, T, F)
     t33 = t29 * t32  # (B, T, F)

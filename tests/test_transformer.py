@@ -213,3 +213,24 @@ def test_the_graph_draws_the_program_statements_as_gates(tmp_path: Path) -> None
     assert "softmax(where(mask &gt; 0, S, -1e9), axis=-1)" in dot
     assert "(B, NH, T, T)" in dot  # the scores' shape on their wire
     assert (tmp_path / "block.py").is_file()
+
+
+def test_cubes_print_as_products_in_numpy() -> None:
+    """NumPy's ``a**3`` calls pow per element (about 100x two multiplies, the GELU's
+    cost in the block): the numpy backend prints ``U * U * U``; torch keeps ``U**3``."""
+    assert "t30 = U * U * U  # (B, T, F)" in (
+        GENERATED / "transformer_block.py"
+    ).read_text(encoding="utf-8")
+    source = "a: array[N]\nf = sum(a**3 + 2 * a**4)"
+    text = generate(source, Options())
+    assert (
+        "a * a * a" in text
+        and "a * a * a * a" in text
+        and "**3" not in text.split("# backward")[0].split('"""')[-1]
+    )
+    module = load_module(text)
+    a = np.linspace(-2.0, 2.0, 7)
+    value, (da,) = module.forward_backward(a)
+    assert_close(value, float(np.sum(a**3 + 2 * a**4)), "value", rtol=1e-15)
+    assert_close(da, 3 * a**2 + 8 * a**3, "gradient", rtol=1e-15)
+    assert "a**3" in generate(source, Options(backend="torch")).split('"""')[-1]
