@@ -11,14 +11,15 @@ import functools
 from collections.abc import Callable
 from typing import NamedTuple
 
+from .dims import dim_text, from_text, may_be_nonnegative, minus, plus, times
 from .errors import InputError
 from .ir import INT, SCALAR, Const, Dim, Expr, Shape, Type, Var
 
 
 def show(shape: Shape) -> str:
     if len(shape) == 1:
-        return f"({shape[0]},)"
-    return "(" + ", ".join(str(d) for d in shape) + ")"
+        return f"({dim_text(shape[0])},)"
+    return "(" + ", ".join(dim_text(d) for d in shape) + ")"
 
 
 class ShapeError(InputError):
@@ -92,22 +93,20 @@ def _axes(axis: object, rank: int, what: str, where: str) -> tuple[int, ...] | N
     return tuple(sorted(axes))
 
 
-def size(shape: Shape) -> tuple[int, tuple[str, ...]]:
-    """A shape's element count as (product of ints, sorted symbols)."""
-    count = 1
-    symbols: list[str] = []
+def size(shape: Shape) -> Dim:
+    """A shape's element count: the canonical product of its sizes."""
+    count: Dim = 1
     for dim in shape:
-        if isinstance(dim, int):
-            count *= dim
-        else:
-            symbols.append(dim)
-    return count, tuple(sorted(symbols))
+        count = times(count, dim)
+    return count
 
 
 # --- static indexing: a[1:3, 0] (slice) and a[i, j] with integer arrays (gather) ------
 
-#: one item of a static index: an integer, or a slice as (start, stop, step)
-IndexItem = int | tuple[int | None, int | None, int | None]
+#: one item of a static index: an integer, or a slice as (start, stop, step), whose
+#: bounds may be sizes (``H``, ``2*H``)
+Bound = Dim | None
+IndexItem = int | tuple[Bound, Bound, int | None]
 
 
 class IndexProblem(ValueError):
@@ -115,71 +114,65 @@ class IndexProblem(ValueError):
 
 
 def index_text(items: tuple[IndexItem, ...]) -> str:
-    """A static index as Python source (``1:3, 0``): the ``index`` param of ``slice``."""
+    """A static index as Python source (``1:3, 0``, ``:, H:2*H``): the ``index`` param
+    of ``slice``; a bound that is a size names dimension variables of the module."""
     texts: list[str] = []
     for item in items:
         if isinstance(item, int):
             texts.append(str(item))
             continue
         lo, hi, step = item
-        text = f"{'' if lo is None else lo}:{'' if hi is None else hi}"
+        text = (
+            f"{'' if lo is None else dim_text(lo)}:{'' if hi is None else dim_text(hi)}"
+        )
         texts.append(text if step is None else f"{text}:{step}")
     return ", ".join(texts)
 
 
 @functools.cache  # one call per slice typed; a program has few distinct index texts
 def parse_index(text: str) -> tuple[IndexItem, ...]:
-    """The items of an :func:`index_text` (its inverse; integers only, nothing is
-    evaluated)."""
+    """The items of an :func:`index_text` (its inverse; read with :mod:`ast`, nothing
+    is evaluated)."""
     items: list[IndexItem] = []
     for part in text.split(","):
         part = part.strip()
         if ":" not in part:
             items.append(int(part))
             continue
-        bounds = [None if b.strip() == "" else int(b) for b in part.split(":")]
+        bounds = [None if b.strip() == "" else from_text(b) for b in part.split(":")]
         if len(bounds) == 2:
             bounds.append(None)
         lo, hi, step = bounds
+        assert step is None or isinstance(step, int)
         items.append((lo, hi, step))
     return tuple(items)
 
 
-def symbolic_offset(dim: str) -> tuple[str, int]:
-    """A symbolic size as (symbol, offset): ``N`` -> (N, 0), ``N-2`` -> (N, -2)."""
-    for k in range(len(dim) - 1, 0, -1):
-        if dim[k] in "+-":
-            tail = dim[k + 1 :]
-            if tail.isdigit():
-                return dim[:k], int(dim[k:])
-            break
-    return dim, 0
+def _slice_length(dim: Dim, lo: Bound, hi: Bound) -> Dim:
+    """Length of ``a[lo:hi]`` along an axis of size ``dim`` where a size or a bound is
+    an expression: a negative integer bound counts from the end; a bound that is an
+    expression is an offset from the start (``H`` in ``a[:, H:2*H]``)."""
 
-
-def symbolic_size(symbol: str, offset: int) -> str:
-    """The one label of ``symbol + offset`` (``N``, ``N-2``, ``N+1``): equal sizes
-    get equal labels, so ``x[1:][1:]`` and ``x[2:]`` broadcast together."""
-    return symbol if offset == 0 else f"{symbol}{offset:+d}"
-
-
-def _symbolic_length(dim: str, lo: int | None, hi: int | None) -> Dim:
-    """Length of ``a[lo:hi]`` along a symbolic axis of size ``dim`` (``N`` or an
-    offset of it, ``N-1``): an int, or the normalised ``N-2``-style label."""
-
-    def bound(value: int | None, default: tuple[int, int]) -> tuple[int, int]:
+    def place(value: Bound, default: Dim) -> Dim:
         if value is None:
             return default
-        return (1, value) if value < 0 else (0, value)
+        if isinstance(value, int) and value < 0:
+            return plus(dim, value)
+        return value
 
-    end = bound(hi, (1, 0))
-    start = bound(lo, (0, 0))
-    coeff, const = end[0] - start[0], end[1] - start[1]
-    if coeff == 0:
-        return max(const, 0)
-    if coeff == 1:
-        symbol, offset = symbolic_offset(dim)
-        return symbolic_size(symbol, offset + const)
-    raise IndexProblem(f"cannot tell the length of this slice of dimension {dim}")
+    start, end = place(lo, 0), place(hi, dim)
+    length = minus(end, start)
+    if isinstance(length, int):
+        return max(length, 0)
+    if not may_be_nonnegative(length):
+        raise IndexProblem(
+            f"cannot tell the length of this slice of dimension {dim_text(dim)}"
+        )
+    if not isinstance(end, int) and not may_be_nonnegative(minus(dim, end)):
+        raise IndexProblem(
+            f"the slice end {dim_text(end)} can be beyond the size {dim_text(dim)}"
+        )
+    return length
 
 
 def sliced(shape: Shape, items: tuple[IndexItem, ...]) -> Shape:
@@ -198,12 +191,18 @@ def sliced(shape: Shape, items: tuple[IndexItem, ...]) -> Shape:
         lo, hi, step = item
         if step == 0:
             raise IndexProblem("slice step cannot be zero")
-        if isinstance(dim, int):
+        if (
+            isinstance(dim, int)
+            and isinstance(lo, int | None)
+            and isinstance(hi, int | None)
+        ):
             out.append(len(range(dim)[slice(lo, hi, step)]))
         elif step in (None, 1):
-            out.append(_symbolic_length(dim, lo, hi))
+            out.append(_slice_length(dim, lo, hi))
         else:
-            raise IndexProblem(f"cannot slice symbolic dimension {dim} with a step")
+            raise IndexProblem(
+                f"cannot slice symbolic dimension {dim_text(dim)} with a step"
+            )
     return tuple(out) + shape[len(items) :]
 
 
@@ -321,6 +320,8 @@ def reshape(types: list[Type], params: dict, at: Site) -> Type:
     (positive integers or dimension names); the element count must not change."""
     if len(at.args) != len(types):
         raise at.error("reshape's shape rule needs its argument atoms (args=...)")
+    if "shape" in params:
+        return reshaped(types[0], parse_shape(params["shape"]), at)
     shape: list[Dim] = []
     for atom in at.args[1:]:
         if isinstance(atom, Const) and isinstance(atom.value, int) and atom.value >= 1:
@@ -332,6 +333,17 @@ def reshape(types: list[Type], params: dict, at: Site) -> Type:
                 "reshape() dimensions are dimension names (N) or positive integers"
             )
     return reshaped(types[0], tuple(shape), at)
+
+
+def shape_text(shape: Shape) -> str:
+    """A shape as the arguments of ``.reshape`` (``B*T, D``): the ``shape`` param."""
+    return ", ".join(dim_text(d) for d in shape)
+
+
+@functools.cache
+def parse_shape(text: str) -> Shape:
+    """The shape a :func:`shape_text` states."""
+    return tuple(from_text(part) for part in text.split(","))
 
 
 def reshaped(old: Type, shape: Shape, at: Site) -> Type:
@@ -415,8 +427,9 @@ def gather(types: list[Type], params: dict, at: Site) -> Type:
 
 
 def static_slice(types: list[Type], params: dict, at: Site) -> Type:
-    """``a[1:3, 0]``: the ``index`` param is the index's source text."""
-    (a,) = types
+    """``a[1:3, 0]``, ``a[:, H:2*H]``: the ``index`` param is the index's source text
+    (the arguments after ``a`` are the dimension variables it names)."""
+    a = types[0]
     try:
         return Type(a.dtype, sliced(a.shape, parse_index(params["index"])))
     except IndexProblem as problem:
