@@ -108,7 +108,11 @@ def may_be_nonnegative(dim: Dim) -> bool:
         return dim >= 0
     if isinstance(dim, str):
         return True
-    terms = dim.as_coefficients_dict()
+    # floor(u) grows as u does: read through it for the growth of the whole
+    smooth = sympy.expand(dim.replace(sympy.floor, lambda u: u))
+    if smooth.is_Number:
+        return bool(smooth >= 0)
+    terms = smooth.as_coefficients_dict()
     return all(coeff >= 0 for term, coeff in terms.items() if term != 1)
 
 
