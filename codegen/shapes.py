@@ -7,6 +7,7 @@ shapes to write un-broadcasting out (``db1 = dt.sum(axis=0)``).
 
 from __future__ import annotations
 
+import ast
 import functools
 from collections.abc import Callable
 from typing import NamedTuple
@@ -114,19 +115,31 @@ class IndexProblem(ValueError):
 
 
 def index_text(items: tuple[IndexItem, ...]) -> str:
-    """A static index as Python source (``1:3, 0``, ``:, H:2*H``): the ``index`` param
-    of ``slice``; a bound that is a size names dimension variables of the module."""
+    """A static index as Python source (``1:3, 0``, ``:, H : 2 * H``): the ``index``
+    param of ``slice``; a bound that is a size names dimension variables of the module.
+    Written as black writes it (a slice with an expression for a bound has spaces
+    around its colons), so the module's text is the same through either formatter."""
     texts: list[str] = []
     for item in items:
         if isinstance(item, int):
             texts.append(str(item))
             continue
-        lo, hi, step = item
-        text = (
-            f"{'' if lo is None else dim_text(lo)}:{'' if hi is None else dim_text(hi)}"
-        )
-        texts.append(text if step is None else f"{text}:{step}")
+        parts = ["" if part is None else _bound_text(part) for part in item]
+        if item[2] is None:
+            parts.pop()
+        if any(not isinstance(part, int | str | None) for part in item[:2]):
+            text = " : ".join(parts).replace(" :  : ", " :: ").strip()
+        else:
+            text = ":".join(parts)
+        texts.append(text)
     return ", ".join(texts)
+
+
+def _bound_text(bound: Dim) -> str:
+    """A bound as black spaces it: ``2 * H``, ``H // 2``."""
+    if isinstance(bound, int | str):
+        return str(bound)
+    return ast.unparse(ast.parse(dim_text(bound), mode="eval"))
 
 
 @functools.cache  # one call per slice typed; a program has few distinct index texts

@@ -126,18 +126,18 @@ def forward_backward(x, h, c, Wx, Wh, b, dh_next, dc_next):
     dc = dt8 * f  # (N, H)
     # o = sigmoid(t7)  (sigmoid' = output * (1 - output))
     dt7 = do * o * (1 - o)  # (N, H)
-    # t7 = a[:, 3*H:]  (slice: the gradient goes back into the sliced places)
+    # t7 = a[:, 3 * H :]  (slice: the gradient goes back into the sliced places)
     da = np.zeros_like(a, dtype=float)  # (N, 4*H)
     da[:, 3 * H :] = dt7
     # g = tanh(t6)  (tanh' = 1 - output**2)
     dt6 = dg * (1 - g**2)  # (N, H)
-    # t6 = a[:, 2*H:3*H]  (slice: the gradient goes back into the sliced places)
+    # t6 = a[:, 2 * H : 3 * H]  (slice: the gradient goes back into the sliced places)
     da_part = np.zeros_like(a, dtype=float)  # (N, 4*H)
     da_part[:, 2 * H : 3 * H] = dt6
     da = da + da_part  # fan-out: gradients add up; (N, 4*H)
     # f = sigmoid(t5)  (sigmoid' = output * (1 - output))
     dt5 = df * f * (1 - f)  # (N, H)
-    # t5 = a[:, H:2*H]  (slice: the gradient goes back into the sliced places)
+    # t5 = a[:, H : 2 * H]  (slice: the gradient goes back into the sliced places)
     da_part_2 = np.zeros_like(a, dtype=float)  # (N, 4*H)
     da_part_2[:, H : 2 * H] = dt5
     da = da + da_part_2  # fan-out: gradients add up; (N, 4*H)
