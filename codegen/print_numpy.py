@@ -201,7 +201,7 @@ def _np_scatter_add(p: TablePrinter, target: str, op: Op) -> str:
 
 
 def _np_unslice(p: TablePrinter, target: str, op: Op) -> str:
-    like, value = op.args
+    like, value = op.args[:2]
     return (
         f"{target} = {p.ref('numpy', 'zeros_like')}({p.expr(like)}, dtype=float)\n"
         f"{target}[{op.param('index')}] = {p.expr(value)}"
