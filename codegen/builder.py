@@ -16,7 +16,6 @@ from __future__ import annotations
 import ast
 import math
 from collections.abc import Callable, Mapping
-from typing import NamedTuple
 
 from .assignments import Assignments
 from .constants import (
@@ -27,41 +26,18 @@ from .constants import (
     operand_problem,
     unfolded_problem,
 )
-from .dims import Dim, SizeProblem, dim_name, dim_names, dim_text, from_ast, minus
+from .dims import Dim, SizeProblem, dim_name, dim_names, dim_text, from_ast, minus, show
 from .errors import InputError
 from .hints import closest, declare_hint, example_shape
-from .ir import Atom, Const, Op, Origin, Stmt, Var
+from .indexing import IndexItem, IndexProblem, check_gather, index_text, sliced
+from .ir import SCALAR, Atom, Const, Op, Origin, Stmt, Type, Var
 from .naming import Namer
 from .parse import Decl, Parsed
 from .primitives import PRIMITIVES
-from .shapes import (
-    SCALAR,
-    IndexItem,
-    IndexProblem,
-    ShapeError,
-    Type,
-    check_gather,
-    index_text,
-    show,
-    sliced,
-)
+from .shapes import ShapeError
+from .syntax import Call, children, literal_value, static_item
 from .typecheck import const_type, infer
 from .whitelist import BINOPS, COMPARE, is_int_literal, is_new_axis
-
-
-class Call(NamedTuple):
-    """A call of a user function, its arguments linearized: what a lowering sees."""
-
-    node: ast.Call
-    name: str
-    args: tuple[Atom, ...]
-    options: dict  # keyword -> literal value (axis=1, keepdims=True)
-    target: str | None
-
-    @property
-    def params(self) -> tuple[tuple[str, object], ...]:
-        return tuple(sorted(self.options.items()))
-
 
 #: a user function's lowering: the builder and the call -> the value
 Lowering = Callable[["Builder", Call], Atom]
@@ -403,7 +379,7 @@ class Builder:
         self, node: ast.Subscript, base: Atom, index: list[Atom], target: str | None
     ) -> Atom:
         items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-        if all(map(_static, items)):
+        if all(map(static_item, items)):
             return self._slice(node, base, items, target)
         if any(map(is_new_axis, items)):
             raise self.error(
@@ -512,54 +488,3 @@ class Builder:
             self.define(result, self.type_of(result), target)
         self.current[name] = target
         return target
-
-
-def children(node: ast.expr) -> list[ast.expr]:
-    if isinstance(node, ast.BinOp):
-        return [node.left, node.right]
-    if isinstance(node, ast.UnaryOp):
-        return [node.operand]
-    if isinstance(node, ast.Compare):
-        return [node.left, node.comparators[0]]
-    if isinstance(node, ast.Attribute):
-        return [node.value]
-    if isinstance(node, ast.Subscript):
-        items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-        if all(map(_static, items)):
-            return [node.value]
-        return [
-            node.value,
-            *(i for i in items if not (isinstance(i, ast.Slice) or is_new_axis(i))),
-        ]
-    assert isinstance(node, ast.Call)
-    if node.args and isinstance(node.args[0], ast.List):  # concatenate([a, b])
-        return [*node.args[0].elts, *node.args[1:]]
-    if isinstance(node.func, ast.Name) and node.func.id == "reshape":
-        return list(node.args[:1])  # the sizes are read by the lowering
-    return [a for a in node.args if not literal_argument(a)]
-
-
-def literal_argument(node: ast.expr) -> bool:
-    """An argument its lowering reads as written (an einsum spec, transpose's axes),
-    not a value."""
-    if isinstance(node, ast.Constant):
-        return isinstance(node.value, str)
-    return isinstance(node, ast.Tuple)
-
-
-def _static(item: ast.expr) -> bool:
-    """An item of a static index (the ``slice`` primitive): a slice, an integer
-    literal or None (a new axis)."""
-    return isinstance(item, ast.Slice) or is_int_literal(item) or is_new_axis(item)
-
-
-def literal_value(node: ast.expr) -> object:
-    """The value of a whitelisted literal option (checked by ``whitelist._literal_option``
-    and ``whitelist._OPTION_CHECKS``)."""
-    if isinstance(node, ast.Constant):
-        return node.value
-    if isinstance(node, ast.UnaryOp):
-        assert isinstance(node.operand, ast.Constant)
-        return -node.operand.value
-    assert isinstance(node, ast.Tuple)
-    return tuple(literal_value(e) for e in node.elts)

@@ -195,3 +195,10 @@ def _binop(node: ast.BinOp, a: Dim, b: Dim) -> Dim:
 def from_text(text: str) -> Dim:
     """The size a :func:`dim_text` states (its inverse; read with :mod:`ast`)."""
     return from_ast(ast.parse(text.strip(), mode="eval").body)
+
+
+def show(shape: tuple[Dim, ...]) -> str:
+    """A shape as a tuple in the notation of sizes: ``(N, 4*H)``, ``(N,)``."""
+    if len(shape) == 1:
+        return f"({dim_text(shape[0])},)"
+    return "(" + ", ".join(dim_text(d) for d in shape) + ")"

@@ -13,12 +13,12 @@ from collections.abc import Mapping
 import numpy as np
 
 from .backends import Backend
-from .dims import Dim, dim_names, dim_text
+from .dims import Dim, dim_names, dim_text, show
 from .errors import OptionError
 from .formatting import format_module
 from .generate import Compiled, compile_source, render_compiled
+from .ir import SCALAR
 from .options import Options
-from .shapes import SCALAR, show
 from .verify_spec import size_of
 
 

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 from .builder import PROVISIONAL
 from .dims import dim_names
-from .ir import Const, Expr, Op, Origin, Program, Stmt, Var, all_names
+from .ir import Const, Expr, Op, Origin, Program, Stmt, Type, Var, all_names
 from .naming import Namer
 from .passes import share
 from .reverse import reverse
-from .shapes import Type
 
 
 def _is_grad(stmt: Stmt) -> bool:

@@ -16,11 +16,10 @@ from .assignments import REASSIGNMENT_RULE, Assignments, reassigns
 from .builder import Builder
 from .dims import dim_names
 from .errors import InputError
-from .ir import Origin, Program
+from .ir import SCALAR, Origin, Program
 from .lowerings import LOWERINGS
 from .naming import Namer
 from .parse import Parsed
-from .shapes import SCALAR
 
 __all__ = ["REASSIGNMENT_RULE", "linearize", "reassigns"]
 

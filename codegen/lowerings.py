@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import ast
 
-from .builder import Builder, Call, Lowering, literal_value
-from .dims import Dim, SizeProblem, dim_names, from_ast, may_be_nonnegative, minus
+from .builder import Builder, Lowering
+from .dims import Dim, SizeProblem, dim_names, from_ast, may_be_nonnegative, minus, show
 from .einsum import SpecProblem, parse_spec
 from .ir import Atom, Const, Op, Var
 from .primitives import FUNCTIONS
-from .shapes import shape_text, show
+from .shapes import shape_text
+from .syntax import Call, literal_value
 
 
 def _elementwise(b: Builder, c: Call) -> Atom:

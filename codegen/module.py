@@ -6,13 +6,12 @@ from collections.abc import Mapping
 
 from . import chunks
 from .compiled import Cache, Compiled, Function, Grads, Returned, Values
-from .dims import dim_text
+from .dims import dim_text, show
 from .header import WIDTH, header
 from .ir import Dim, Op, Origin, Program, Stmt, Var
 from .primitives import INDEX_PRESERVING
 from .printing import Printer, source_statement
 from .render import FunctionView, ModuleView
-from .shapes import show
 
 
 def origin_text(origin: Origin) -> tuple[str, str]:

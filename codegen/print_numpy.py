@@ -15,6 +15,9 @@ from .print_core import (
     StatementOrExpression,
     TablePrinter,
     Text,
+    wrap,
+)
+from .print_shared import (
     as_float,
     axis_text,
     dim_rule,
@@ -28,7 +31,6 @@ from .print_core import (
     reshape_like,
     sliced,
     transpose,
-    wrap,
 )
 
 

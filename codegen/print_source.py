@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 from .ir import Op
-from .print_core import (
-    ATOM,
-    MATMUL,
-    OPERATORS,
-    Rule,
-    TablePrinter,
-    Text,
+from .print_core import ATOM, MATMUL, OPERATORS, Rule, TablePrinter, Text
+from .print_shared import (
     as_float,
     gather,
     joined,

@@ -13,6 +13,10 @@ from .print_core import (
     Statement,
     TablePrinter,
     Text,
+    wrap,
+)
+from .print_math import MATH
+from .print_shared import (
     axis_text,
     builtin,
     dim_rule,
@@ -24,9 +28,7 @@ from .print_core import (
     reshape_like,
     sliced,
     transpose,
-    wrap,
 )
-from .print_math import MATH
 
 
 def _torch_function(attr: str) -> Rule:

@@ -11,7 +11,7 @@ from oracles import check_vjp
 from codegen.dims import dim_text, symbol
 from codegen.errors import InputError
 from codegen.generate import generate
-from codegen.shapes import sliced
+from codegen.indexing import sliced
 
 SECOND_DIFFERENCE = (
     "x: array[N]\nd1 = x[1:] - x[:-1]\nd2 = d1[1:] - d1[:-1]\nout = sum(d2 * x[1:-1])"

@@ -12,19 +12,14 @@ import pytest
 from codegen.dims import symbol
 from codegen.errors import InputError
 from codegen.generate import compile_source
-from codegen.ir import Const, Op, Var
+from codegen.indexing import index_text, parse_index
+from codegen.ir import SCALAR, Const, Op, Type, Var
 from codegen.linearize import linearize
 from codegen.lowerings import LOWERINGS
 from codegen.parse import parse
 from codegen.primitives import COMPOSITES, FUNCTIONS, PRIMITIVES
 from codegen.regen import load_manifest
-from codegen.shapes import (
-    SCALAR,
-    ShapeError,
-    Type,
-    index_text,
-    parse_index,
-)
+from codegen.shapes import ShapeError
 from codegen.transforms import prepare
 from codegen.typecheck import infer, type_expr, type_program
 
