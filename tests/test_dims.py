@@ -9,7 +9,6 @@ from importlib import import_module
 
 import numpy as np
 import pytest
-import torch
 from conftest import GENERATED, REPO
 
 import cli
@@ -68,6 +67,7 @@ def test_arithmetic_helpers_keep_ints_and_names() -> None:
 
 
 def test_lstm_module_matches_torch_lstm_cell() -> None:
+    torch = pytest.importorskip("torch", reason="needs PyTorch: pip install '.[torch]'")
     module = import_module("generated.lstm_step")
     assert module.SHAPES["Wx"] == ("D", "4*H")
     assert module.SHAPES["b"] == ("4*H",)
