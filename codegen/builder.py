@@ -16,7 +16,6 @@ from __future__ import annotations
 import ast
 import math
 from collections.abc import Callable, Mapping
-from typing import NamedTuple
 
 from .assignments import Assignments
 from .constants import (
@@ -27,42 +26,18 @@ from .constants import (
     operand_problem,
     unfolded_problem,
 )
+from .dims import Dim, SizeProblem, dim_name, dim_names, dim_text, from_ast, minus, show
 from .errors import InputError
 from .hints import closest, declare_hint, example_shape
-from .ir import Atom, Const, Op, Origin, Stmt, Var
+from .indexing import IndexItem, IndexProblem, check_gather, index_text, sliced
+from .ir import SCALAR, Atom, Const, Op, Origin, Stmt, Type, Var
 from .naming import Namer
-from .parse import Decl, Dim, Parsed
+from .parse import Decl, Parsed
 from .primitives import PRIMITIVES
-from .shapes import (
-    SCALAR,
-    IndexItem,
-    IndexProblem,
-    ShapeError,
-    Type,
-    check_gather,
-    index_text,
-    show,
-    sliced,
-    symbolic_offset,
-    symbolic_size,
-)
+from .shapes import ShapeError
+from .syntax import Call, children, literal_value, static_item
 from .typecheck import const_type, infer
 from .whitelist import BINOPS, COMPARE, is_int_literal, is_new_axis
-
-
-class Call(NamedTuple):
-    """A call of a user function, its arguments linearized: what a lowering sees."""
-
-    node: ast.Call
-    name: str
-    args: tuple[Atom, ...]
-    options: dict  # keyword -> literal value (axis=1, keepdims=True)
-    target: str | None
-
-    @property
-    def params(self) -> tuple[tuple[str, object], ...]:
-        return tuple(sorted(self.options.items()))
-
 
 #: a user function's lowering: the builder and the call -> the value
 Lowering = Callable[["Builder", Call], Atom]
@@ -97,9 +72,9 @@ class Builder:
         self.read_at: dict[str, ast.Name] = {}
         self.stmts: list[Stmt] = []
         self.shared: dict[Op, str] = {}
-        #: name -> the largest index value it holds, as (symbol or "", offset): an
-        #: arange(N) holds N-1, a dimension N holds N (see ``_check_range``)
-        self.largest: dict[str, tuple[str, int]] = {}
+        #: name -> the largest index value it holds: an arange(N) holds N - 1, a
+        #: dimension N holds N (see ``_check_range``)
+        self.largest: dict[str, Dim] = {}
         self._line_bytes: dict[int, bytes] = {}
         self.decls: dict[str, Decl] = dict(parsed.decls)
         self.types: dict[str, Type] = {
@@ -109,8 +84,9 @@ class Builder:
         self.dims: dict[str, tuple[str, int]] = {}
         for name, decl in parsed.decls:
             for axis, dim in enumerate(decl.shape):
-                if isinstance(dim, str):
-                    self.dims.setdefault(dim, (name, axis))
+                symbol = dim_name(dim)
+                if symbol is not None:
+                    self.dims.setdefault(symbol, (name, axis))
         self.line = 0
         #: the loop iteration of the statements being built (None outside loops)
         self.origin: Origin | None = None
@@ -184,16 +160,22 @@ class Builder:
                 node,
             )
         if name in self.dims and name not in self.decls:
-            source, axis = self.dims[name]
-            self.inputs.setdefault(source, None)
-            self.emit("dim", (Var(source),), name, (("axis", axis),))
-            self.largest[name] = (name, 0)
-            self.current[name] = name
-            return Var(name)
+            return self.dim_var(name)
         if name not in self.inputs:
             self.inputs[name] = None
             self.read_at[name] = node
         return Var(name)
+
+    def dim_var(self, name: str) -> Var:
+        """The variable holding the size of dimension ``name`` (``H = h.shape[1]``),
+        its statement made where it is first read."""
+        if name not in self.current:
+            source, axis = self.dims[name]
+            self.inputs.setdefault(source, None)
+            self.emit("dim", (Var(source),), name, (("axis", axis),))
+            self.largest[name] = name
+            self.current[name] = name
+        return Var(self.current[name])
 
     # --- the one statement constructor ----------------------------------------------
 
@@ -352,6 +334,7 @@ class Builder:
         self, node: ast.Subscript, base: Atom, items: list[ast.expr], target: str | None
     ) -> Atom:
         index: list[IndexItem] = []
+        names: dict[str, None] = {}
         for item in items:
             if is_new_axis(item):
                 index.append(None)
@@ -359,23 +342,44 @@ class Builder:
             if not isinstance(item, ast.Slice):
                 index.append(int(literal_value(item)))  # type: ignore[call-overload]
                 continue
-            lo, hi, step = (
-                None if part is None else int(literal_value(part))  # type: ignore[call-overload]
-                for part in (item.lower, item.upper, item.step)
-            )
+            lo, hi = (self._bound(part, names) for part in (item.lower, item.upper))
+            step = None if item.step is None else int(literal_value(item.step))  # type: ignore[call-overload]
             index.append((lo, hi, step))
         try:
             sliced(self.type_of(base).shape, tuple(index))
         except IndexProblem as problem:
             raise self.error(str(problem), node) from None
+        sizes = tuple(self.dim_var(name) for name in sorted(names))
         params = (("index", index_text(tuple(index))),)
-        return self.emit("slice", (base,), target, params)
+        return self.emit("slice", (base, *sizes), target, params)
+
+    def _bound(self, part: ast.expr | None, names: dict[str, None]) -> Dim | None:
+        """A slice bound: an integer, or a size of dimension names (``2*H``), whose
+        names go into ``names``."""
+        if part is None:
+            return None
+        if is_int_literal(part):
+            return int(literal_value(part))  # type: ignore[call-overload]
+        try:
+            bound = from_ast(part)
+        except SizeProblem as problem:
+            raise self.error(str(problem), problem.node) from None
+        for name in dim_names(bound):
+            if name not in self.dims or name in self.decls:
+                raise self.error(
+                    f"slice bound {ast.unparse(part)}: '{name}' is not a dimension "
+                    "name (a bound is an integer or a size such as 2*H, where H is "
+                    "the size of an input's axis)",
+                    part,
+                )
+            names[name] = None
+        return bound
 
     def _subscript(
         self, node: ast.Subscript, base: Atom, index: list[Atom], target: str | None
     ) -> Atom:
         items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-        if all(map(_static, items)):
+        if all(map(static_item, items)):
             return self._slice(node, base, items, target)
         if any(map(is_new_axis, items)):
             raise self.error(
@@ -405,13 +409,12 @@ class Builder:
     ) -> None:
         """Refuse an index that is out of range on every input: ``X[N]`` for ``X``
         of ``N`` rows, ``X[arange(N)]`` for ``N-1`` rows, ``y[:, 3]`` for 3 columns.
-        Sizes are compared as symbol + offset (``N-1``); what cannot be proved (an
-        int 5 on an axis of ``N``) is left to run time."""
+        What cannot be proved (an int 5 on an axis of ``N``) is left to run time."""
         for axis, (atom, size, item) in enumerate(
             zip(index, shape, items, strict=False)
         ):
             if isinstance(atom, Const) and type(atom.value) is int:
-                largest: tuple[str, int] | None = ("", atom.value)
+                largest: Dim | None = atom.value
                 smallest = atom.value
             elif isinstance(atom, Var):
                 largest, smallest = self.largest.get(atom.name), 0
@@ -419,16 +422,15 @@ class Builder:
                 continue
             if largest is None:
                 continue
-            symbol, offset = (
-                ("", size) if isinstance(size, int) else symbolic_offset(size)
-            )
-            beyond = largest[0] == symbol and largest[1] >= offset
-            below = symbol == "" and smallest < -offset
+            over = minus(largest, size)
+            beyond = isinstance(over, int) and over >= 0
+            below = isinstance(size, int) and smallest < -size
             if beyond or below:
-                last = offset - 1 if symbol == "" else symbolic_size(symbol, offset - 1)
+                last = dim_text(minus(size, 1))
                 raise self.error(
                     f"{self._what()}: index {ast.unparse(item)} is out of range for "
-                    f"axis {axis} of size {size} (its indices run from 0 to {last})",
+                    f"axis {axis} of size {dim_text(size)} (its indices run from 0 to "
+                    f"{last})",
                     node,
                 )
 
@@ -486,52 +488,3 @@ class Builder:
             self.define(result, self.type_of(result), target)
         self.current[name] = target
         return target
-
-
-def children(node: ast.expr) -> list[ast.expr]:
-    if isinstance(node, ast.BinOp):
-        return [node.left, node.right]
-    if isinstance(node, ast.UnaryOp):
-        return [node.operand]
-    if isinstance(node, ast.Compare):
-        return [node.left, node.comparators[0]]
-    if isinstance(node, ast.Attribute):
-        return [node.value]
-    if isinstance(node, ast.Subscript):
-        items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-        if all(map(_static, items)):
-            return [node.value]
-        return [
-            node.value,
-            *(i for i in items if not (isinstance(i, ast.Slice) or is_new_axis(i))),
-        ]
-    assert isinstance(node, ast.Call)
-    if node.args and isinstance(node.args[0], ast.List):  # concatenate([a, b])
-        return [*node.args[0].elts, *node.args[1:]]
-    return [a for a in node.args if not literal_argument(a)]
-
-
-def literal_argument(node: ast.expr) -> bool:
-    """An argument its lowering reads as written (an einsum spec, transpose's axes),
-    not a value."""
-    if isinstance(node, ast.Constant):
-        return isinstance(node.value, str)
-    return isinstance(node, ast.Tuple)
-
-
-def _static(item: ast.expr) -> bool:
-    """An item of a static index (the ``slice`` primitive): a slice, an integer
-    literal or None (a new axis)."""
-    return isinstance(item, ast.Slice) or is_int_literal(item) or is_new_axis(item)
-
-
-def literal_value(node: ast.expr) -> object:
-    """The value of a whitelisted literal option (checked by ``whitelist._literal_option``
-    and ``whitelist._OPTION_CHECKS``)."""
-    if isinstance(node, ast.Constant):
-        return node.value
-    if isinstance(node, ast.UnaryOp):
-        assert isinstance(node.operand, ast.Constant)
-        return -node.operand.value
-    assert isinstance(node, ast.Tuple)
-    return tuple(literal_value(e) for e in node.elts)

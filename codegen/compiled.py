@@ -12,9 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .backends import Backend
-from .ir import Program, Stmt
+from .ir import Program, Stmt, Type
 from .reverse import VJP
-from .shapes import Type
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from .errors import OptionError
 from .formatting import format_module
 from .grad_pass import expand_grads
 from .header import header
-from .ir import Program, all_names
+from .ir import SCALAR, Program, Type, all_names
 from .linearize import REASSIGNMENT_RULE, linearize, reassigns
 from .liveness import prune
 from .modes import (
@@ -33,7 +33,6 @@ from .options import Options
 from .parse import parse
 from .render import ModuleView, render
 from .reverse import VJP, differentiable_inputs, reverse
-from .shapes import SCALAR, Type
 from .targets import Target, check_program_names, get_target, refuse_modes
 
 __all__ = ["Compiled", "Options", "compile_source", "generate", "render_unformatted"]

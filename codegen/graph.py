@@ -38,13 +38,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .dims import show
 from .errors import OptionError
 from .evaluate import Value
 from .generate import Compiled, differentiate, module_namer
-from .ir import Expr, Op, Program, Stmt, Var, names_in
+from .ir import SCALAR, Expr, Op, Program, Stmt, Type, Var, names_in
 from .parse import parse
 from .printing import source_statement
-from .shapes import SCALAR, Type, show
 from .trace import Row, Trace, number, trace_compiled
 
 #: the extensions --graph writes, and what Graphviz calls each format

@@ -7,10 +7,10 @@ import hashlib
 
 from . import chunks
 from .compiled import Compiled, Function
+from .dims import show
 from .ir import Expr, Op, Program, count_ops
 from .primitives import CONVENTIONS
 from .reverse_rules import where_note
-from .shapes import show
 from .targets import TARGETS
 
 WIDTH = 88

@@ -14,12 +14,12 @@ import ast
 from .arguments import check_dimensions, check_listed, check_outputs, input_warnings
 from .assignments import REASSIGNMENT_RULE, Assignments, reassigns
 from .builder import Builder
+from .dims import dim_names
 from .errors import InputError
-from .ir import Origin, Program
+from .ir import SCALAR, Origin, Program
 from .lowerings import LOWERINGS
 from .naming import Namer
 from .parse import Parsed
-from .shapes import SCALAR
 
 __all__ = ["REASSIGNMENT_RULE", "linearize", "reassigns"]
 
@@ -89,5 +89,5 @@ def _all_names(parsed: Parsed) -> list[str]:
             if isinstance(node, ast.Name):
                 names.append(node.id)
     for _, decl in parsed.decls:
-        names.extend(d for d in decl.shape if isinstance(d, str))
+        names.extend(n for d in decl.shape for n in dim_names(d))
     return names + list(parsed.declared)

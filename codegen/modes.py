@@ -28,12 +28,11 @@ from .backends import Backend
 from .compiled import Cache, Function, Grads, Matrix, Section, Values
 from .errors import OptionError
 from .forward_mode import jvp, push
-from .ir import Const, Expr, Op, Origin, Program, Stmt, Var
+from .ir import SCALAR, Const, Expr, Op, Origin, Program, Stmt, Type, Var
 from .liveness import live_names
 from .naming import Namer
 from .passes import share, share_derivatives
 from .reverse import VJP, reverse
-from .shapes import SCALAR, Type
 
 MODES = ("grad", "jvp", "hvp", "hessian", "jacobian")
 

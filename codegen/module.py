@@ -6,12 +6,12 @@ from collections.abc import Mapping
 
 from . import chunks
 from .compiled import Cache, Compiled, Function, Grads, Returned, Values
+from .dims import dim_text, show
 from .header import WIDTH, header
 from .ir import Dim, Op, Origin, Program, Stmt, Var
 from .primitives import INDEX_PRESERVING
 from .printing import Printer, source_statement
 from .render import FunctionView, ModuleView
-from .shapes import show
 
 
 def origin_text(origin: Origin) -> tuple[str, str]:
@@ -141,7 +141,8 @@ def _tuple(names: tuple[str, ...]) -> str:
 
 
 def _dim(dim: Dim) -> str:
-    return str(dim) if isinstance(dim, int) else f'"{dim}"'
+    """A size in ``SHAPES``: an int, or a Python expression string (``"4*H"``)."""
+    return str(dim) if isinstance(dim, int) else f'"{dim_text(dim)}"'
 
 
 def _shape_tuple(shape: tuple[Dim, ...]) -> str:

@@ -35,12 +35,9 @@ from .print_core import (
     Rule,
     TablePrinter,
     Text,
-    as_float,
-    builtin,
-    function,
-    same,
     wrap,
 )
+from .print_shared import as_float, builtin, function, same
 
 #: an integer literal below this in magnitude is a double exactly
 EXACT = 2**53

@@ -15,6 +15,9 @@ from .print_core import (
     StatementOrExpression,
     TablePrinter,
     Text,
+    wrap,
+)
+from .print_shared import (
     as_float,
     axis_text,
     dim_rule,
@@ -28,7 +31,6 @@ from .print_core import (
     reshape_like,
     sliced,
     transpose,
-    wrap,
 )
 
 
@@ -201,7 +203,7 @@ def _np_scatter_add(p: TablePrinter, target: str, op: Op) -> str:
 
 
 def _np_unslice(p: TablePrinter, target: str, op: Op) -> str:
-    like, value = op.args
+    like, value = op.args[:2]
     return (
         f"{target} = {p.ref('numpy', 'zeros_like')}({p.expr(like)}, dtype=float)\n"
         f"{target}[{op.param('index')}] = {p.expr(value)}"

@@ -13,6 +13,10 @@ from .print_core import (
     Statement,
     TablePrinter,
     Text,
+    wrap,
+)
+from .print_math import MATH
+from .print_shared import (
     axis_text,
     builtin,
     dim_rule,
@@ -24,9 +28,7 @@ from .print_core import (
     reshape_like,
     sliced,
     transpose,
-    wrap,
 )
-from .print_math import MATH
 
 
 def _torch_function(attr: str) -> Rule:
@@ -183,7 +185,7 @@ def _torch_scatter_add(p: TablePrinter, target: str, op: Op) -> str:
 
 
 def _torch_unslice(p: TablePrinter, target: str, op: Op) -> str:
-    like, value = op.args
+    like, value = op.args[:2]
     return (
         f"{target} = {p.ref('torch', 'zeros_like')}({p.expr(like)})\n"
         f"{target}[{op.param('index')}] = {p.expr(value)}"

@@ -25,7 +25,7 @@ from .print_source import SOURCE
 from .print_torch import TORCH
 
 if TYPE_CHECKING:
-    from .shapes import Type
+    from .ir import Type
 
 __all__ = [
     "HELPERS",

@@ -11,15 +11,11 @@ import functools
 from collections.abc import Callable
 from typing import NamedTuple
 
+from .dims import dim_text, from_text, plus, show, times
 from .einsum import SpecProblem, parse_spec
 from .errors import InputError
+from .indexing import IndexProblem, check_gather, parse_index, sliced
 from .ir import INT, SCALAR, Const, Dim, Expr, Shape, Type, Var
-
-
-def show(shape: Shape) -> str:
-    if len(shape) == 1:
-        return f"({shape[0]},)"
-    return "(" + ", ".join(str(d) for d in shape) + ")"
 
 
 class ShapeError(InputError):
@@ -93,144 +89,12 @@ def _axes(axis: object, rank: int, what: str, where: str) -> tuple[int, ...] | N
     return tuple(sorted(axes))
 
 
-def size(shape: Shape) -> tuple[int, tuple[str, ...]]:
-    """A shape's element count as (product of ints, sorted symbols)."""
-    count = 1
-    symbols: list[str] = []
+def size(shape: Shape) -> Dim:
+    """A shape's element count: the canonical product of its sizes."""
+    count: Dim = 1
     for dim in shape:
-        if isinstance(dim, int):
-            count *= dim
-        else:
-            symbols.append(dim)
-    return count, tuple(sorted(symbols))
-
-
-# --- static indexing: a[1:3, 0] (slice) and a[i, j] with integer arrays (gather) ------
-
-#: one item of a static index: an integer, None (a new axis of size 1), or a slice
-#: as (start, stop, step)
-IndexItem = int | None | tuple[int | None, int | None, int | None]
-
-
-class IndexProblem(ValueError):
-    """Why a static index does not fit a shape (the message names the culprit)."""
-
-
-def index_text(items: tuple[IndexItem, ...]) -> str:
-    """A static index as Python source (``1:3, None, 0``): the ``index`` param of
-    ``slice``."""
-    texts: list[str] = []
-    for item in items:
-        if item is None or isinstance(item, int):
-            texts.append(str(item))
-            continue
-        lo, hi, step = item
-        text = f"{'' if lo is None else lo}:{'' if hi is None else hi}"
-        texts.append(text if step is None else f"{text}:{step}")
-    return ", ".join(texts)
-
-
-@functools.cache  # one call per slice typed; a program has few distinct index texts
-def parse_index(text: str) -> tuple[IndexItem, ...]:
-    """The items of an :func:`index_text` (its inverse; integers only, nothing is
-    evaluated)."""
-    items: list[IndexItem] = []
-    for part in text.split(","):
-        part = part.strip()
-        if part == "None":
-            items.append(None)
-        elif ":" not in part:
-            items.append(int(part))
-        else:
-            bounds = [None if b.strip() == "" else int(b) for b in part.split(":")]
-            if len(bounds) == 2:
-                bounds.append(None)
-            lo, hi, step = bounds
-            items.append((lo, hi, step))
-    return tuple(items)
-
-
-def symbolic_offset(dim: str) -> tuple[str, int]:
-    """A symbolic size as (symbol, offset): ``N`` -> (N, 0), ``N-2`` -> (N, -2)."""
-    for k in range(len(dim) - 1, 0, -1):
-        if dim[k] in "+-":
-            tail = dim[k + 1 :]
-            if tail.isdigit():
-                return dim[:k], int(dim[k:])
-            break
-    return dim, 0
-
-
-def symbolic_size(symbol: str, offset: int) -> str:
-    """The one label of ``symbol + offset`` (``N``, ``N-2``, ``N+1``): equal sizes
-    get equal labels, so ``x[1:][1:]`` and ``x[2:]`` broadcast together."""
-    return symbol if offset == 0 else f"{symbol}{offset:+d}"
-
-
-def _symbolic_length(dim: str, lo: int | None, hi: int | None) -> Dim:
-    """Length of ``a[lo:hi]`` along a symbolic axis of size ``dim`` (``N`` or an
-    offset of it, ``N-1``): an int, or the normalised ``N-2``-style label."""
-
-    def bound(value: int | None, default: tuple[int, int]) -> tuple[int, int]:
-        if value is None:
-            return default
-        return (1, value) if value < 0 else (0, value)
-
-    end = bound(hi, (1, 0))
-    start = bound(lo, (0, 0))
-    coeff, const = end[0] - start[0], end[1] - start[1]
-    if coeff == 0:
-        return max(const, 0)
-    if coeff == 1:
-        symbol, offset = symbolic_offset(dim)
-        return symbolic_size(symbol, offset + const)
-    raise IndexProblem(f"cannot tell the length of this slice of dimension {dim}")
-
-
-def sliced(shape: Shape, items: tuple[IndexItem, ...]) -> Shape:
-    """The shape of ``a[items]`` for ``a`` of ``shape``, or :class:`IndexProblem`.
-    A None item is a new axis of size 1 and takes no axis of ``a``."""
-    taken = sum(item is not None for item in items)
-    if taken > len(shape):
-        raise IndexProblem(f"too many indices ({taken}) for shape {show(shape)}")
-    out: list[Dim] = []
-    axis = -1
-    for item in items:
-        if item is None:
-            out.append(1)
-            continue
-        axis += 1
-        dim = shape[axis]
-        if isinstance(item, int):
-            if isinstance(dim, int) and not -dim <= item < dim:
-                raise IndexProblem(
-                    f"index {item} is out of range for axis {axis} of size {dim}"
-                )
-            continue
-        lo, hi, step = item
-        if step == 0:
-            raise IndexProblem("slice step cannot be zero")
-        if isinstance(dim, int):
-            out.append(len(range(dim)[slice(lo, hi, step)]))
-        elif step in (None, 1):
-            out.append(_symbolic_length(dim, lo, hi))
-        else:
-            raise IndexProblem(f"cannot slice symbolic dimension {dim} with a step")
-    return tuple(out) + shape[taken:]
-
-
-def check_gather(base: Type, index: list[Type]) -> None:
-    """``a[i, j]`` with integer arrays: at most one index per axis, integers only."""
-    if len(index) > base.rank:
-        raise IndexProblem(
-            f"too many indices ({len(index)}) for shape {show(base.shape)}"
-        )
-    for t in index:
-        if t.dtype != "int":
-            raise IndexProblem(
-                "an index must be an integer array or integer (got "
-                f"{t.dtype} with shape {show(t.shape)})"
-            )
+        count = times(count, dim)
+    return count
 
 
 # --- the shape rules: one small function per primitive --------------------------------
@@ -333,6 +197,8 @@ def reshape(types: list[Type], params: dict, at: Site) -> Type:
     (positive integers or dimension names); the element count must not change."""
     if len(at.args) != len(types):
         raise at.error("reshape's shape rule needs its argument atoms (args=...)")
+    if "shape" in params:
+        return reshaped(types[0], parse_shape(params["shape"]), at)
     shape: list[Dim] = []
     for atom in at.args[1:]:
         if isinstance(atom, Const) and isinstance(atom.value, int) and atom.value >= 1:
@@ -344,6 +210,17 @@ def reshape(types: list[Type], params: dict, at: Site) -> Type:
                 "reshape() dimensions are dimension names (N) or positive integers"
             )
     return reshaped(types[0], tuple(shape), at)
+
+
+def shape_text(shape: Shape) -> str:
+    """A shape as the arguments of ``.reshape`` (``B*T, D``): the ``shape`` param."""
+    return ", ".join(dim_text(d) for d in shape)
+
+
+@functools.cache
+def parse_shape(text: str) -> Shape:
+    """The shape a :func:`shape_text` states."""
+    return tuple(from_text(part) for part in text.split(","))
 
 
 def reshaped(old: Type, shape: Shape, at: Site) -> Type:
@@ -427,8 +304,9 @@ def gather(types: list[Type], params: dict, at: Site) -> Type:
 
 
 def static_slice(types: list[Type], params: dict, at: Site) -> Type:
-    """``a[1:3, 0]``: the ``index`` param is the index's source text."""
-    (a,) = types
+    """``a[1:3, 0]``, ``a[:, H:2*H]``: the ``index`` param is the index's source text
+    (the arguments after ``a`` are the dimension variables it names)."""
+    a = types[0]
     try:
         return Type(a.dtype, sliced(a.shape, parse_index(params["index"])))
     except IndexProblem as problem:
@@ -439,20 +317,12 @@ def static_slice(types: list[Type], params: dict, at: Site) -> Type:
 
 
 def joined_size(sizes: tuple[Dim, ...]) -> Dim:
-    """The size of a concatenation of parts of these sizes: an int if all are, else
-    the label of the sum (``N+3``, ``N-1``, ``H+D``: symbols in the order given)."""
-    const = 0
-    symbols: list[str] = []
+    """The size of a concatenation of parts of these sizes: their sum (``N + 3``,
+    ``D + H``), canonical like every size."""
+    total: Dim = 0
     for dim in sizes:
-        if isinstance(dim, int):
-            const += dim
-            continue
-        symbol, offset = symbolic_offset(dim)
-        symbols.append(symbol)
-        const += offset
-    if not symbols:
-        return const
-    return symbolic_size("+".join(symbols), const)
+        total = plus(total, dim)
+    return total
 
 
 def _joined_types(types: list[Type], what: str, at: Site) -> None:

@@ -16,7 +16,7 @@ from oracles import POSITIVE, check_dot_product, check_vjp, random_like
 
 from codegen.evaluate import load_module
 from codegen.generate import Compiled, Options, compile_source, generate
-from codegen.shapes import Type
+from codegen.ir import Type
 
 #: distinct sizes, so that a transposed or swapped axis cannot go unnoticed
 GENERIC = {"N": 3, "D": 4, "M": 5, "C": 6, "H": 2, "K": 7}
