@@ -6,7 +6,14 @@ another representation of sizes changes those two alone."""
 from __future__ import annotations
 
 from .ir import Dim, Type
-from .shapes import IndexProblem, Site, result_dtype, show, symbolic_offset, symbolic_size
+from .shapes import (
+    IndexProblem,
+    Site,
+    result_dtype,
+    show,
+    symbolic_offset,
+    symbolic_size,
+)
 
 #: how to make a size the sizes here cannot state known
 _LITERAL_HINT = "declare it as an integer literal (array[N, C, 32, 32])"
@@ -41,9 +48,7 @@ def pool_size(dim: Dim, k: int) -> Dim:
 
 def _image(t: Type, what: str, at: Site) -> None:
     if t.rank != 4:
-        raise at.error(
-            f"{what} needs NCHW images of rank 4, got shape {show(t.shape)}"
-        )
+        raise at.error(f"{what} needs NCHW images of rank 4, got shape {show(t.shape)}")
 
 
 def conv2d(types: list[Type], params: dict, at: Site) -> Type:

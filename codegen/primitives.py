@@ -24,8 +24,8 @@ from typing import NamedTuple
 
 import sympy
 
-from . import reverse_rules as vjp
 from . import conv_shapes, shapes
+from . import reverse_rules as vjp
 from . import tangent_rules as jvp
 from .errors import MissingRuleError
 from .ir import Op

@@ -114,12 +114,12 @@ SOURCE: dict[str, Rule] = {
 
 def _source_conv2d(p: TablePrinter, op: Op) -> Text:
     x, w = (p.expr(a) for a in op.args)
-    options = f"stride={op.param('stride')}, padding={op.param('padding')}"
+    options = f"stride={op.param('stride', 1)}, padding={op.param('padding', 0)}"
     return Text(f"conv2d({x}, {w}, {options})", ATOM)
 
 
 def _source_pool(p: TablePrinter, op: Op) -> Text:
-    return Text(f"{op.prim}({p.expr(op.args[0])}, {op.param('k')})", ATOM)
+    return Text(f"{op.prim}({p.expr(op.args[0])}, {op.param('k', 2)})", ATOM)
 
 
 SOURCE.update(

@@ -358,7 +358,7 @@ TORCH = _with_numbers_in_math(TORCH)
 
 
 def _torch_conv_options(op: Op) -> str:
-    return f"stride={op.param('stride')}, padding={op.param('padding')}"
+    return f"stride={op.param('stride', 1)}, padding={op.param('padding', 0)}"
 
 
 def _torch_conv2d(p: TablePrinter, op: Op) -> Text:
@@ -376,7 +376,7 @@ def _torch_conv2d_grad_input(p: TablePrinter, op: Op) -> Text:
 
 def _torch_conv2d_grad_filter(p: TablePrinter, op: Op) -> Text:
     x, g = (p.expr(a) for a in op.args)
-    kh, kw = op.param("kernel")
+    kh, kw = op.param("kernel", (1, 1))
     shape = f"({p.receiver(op.args[1])}.shape[1], {p.receiver(op.args[0])}.shape[1], {kh}, {kw})"
     grad = p.ref("torch", "nn.grad.conv2d_weight")
     return Text(f"{grad}({x}, {shape}, {g}, {_torch_conv_options(op)})", ATOM)
@@ -385,7 +385,7 @@ def _torch_conv2d_grad_filter(p: TablePrinter, op: Op) -> Text:
 def _torch_pool(attr: str) -> Rule:
     def rule(p: TablePrinter, op: Op) -> Text:
         pool = p.ref("torch", f"nn.functional.{attr}")
-        return Text(f"{pool}({p.expr(op.args[0])}, {op.param('k')})", ATOM)
+        return Text(f"{pool}({p.expr(op.args[0])}, {op.param('k', 2)})", ATOM)
 
     return rule
 
@@ -398,7 +398,7 @@ def _up(text: str, k: object) -> str:
 def _torch_hit(p: TablePrinter, op: Op) -> str:
     """Where each window of x (argument 1) equals its maximum out (argument 2), as
     x's dtype."""
-    x, k = p.receiver(op.args[1]), op.param("k")
+    x, k = p.receiver(op.args[1]), op.param("k", 2)
     return f"({x} == {_up(p.receiver(op.args[2]), k)}).to({x}.dtype)"
 
 
@@ -409,21 +409,21 @@ def _torch_window_sum(p: TablePrinter, text: str, k: object) -> str:
 
 def _torch_max_pool2d_grad(p: TablePrinter, op: Op) -> Text:
     """``hit * up(g / ties)``: g split evenly among each window's maxima."""
-    k, hit = op.param("k"), _torch_hit(p, op)
+    k, hit = op.param("k", 2), _torch_hit(p, op)
     share = f"({p.expr(op.args[0])} / {_torch_window_sum(p, hit, k)})"
     return Text(f"{hit} * {_up(share, k)}", MUL)
 
 
 def _torch_max_pool2d_tangent(p: TablePrinter, op: Op) -> Text:
     """The tangent averaged over each window's maxima."""
-    k, hit = op.param("k"), _torch_hit(p, op)
+    k, hit = op.param("k", 2), _torch_hit(p, op)
     d = p.receiver(op.args[0])
     total = _torch_window_sum(p, f"{d} * {hit}", k)
     return Text(f"{total} / {_torch_window_sum(p, hit, k)}", MUL)
 
 
 def _torch_avg_pool2d_grad(p: TablePrinter, op: Op) -> Text:
-    k = op.param("k")
+    k = op.param("k", 2)
     return Text(f"{_up(p.receiver(op.args[0]), k)} / {k * k}", MUL)
 
 

@@ -204,7 +204,9 @@ def test_layer_target_minimal_cache(tmp_path) -> None:
     upstream = rng.standard_normal(np.shape(value))
     want, grads = built.module.forward_backward(*args, upstream)
     np.testing.assert_array_equal(value, want)
-    for g, expected in zip(layer.conv_relu_pool_backward(upstream, cache), grads, strict=True):
+    for g, expected in zip(
+        layer.conv_relu_pool_backward(upstream, cache), grads, strict=True
+    ):
         np.testing.assert_array_equal(g, expected)
     # x and w (the gradients read them), b's shape (db is shaped like b), the ReLU's
     # output and the pooled value (max_pool2d's gradient compares them)
@@ -213,7 +215,12 @@ def test_layer_target_minimal_cache(tmp_path) -> None:
 
 
 def test_torch_function_passes_gradcheck_and_gradgradcheck() -> None:
-    text = generate(CONV_RELU_POOL.replace("b[None, :, None, None]", "b[None, :, None, None] * 1.0"), Options(backend="torch", target="function"))
+    text = generate(
+        CONV_RELU_POOL.replace(
+            "b[None, :, None, None]", "b[None, :, None, None] * 1.0"
+        ),
+        Options(backend="torch", target="function"),
+    )
     module = load_module(text, "crp_function")
     rng = np.random.default_rng(seed_of("conv-gradcheck"))
     args = (
@@ -304,3 +311,38 @@ def test_bad_input_is_one_line_exit_2(name: str, tmp_path, capsys) -> None:
     assert lines[0].startswith("backpropgen: error: ")
     for needle in needles:
         assert needle in lines[0], lines[0]
+
+
+def test_gallery_convnet_flat_and_layer_equal_torch_autograd() -> None:
+    """generated/convnet.py and generated/convnet_layer.py (CS231n's three-layer
+    convnet): the loss and every gradient against PyTorch autograd in float64."""
+    import importlib
+
+    flat = importlib.import_module("generated.convnet")
+    layer = importlib.import_module("generated.convnet_layer")
+    rng = np.random.default_rng(seed_of("conv-gallery"))
+    n, hidden, classes = 3, 5, 4
+    args = [
+        rng.standard_normal((n, 3, 32, 32)),
+        rng.standard_normal((32, 3, 3, 3)),
+        rng.standard_normal(32),
+        rng.standard_normal((8192, hidden)) * 0.05,
+        rng.standard_normal(hidden),
+        rng.standard_normal((hidden, classes)),
+        rng.standard_normal(classes),
+    ]
+    y = rng.integers(0, classes, n)
+    leaves = [torch.tensor(a, requires_grad=True) for a in args]
+    x, w1, b1, w2, b2, w3, b3 = leaves
+    h = F.max_pool2d(F.relu(F.conv2d(x, w1, b1, padding=1)), 2)
+    scores = F.relu(h.reshape(n, -1) @ w2 + b2) @ w3 + b3
+    want = F.cross_entropy(scores, torch.tensor(y))
+    want.backward()
+    loss, grads = flat.forward_backward(*args, y)
+    out, cache = layer.convnet_forward(*args, y)
+    layer_grads = layer.convnet_backward(1.0, cache)
+    for value in (loss, out):
+        np.testing.assert_allclose(value, want.item(), rtol=1e-12)
+    for got in (grads, layer_grads):
+        for g, leaf in zip(got, leaves, strict=True):
+            np.testing.assert_allclose(g, leaf.grad.numpy(), rtol=1e-10, atol=1e-12)
