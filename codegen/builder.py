@@ -27,11 +27,12 @@ from .constants import (
     operand_problem,
     unfolded_problem,
 )
+from .dims import Dim, SizeProblem, dim_name, dim_names, dim_text, from_ast, minus
 from .errors import InputError
 from .hints import closest, declare_hint, example_shape
 from .ir import Atom, Const, Op, Origin, Stmt, Var
 from .naming import Namer
-from .parse import Decl, Dim, Parsed
+from .parse import Decl, Parsed
 from .primitives import PRIMITIVES
 from .shapes import (
     SCALAR,
@@ -43,8 +44,6 @@ from .shapes import (
     index_text,
     show,
     sliced,
-    symbolic_offset,
-    symbolic_size,
 )
 from .typecheck import const_type, infer
 from .whitelist import BINOPS, COMPARE, is_int_literal, is_new_axis
@@ -97,9 +96,9 @@ class Builder:
         self.read_at: dict[str, ast.Name] = {}
         self.stmts: list[Stmt] = []
         self.shared: dict[Op, str] = {}
-        #: name -> the largest index value it holds, as (symbol or "", offset): an
-        #: arange(N) holds N-1, a dimension N holds N (see ``_check_range``)
-        self.largest: dict[str, tuple[str, int]] = {}
+        #: name -> the largest index value it holds: an arange(N) holds N - 1, a
+        #: dimension N holds N (see ``_check_range``)
+        self.largest: dict[str, Dim] = {}
         self._line_bytes: dict[int, bytes] = {}
         self.decls: dict[str, Decl] = dict(parsed.decls)
         self.types: dict[str, Type] = {
@@ -109,8 +108,9 @@ class Builder:
         self.dims: dict[str, tuple[str, int]] = {}
         for name, decl in parsed.decls:
             for axis, dim in enumerate(decl.shape):
-                if isinstance(dim, str):
-                    self.dims.setdefault(dim, (name, axis))
+                symbol = dim_name(dim)
+                if symbol is not None:
+                    self.dims.setdefault(symbol, (name, axis))
         self.line = 0
         #: the loop iteration of the statements being built (None outside loops)
         self.origin: Origin | None = None
@@ -184,16 +184,22 @@ class Builder:
                 node,
             )
         if name in self.dims and name not in self.decls:
-            source, axis = self.dims[name]
-            self.inputs.setdefault(source, None)
-            self.emit("dim", (Var(source),), name, (("axis", axis),))
-            self.largest[name] = (name, 0)
-            self.current[name] = name
-            return Var(name)
+            return self.dim_var(name)
         if name not in self.inputs:
             self.inputs[name] = None
             self.read_at[name] = node
         return Var(name)
+
+    def dim_var(self, name: str) -> Var:
+        """The variable holding the size of dimension ``name`` (``H = h.shape[1]``),
+        its statement made where it is first read."""
+        if name not in self.current:
+            source, axis = self.dims[name]
+            self.inputs.setdefault(source, None)
+            self.emit("dim", (Var(source),), name, (("axis", axis),))
+            self.largest[name] = name
+            self.current[name] = name
+        return Var(self.current[name])
 
     # --- the one statement constructor ----------------------------------------------
 
@@ -352,6 +358,7 @@ class Builder:
         self, node: ast.Subscript, base: Atom, items: list[ast.expr], target: str | None
     ) -> Atom:
         index: list[IndexItem] = []
+        names: dict[str, None] = {}
         for item in items:
             if is_new_axis(item):
                 index.append(None)
@@ -359,17 +366,38 @@ class Builder:
             if not isinstance(item, ast.Slice):
                 index.append(int(literal_value(item)))  # type: ignore[call-overload]
                 continue
-            lo, hi, step = (
-                None if part is None else int(literal_value(part))  # type: ignore[call-overload]
-                for part in (item.lower, item.upper, item.step)
-            )
+            lo, hi = (self._bound(part, names) for part in (item.lower, item.upper))
+            step = None if item.step is None else int(literal_value(item.step))  # type: ignore[call-overload]
             index.append((lo, hi, step))
         try:
             sliced(self.type_of(base).shape, tuple(index))
         except IndexProblem as problem:
             raise self.error(str(problem), node) from None
+        sizes = tuple(self.dim_var(name) for name in sorted(names))
         params = (("index", index_text(tuple(index))),)
-        return self.emit("slice", (base,), target, params)
+        return self.emit("slice", (base, *sizes), target, params)
+
+    def _bound(self, part: ast.expr | None, names: dict[str, None]) -> Dim | None:
+        """A slice bound: an integer, or a size of dimension names (``2*H``), whose
+        names go into ``names``."""
+        if part is None:
+            return None
+        if is_int_literal(part):
+            return int(literal_value(part))  # type: ignore[call-overload]
+        try:
+            bound = from_ast(part)
+        except SizeProblem as problem:
+            raise self.error(str(problem), problem.node) from None
+        for name in dim_names(bound):
+            if name not in self.dims or name in self.decls:
+                raise self.error(
+                    f"slice bound {ast.unparse(part)}: '{name}' is not a dimension "
+                    "name (a bound is an integer or a size such as 2*H, where H is "
+                    "the size of an input's axis)",
+                    part,
+                )
+            names[name] = None
+        return bound
 
     def _subscript(
         self, node: ast.Subscript, base: Atom, index: list[Atom], target: str | None
@@ -405,13 +433,12 @@ class Builder:
     ) -> None:
         """Refuse an index that is out of range on every input: ``X[N]`` for ``X``
         of ``N`` rows, ``X[arange(N)]`` for ``N-1`` rows, ``y[:, 3]`` for 3 columns.
-        Sizes are compared as symbol + offset (``N-1``); what cannot be proved (an
-        int 5 on an axis of ``N``) is left to run time."""
+        What cannot be proved (an int 5 on an axis of ``N``) is left to run time."""
         for axis, (atom, size, item) in enumerate(
             zip(index, shape, items, strict=False)
         ):
             if isinstance(atom, Const) and type(atom.value) is int:
-                largest: tuple[str, int] | None = ("", atom.value)
+                largest: Dim | None = atom.value
                 smallest = atom.value
             elif isinstance(atom, Var):
                 largest, smallest = self.largest.get(atom.name), 0
@@ -419,16 +446,15 @@ class Builder:
                 continue
             if largest is None:
                 continue
-            symbol, offset = (
-                ("", size) if isinstance(size, int) else symbolic_offset(size)
-            )
-            beyond = largest[0] == symbol and largest[1] >= offset
-            below = symbol == "" and smallest < -offset
+            over = minus(largest, size)
+            beyond = isinstance(over, int) and over >= 0
+            below = isinstance(size, int) and smallest < -size
             if beyond or below:
-                last = offset - 1 if symbol == "" else symbolic_size(symbol, offset - 1)
+                last = dim_text(minus(size, 1))
                 raise self.error(
                     f"{self._what()}: index {ast.unparse(item)} is out of range for "
-                    f"axis {axis} of size {size} (its indices run from 0 to {last})",
+                    f"axis {axis} of size {dim_text(size)} (its indices run from 0 to "
+                    f"{last})",
                     node,
                 )
 
@@ -508,6 +534,8 @@ def children(node: ast.expr) -> list[ast.expr]:
     assert isinstance(node, ast.Call)
     if node.args and isinstance(node.args[0], ast.List):  # concatenate([a, b])
         return [*node.args[0].elts, *node.args[1:]]
+    if isinstance(node.func, ast.Name) and node.func.id == "reshape":
+        return list(node.args[:1])  # the sizes are read by the lowering
     return [a for a in node.args if not literal_argument(a)]
 
 

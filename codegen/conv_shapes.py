@@ -5,45 +5,23 @@ another representation of sizes changes those two alone."""
 
 from __future__ import annotations
 
+from . import dims
 from .ir import Dim, Type
-from .shapes import (
-    IndexProblem,
-    Site,
-    result_dtype,
-    show,
-    symbolic_offset,
-    symbolic_size,
-)
-
-#: how to make a size the sizes here cannot state known
-_LITERAL_HINT = "declare it as an integer literal (array[N, C, 32, 32])"
+from .shapes import IndexProblem, Site, result_dtype, show
 
 
 def conv_size(dim: Dim, kernel: int, stride: int, padding: int) -> Dim:
-    """``(dim + 2*padding - kernel) // stride + 1``: an int, ``H-2``-style label for a
-    symbolic ``dim`` with stride 1, or :class:`IndexProblem` naming the fix."""
-    if isinstance(dim, int):
-        return (dim + 2 * padding - kernel) // stride + 1
-    if stride != 1:
-        raise IndexProblem(
-            f"the output size of a stride-{stride} convolution of size {dim} is not "
-            f"a size expression here; {_LITERAL_HINT}"
-        )
-    symbol, offset = symbolic_offset(dim)
-    return symbolic_size(symbol, offset + 2 * padding - kernel + 1)
+    """``(dim + 2*padding - kernel) // stride + 1``: an int, or a size expression
+    (``H - 2``, ``H``, ``(H - 1)//2 + 1``)."""
+    return dims.plus(dims.floordiv(dims.plus(dim, 2 * padding - kernel), stride), 1)
 
 
 def pool_size(dim: Dim, k: int) -> Dim:
-    """``dim // k`` for a size that ``k`` divides, or :class:`IndexProblem`."""
-    if isinstance(dim, int):
-        if dim % k:
-            raise IndexProblem(
-                f"pooling by {k} needs sizes divisible by {k}, got {dim}"
-            )
-        return dim // k
-    raise IndexProblem(
-        f"the pooled size {dim}//{k} is not a size expression here; {_LITERAL_HINT}"
-    )
+    """``dim // k``: for an int that ``k`` divides (else :class:`IndexProblem`); for a
+    named size ``H//k``, whose divisibility the module's pooling checks when called."""
+    if isinstance(dim, int) and dim % k:
+        raise IndexProblem(f"pooling by {k} needs sizes divisible by {k}, got {dim}")
+    return dims.floordiv(dim, k)
 
 
 def _image(t: Type, what: str, at: Site) -> None:

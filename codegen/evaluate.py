@@ -13,11 +13,13 @@ from collections.abc import Mapping
 import numpy as np
 
 from .backends import Backend
+from .dims import Dim, dim_names, dim_text
 from .errors import OptionError
 from .formatting import format_module
 from .generate import Compiled, compile_source, render_compiled
 from .options import Options
 from .shapes import SCALAR, show
+from .verify_spec import size_of
 
 
 def load_module(text: str, name: str = "backpropgen_generated") -> types.ModuleType:
@@ -37,9 +39,19 @@ def sizes_of(compiled: Compiled) -> tuple[str, ...]:
     found: dict[str, None] = {}
     for name in compiled.forward.inputs:
         for dim in types.get(name, SCALAR).shape:
-            if isinstance(dim, str):
-                found[dim] = None
+            for symbol in dim_names(dim):
+                found[symbol] = None
     return tuple(found)
+
+
+def _length(dim: Dim, bound: Mapping[str, int]) -> int | None:
+    """The length a size stands for with the names ``bound``, None while one of its
+    names is not bound."""
+    if isinstance(dim, int):
+        return dim
+    if any(name not in bound for name in dim_names(dim)):
+        return None
+    return size_of(dim_text(dim), bound)
 
 
 def check_point(compiled: Compiled, point: Mapping[str, object]) -> tuple[str, ...]:
@@ -72,8 +84,10 @@ def check_point(compiled: Compiled, point: Mapping[str, object]) -> tuple[str, .
         raise OptionError(f"no value for {what} '{missing[0]}'{hint}", "--at")
     bound = {name: _size(name, point[name]) for name in sizes if name in point}
     params = dict(zip(tangents, inputs, strict=False))  # x_dot is shaped like x
-    for name in allowed:
-        _check_shape(compiled, params.get(name, name), name, point[name], bound)
+    for late in (False, True):  # bare names bind first, then sizes like 4*H check
+        for name in allowed:
+            like = params.get(name, name)
+            _check_shape(compiled, like, name, point[name], bound, late)
     return tangents
 
 
@@ -88,10 +102,16 @@ def _size(name: str, value: object) -> int:
 
 
 def _check_shape(
-    compiled: Compiled, like: str, name: str, value: object, bound: dict[str, int]
+    compiled: Compiled,
+    like: str,
+    name: str,
+    value: object,
+    bound: dict[str, int],
+    late: bool,
 ) -> None:
     """``value`` has the shape ``like`` is declared with; a named size takes the
-    first length it meets (or the one ``--at`` gives)."""
+    first length it meets (or the one ``--at`` gives); a size that is an expression
+    (``4*H``) is checked ``late``, once the names are bound."""
     shape = compiled.forward.types.get(like, SCALAR).shape
     got = np.shape(value)  # type: ignore[arg-type]
     if len(got) != len(shape):
@@ -99,11 +119,14 @@ def _check_shape(
         has = "a number" if not got else f"an array {show(got)}"
         raise OptionError(f"'{name}' is {want}, not {has}", "--at")
     for axis, (dim, length) in enumerate(zip(shape, got, strict=True)):
-        expected = bound.setdefault(dim, length) if isinstance(dim, str) else dim
-        if expected != length:
+        if isinstance(dim, str):
+            expected: int | None = bound.setdefault(dim, length)
+        else:
+            expected = _length(dim, bound) if late else length
+        if expected is not None and expected != length:
             raise OptionError(
-                f"'{name}' has length {length} on axis {axis}, where {dim} is "
-                f"{expected}",
+                f"'{name}' has length {length} on axis {axis}, where {dim_text(dim)} "
+                f"is {expected}",
                 "--at",
             )
 
@@ -129,14 +152,20 @@ def random_point(
         if name in point:
             continue
         kind = compiled.forward.types.get(params.get(name, name), SCALAR)
-        missing = [d for d in kind.shape if isinstance(d, str) and d not in sizes]
+        missing = [n for d in kind.shape for n in dim_names(d) if n not in sizes]
         if missing:
             raise OptionError(
                 f"no length for {missing[0]}, the size of '{name}': give it "
                 f"(--at {missing[0]}=4)",
                 "--random",
             )
-        shape = tuple(sizes[d] if isinstance(d, str) else d for d in kind.shape)
+        shape = tuple(_length(d, sizes) for d in kind.shape)
+        if any(length is None or length < 1 for length in shape):
+            raise OptionError(
+                f"the sizes given make a length of '{name}' less than 1 "
+                f"(shape {show(kind.shape)})",
+                "--random",
+            )
         if kind.dtype == "float":
             value = rng.standard_normal(shape)
         else:

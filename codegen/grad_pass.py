@@ -16,6 +16,7 @@ them in order after the statements it writes, as the namer would have.
 from __future__ import annotations
 
 from .builder import PROVISIONAL
+from .dims import dim_names
 from .ir import Const, Expr, Op, Origin, Program, Stmt, Var, all_names
 from .naming import Namer
 from .passes import share
@@ -52,7 +53,7 @@ def _taken(program: Program) -> list[str]:
     for name in program.inputs:
         kind = program.types.get(name)
         if kind is not None:
-            names.extend(d for d in kind.shape if isinstance(d, str))
+            names.extend(n for d in kind.shape for n in dim_names(d))
     return names
 
 

@@ -15,13 +15,12 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from types import MappingProxyType
 
-#: one dimension of a static shape: a size known when generating (``3``), or a size
-#: named by the program, written as a Python expression over dimension names: ``N``,
-#: or ``N-2`` for a size the program derives (a slice of ``N``).  One canonical text
-#: per size (see :func:`codegen.shapes.symbolic_size`), so equal sizes compare equal;
-#: the module's ``SHAPES`` states each size in this notation, and a caller (and
-#: ``--verify``) evaluates it with the dimension names bound.
-Dim = int | str
+from .dims import Dim
+
+#: one dimension of a static shape: an int where the size is known when generating
+#: (``3``), else a canonical expression over dimension names (``N``, ``4*H``, ``H - 2``):
+#: see :mod:`codegen.dims`, which writes it as a Python expression for messages and the
+#: module's ``SHAPES``
 Shape = tuple[Dim, ...]
 
 

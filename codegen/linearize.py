@@ -14,6 +14,7 @@ import ast
 from .arguments import check_dimensions, check_listed, check_outputs, input_warnings
 from .assignments import REASSIGNMENT_RULE, Assignments, reassigns
 from .builder import Builder
+from .dims import dim_names
 from .errors import InputError
 from .ir import Origin, Program
 from .lowerings import LOWERINGS
@@ -89,5 +90,5 @@ def _all_names(parsed: Parsed) -> list[str]:
             if isinstance(node, ast.Name):
                 names.append(node.id)
     for _, decl in parsed.decls:
-        names.extend(d for d in decl.shape if isinstance(d, str))
+        names.extend(n for d in decl.shape for n in dim_names(d))
     return names + list(parsed.declared)

@@ -8,10 +8,11 @@ from __future__ import annotations
 import ast
 
 from .builder import Builder, Call, Lowering, literal_value
+from .dims import Dim, SizeProblem, dim_names, from_ast, may_be_nonnegative, minus
 from .einsum import SpecProblem, parse_spec
 from .ir import Atom, Const, Op, Var
 from .primitives import FUNCTIONS
-from .shapes import show
+from .shapes import shape_text, show
 
 
 def _elementwise(b: Builder, c: Call) -> Atom:
@@ -107,8 +108,10 @@ def _transpose(b: Builder, c: Call) -> Atom:
 
 
 def _reshape(b: Builder, c: Call) -> Atom:
-    """reshape(a, N, 1): its dimensions are dimension names or positive integers, and
-    the element count stays (the shape rule checks it).  A scalar (an input, a
+    """reshape(a, N, 1), reshape(X, B*T, D): its dimensions are sizes of dimension
+    names or positive integers, and the element count stays (the shape rule checks
+    it); the shape is the ``shape`` param, and the dimension variables it names are
+    arguments after ``a``.  A scalar (an input, a
     dimension's size, a constant or a value) is refused: the module would call
     ``.reshape`` on a Python number."""
     arg = c.args[0]
@@ -126,17 +129,29 @@ def _reshape(b: Builder, c: Call) -> Atom:
             f"{kind}; use it as it is (it broadcasts)",
             c.node,
         )
-    for dim in c.args[1:]:
-        positive = isinstance(dim, Const) and isinstance(dim.value, int)
-        if not (
-            (positive and dim.value >= 1)  # type: ignore[union-attr]
-            or (isinstance(dim, Var) and dim.name in b.dims)
-        ):
+    shape: list[Dim] = []
+    names: dict[str, None] = {}
+    for node in c.node.args[1:]:
+        try:
+            dim = from_ast(node)
+        except SizeProblem as problem:
+            raise b.error(str(problem), problem.node) from None
+        if dim == 0 or not may_be_nonnegative(dim):
             raise b.error(
-                "reshape() dimensions are dimension names (N) or positive integers",
-                c.node,
+                f"reshape() dimension {ast.unparse(node)} is not a positive size", node
             )
-    return b.emit("reshape", c.args, c.target)
+        for name in dim_names(dim):
+            if name not in b.dims or name in b.decls:
+                raise b.error(
+                    f"reshape() dimensions are sizes of dimension names (N, B*T) or "
+                    f"positive integers; '{name}' is not a dimension name",
+                    node,
+                )
+            names[name] = None
+        shape.append(dim)
+    sizes = tuple(b.dim_var(name) for name in sorted(names))
+    params = (("shape", shape_text(tuple(shape))),)
+    return b.emit("reshape", (arg, *sizes), c.target, params)
 
 
 def _arange(b: Builder, c: Call) -> Atom:
@@ -156,10 +171,7 @@ def _arange(b: Builder, c: Call) -> Atom:
         )
     result = b.emit("arange", c.args, c.target, params)
     if isinstance(result, Var):
-        if isinstance(length, int):
-            b.largest[result.name] = ("", length - 1)
-        else:
-            b.largest[result.name] = (str(length), -1)
+        b.largest[result.name] = minus(length, 1)  # type: ignore[arg-type]
     return result
 
 

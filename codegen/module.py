@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from . import chunks
 from .compiled import Cache, Compiled, Function, Grads, Returned, Values
+from .dims import dim_text
 from .header import WIDTH, header
 from .ir import Dim, Op, Origin, Program, Stmt, Var
 from .primitives import INDEX_PRESERVING
@@ -141,7 +142,8 @@ def _tuple(names: tuple[str, ...]) -> str:
 
 
 def _dim(dim: Dim) -> str:
-    return str(dim) if isinstance(dim, int) else f'"{dim}"'
+    """A size in ``SHAPES``: an int, or a Python expression string (``"4*H"``)."""
+    return str(dim) if isinstance(dim, int) else f'"{dim_text(dim)}"'
 
 
 def _shape_tuple(shape: tuple[Dim, ...]) -> str:

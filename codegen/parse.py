@@ -29,6 +29,15 @@ import threading
 import tokenize
 from dataclasses import dataclass, replace
 
+from .dims import (
+    Dim,
+    SizeProblem,
+    dim_name,
+    dim_names,
+    dim_text,
+    from_ast,
+    may_be_nonnegative,
+)
 from .errors import InputError
 from .hints import statement_problem
 from .loops import has_loops, unroll
@@ -67,9 +76,6 @@ class Statement:
     #: the loop iteration the statement is unrolled from (``t = 2``; nested:
     #: ``t = 1, s = 0``), "" outside loops (see :mod:`codegen.loops`)
     label: str = ""
-
-
-Dim = int | str
 
 
 @dataclass(frozen=True)
@@ -239,6 +245,7 @@ def _validate(module: ast.Module, where: str, lines: tuple[str, ...]) -> Parsed:
             raise node_error(statement_problem(stmt), stmt, where)
     if not statements:
         raise InputError("no statements: nothing to differentiate", where)
+    _check_sizes(decls, where)
     return Parsed(
         tuple(statements),
         tuple(declared),
@@ -248,6 +255,22 @@ def _validate(module: ast.Module, where: str, lines: tuple[str, ...]) -> Parsed:
         outputs,
         outputs_line,
     )
+
+
+def _check_sizes(decls: list[tuple[str, Decl]], where: str) -> None:
+    """Every dimension name a size mentions (``H`` in ``Wx: array[D, 4*H]``) is the
+    size of some input's axis written as that bare name, which defines it."""
+    defined = {dim_name(d) for _, decl in decls for d in decl.shape} - {None}
+    for name, decl in decls:
+        for dim in decl.shape:
+            for used in dim_names(dim):
+                if used not in defined:
+                    raise InputError(
+                        f"the size {dim_text(dim)} of '{name}' uses '{used}', which "
+                        f"no input's axis defines: declare an input with an axis "
+                        f"{used} (e.g. 'h: array[N, {used}]')",
+                        f"{where}:{decl.line}",
+                    )
 
 
 def _assignment(stmt: ast.Assign, where: str) -> Statement:
@@ -347,18 +370,23 @@ def _declaration(kind: ast.expr, line: int, where: str) -> Decl:
     items = kind.slice.elts if isinstance(kind.slice, ast.Tuple) else [kind.slice]
     dims: list[Dim] = []
     for item in items:
-        if isinstance(item, ast.Name) and item.id.isidentifier():
-            check_name(item.id, item, where)
-            dims.append(item.id)
-        elif (
-            isinstance(item, ast.Constant)
-            and isinstance(item.value, int)
-            and not isinstance(item.value, bool)
-            and item.value >= 1
-        ):
-            dims.append(item.value)
-        else:
+        for node in ast.walk(item):
+            if isinstance(node, ast.Name):
+                check_name(node.id, node, where)
+        try:
+            dim = from_ast(item)
+        except SizeProblem as problem:
+            raise node_error(str(problem), problem.node, where) from None
+        if not may_be_nonnegative(dim) or dim == 0:
             raise node_error(
-                "a dimension is a name (N) or a positive integer literal", item, where
+                (
+                    f"a size is positive, and '{ast.unparse(item)}' is {dim_text(dim)}"
+                    if isinstance(dim, int)
+                    else f"a size is positive, and '{ast.unparse(item)}' is not for "
+                    "large sizes"
+                ),
+                item,
+                where,
             )
+        dims.append(dim)
     return Decl(ARRAY_TYPES[kind.value.id], tuple(dims), line)

@@ -58,7 +58,9 @@ class Primitive:
     """Everything the generator knows about one primitive."""
 
     name: str
-    #: number of arguments (VARIADIC: two or more)
+    #: number of arguments (VARIADIC: a variable number; two or more for max and min,
+    #: an array and then the dimension variables its params name for reshape, slice
+    #: and unslice)
     arity: int
     #: the shape rule: argument types, params, site -> the result's type
     shape: shapes.ShapeRule
@@ -407,13 +409,15 @@ _RECORDS = (
     # --- arrays: indexing and selection -------------------------------------------
     _array("gather", VARIADIC, shapes.gather, "gather: scatter-adds the gradient back"),
     _array("scatter_add", VARIADIC, shapes.float_like, own_statement=True),
-    _array(  # a[1:3, 0]: static basic indexing (params: index text)
-        "slice", 1, shapes.static_slice,
+    _array(  # a[1:3, 0], a[:, H:2*H]: static basic indexing (params: index text; the
+        # arguments after the array: the dimension variables the index names)
+        "slice", VARIADIC, shapes.static_slice,
         "slice: the gradient goes back into the sliced places",
         tangent=jvp.linear("slice"),
     ),
-    # zeros like arg 1 with arg 2 written at the index: slice's adjoint
-    _array("unslice", 2, shapes.float_like, own_statement=True),
+    # zeros like arg 1 with arg 2 written at the index: slice's adjoint (then the
+    # dimension variables the index names)
+    _array("unslice", VARIADIC, shapes.float_like, own_statement=True),
     _array(
         "arange", 1, shapes.arange, user=Signature(1, 1), from_numbers=True
     ),

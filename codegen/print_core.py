@@ -466,7 +466,12 @@ def as_float(p: TablePrinter, op: Op) -> Text:
 
 
 def reshape(p: TablePrinter, op: Op) -> Text:
-    dims = ", ".join(p.expr(a) for a in op.args[1:])
+    """``a.reshape(B*T, D)``: the ``shape`` param (the arguments after ``a`` are the
+    dimension variables it names), or else the arguments after ``a``."""
+    shape = op.param("shape")
+    dims = (
+        shape if isinstance(shape, str) else ", ".join(p.expr(a) for a in op.args[1:])
+    )
     return Text(f"{p.receiver(op.args[0])}.reshape({dims})", ATOM)
 
 

@@ -203,7 +203,7 @@ def _np_scatter_add(p: TablePrinter, target: str, op: Op) -> str:
 
 
 def _np_unslice(p: TablePrinter, target: str, op: Op) -> str:
-    like, value = op.args
+    like, value = op.args[:2]
     return (
         f"{target} = {p.ref('numpy', 'zeros_like')}({p.expr(like)}, dtype=float)\n"
         f"{target}[{op.param('index')}] = {p.expr(value)}"
@@ -340,11 +340,23 @@ HELPERS.update(
             (
                 "def max_pool2d(x, k):",
                 '    """The maximum of each k by k window of NCHW images x, at stride k."""',
+                "    if x.shape[2] % k or x.shape[3] % k:",
+                '        raise ValueError(f"max_pool2d: sizes {x.shape[2:]} not divisible by {k}")',
                 "    out = x[:, :, ::k, ::k].copy()",
                 "    for i in range(k):",
                 "        for j in range(k):",
                 "            np.maximum(out, x[:, :, i::k, j::k], out=out)",
                 "    return out",
+            ),
+            ("numpy",),
+        ),
+        "avg_pool2d": Helper(
+            (
+                "def avg_pool2d(x, k):",
+                '    """The mean of each k by k window of NCHW images x, at stride k."""',
+                "    if x.shape[2] % k or x.shape[3] % k:",
+                '        raise ValueError(f"avg_pool2d: sizes {x.shape[2:]} not divisible by {k}")',
+                "    return im2col(x, k, k, k, 0).mean(axis=(4, 5))",
             ),
             ("numpy",),
         ),
@@ -419,9 +431,9 @@ def _np_conv2d_grad_filter(p: TablePrinter, op: Op) -> Text:
 
 
 def _np_avg_pool2d(p: TablePrinter, op: Op) -> Text:
-    """``im2col(x, k, k, k, 0).mean(axis=(4, 5))``."""
-    windows = _windows(p, p.expr(op.args[0]), op)
-    return Text(f"{windows}.mean(axis=(4, 5))", ATOM)
+    """The module's own avg_pool2d (the windows' mean, divisibility checked)."""
+    p.helper("im2col")
+    return _np_max_pool2d_helper(p, op)
 
 
 def _np_max_pool2d_helper(p: TablePrinter, op: Op) -> Text:

@@ -48,6 +48,14 @@ def _source_einsum(p: TablePrinter, op: Op) -> Text:
     return Text(f'einsum("{op.param("spec", "")}", {operands})', ATOM)
 
 
+def _source_reshape(p: TablePrinter, op: Op) -> Text:
+    """``reshape(X, B*T, D)``, as the program writes it."""
+    shape = op.param("shape")
+    if not isinstance(shape, str):
+        return _source_call(p, op)
+    return Text(f"reshape({p.text(op.args[0]).text}, {shape})", ATOM)
+
+
 SOURCE: dict[str, Rule] = {
     **OPERATORS,
     "exp": _source_call,
@@ -86,7 +94,7 @@ SOURCE: dict[str, Rule] = {
     "shift": _source_call,
     "squeeze": _source_call,
     "transpose": transpose,
-    "reshape": _source_call,
+    "reshape": _source_reshape,
     "reshape_like": _source_call,
     "expand": _source_call,
     "expand_dims": _source_call,

@@ -183,7 +183,7 @@ def _torch_scatter_add(p: TablePrinter, target: str, op: Op) -> str:
 
 
 def _torch_unslice(p: TablePrinter, target: str, op: Op) -> str:
-    like, value = op.args
+    like, value = op.args[:2]
     return (
         f"{target} = {p.ref('torch', 'zeros_like')}({p.expr(like)})\n"
         f"{target}[{op.param('index')}] = {p.expr(value)}"

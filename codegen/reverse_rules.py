@@ -257,7 +257,7 @@ def expand_dims(g, out, args, axis=None):
     return (call("sum", g, axis=axis),)
 
 
-def reshape(g, out, args):
+def reshape(g, out, args, shape=""):
     a, *dims = args
     return (call("reshape_like", g, a), *(None for _ in dims))
 
@@ -281,12 +281,13 @@ def scatter_add(g, out, args):
 
 
 def slice(g, out, args, index=""):
-    (a,) = args
-    return (call("unslice", a, g, index=index),)
+    a, *sizes = args
+    return (call("unslice", a, g, *sizes, index=index), *(None for _ in sizes))
 
 
 def unslice(g, out, args, index=""):
-    return None, call("slice", g, index=index)
+    _, _, *sizes = args
+    return (None, call("slice", g, *sizes, index=index), *(None for _ in sizes))
 
 
 def copy(g, out, args):

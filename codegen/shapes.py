@@ -7,10 +7,12 @@ shapes to write un-broadcasting out (``db1 = dt.sum(axis=0)``).
 
 from __future__ import annotations
 
+import ast
 import functools
 from collections.abc import Callable
 from typing import NamedTuple
 
+from .dims import dim_text, from_text, may_be_nonnegative, minus, plus, times
 from .einsum import SpecProblem, parse_spec
 from .errors import InputError
 from .ir import INT, SCALAR, Const, Dim, Expr, Shape, Type, Var
@@ -18,8 +20,8 @@ from .ir import INT, SCALAR, Const, Dim, Expr, Shape, Type, Var
 
 def show(shape: Shape) -> str:
     if len(shape) == 1:
-        return f"({shape[0]},)"
-    return "(" + ", ".join(str(d) for d in shape) + ")"
+        return f"({dim_text(shape[0])},)"
+    return "(" + ", ".join(dim_text(d) for d in shape) + ")"
 
 
 class ShapeError(InputError):
@@ -93,23 +95,20 @@ def _axes(axis: object, rank: int, what: str, where: str) -> tuple[int, ...] | N
     return tuple(sorted(axes))
 
 
-def size(shape: Shape) -> tuple[int, tuple[str, ...]]:
-    """A shape's element count as (product of ints, sorted symbols)."""
-    count = 1
-    symbols: list[str] = []
+def size(shape: Shape) -> Dim:
+    """A shape's element count: the canonical product of its sizes."""
+    count: Dim = 1
     for dim in shape:
-        if isinstance(dim, int):
-            count *= dim
-        else:
-            symbols.append(dim)
-    return count, tuple(sorted(symbols))
+        count = times(count, dim)
+    return count
 
 
 # --- static indexing: a[1:3, 0] (slice) and a[i, j] with integer arrays (gather) ------
 
-#: one item of a static index: an integer, None (a new axis of size 1), or a slice
-#: as (start, stop, step)
-IndexItem = int | None | tuple[int | None, int | None, int | None]
+#: one item of a static index: an integer, None (a new axis of size 1), or a slice as
+#: (start, stop, step), whose bounds may be sizes (``H``, ``2*H``)
+Bound = Dim | None
+IndexItem = int | None | tuple[Bound, Bound, int | None]
 
 
 class IndexProblem(ValueError):
@@ -117,74 +116,80 @@ class IndexProblem(ValueError):
 
 
 def index_text(items: tuple[IndexItem, ...]) -> str:
-    """A static index as Python source (``1:3, None, 0``): the ``index`` param of
-    ``slice``."""
+    """A static index as Python source (``1:3, 0``, ``:, H : 2 * H``): the ``index``
+    param of ``slice``; a bound that is a size names dimension variables of the module.
+    Written as black writes it (a slice with an expression for a bound has spaces
+    around its colons), so the module's text is the same through either formatter."""
     texts: list[str] = []
     for item in items:
         if item is None or isinstance(item, int):
             texts.append(str(item))
             continue
-        lo, hi, step = item
-        text = f"{'' if lo is None else lo}:{'' if hi is None else hi}"
-        texts.append(text if step is None else f"{text}:{step}")
+        parts = ["" if part is None else _bound_text(part) for part in item]
+        if item[2] is None:
+            parts.pop()
+        if any(not isinstance(part, int | str | None) for part in item[:2]):
+            text = " : ".join(parts).replace(" :  : ", " :: ").strip()
+        else:
+            text = ":".join(parts)
+        texts.append(text)
     return ", ".join(texts)
+
+
+def _bound_text(bound: Dim) -> str:
+    """A bound as black spaces it: ``2 * H``, ``H // 2``."""
+    if isinstance(bound, int | str):
+        return str(bound)
+    return ast.unparse(ast.parse(dim_text(bound), mode="eval"))
 
 
 @functools.cache  # one call per slice typed; a program has few distinct index texts
 def parse_index(text: str) -> tuple[IndexItem, ...]:
-    """The items of an :func:`index_text` (its inverse; integers only, nothing is
-    evaluated)."""
+    """The items of an :func:`index_text` (its inverse; read with :mod:`ast`, nothing
+    is evaluated)."""
     items: list[IndexItem] = []
     for part in text.split(","):
         part = part.strip()
         if part == "None":
             items.append(None)
-        elif ":" not in part:
+            continue
+        if ":" not in part:
             items.append(int(part))
-        else:
-            bounds = [None if b.strip() == "" else int(b) for b in part.split(":")]
-            if len(bounds) == 2:
-                bounds.append(None)
-            lo, hi, step = bounds
-            items.append((lo, hi, step))
+            continue
+        bounds = [None if b.strip() == "" else from_text(b) for b in part.split(":")]
+        if len(bounds) == 2:
+            bounds.append(None)
+        lo, hi, step = bounds
+        assert step is None or isinstance(step, int)
+        items.append((lo, hi, step))
     return tuple(items)
 
 
-def symbolic_offset(dim: str) -> tuple[str, int]:
-    """A symbolic size as (symbol, offset): ``N`` -> (N, 0), ``N-2`` -> (N, -2)."""
-    for k in range(len(dim) - 1, 0, -1):
-        if dim[k] in "+-":
-            tail = dim[k + 1 :]
-            if tail.isdigit():
-                return dim[:k], int(dim[k:])
-            break
-    return dim, 0
+def _slice_length(dim: Dim, lo: Bound, hi: Bound) -> Dim:
+    """Length of ``a[lo:hi]`` along an axis of size ``dim`` where a size or a bound is
+    an expression: a negative integer bound counts from the end; a bound that is an
+    expression is an offset from the start (``H`` in ``a[:, H:2*H]``)."""
 
-
-def symbolic_size(symbol: str, offset: int) -> str:
-    """The one label of ``symbol + offset`` (``N``, ``N-2``, ``N+1``): equal sizes
-    get equal labels, so ``x[1:][1:]`` and ``x[2:]`` broadcast together."""
-    return symbol if offset == 0 else f"{symbol}{offset:+d}"
-
-
-def _symbolic_length(dim: str, lo: int | None, hi: int | None) -> Dim:
-    """Length of ``a[lo:hi]`` along a symbolic axis of size ``dim`` (``N`` or an
-    offset of it, ``N-1``): an int, or the normalised ``N-2``-style label."""
-
-    def bound(value: int | None, default: tuple[int, int]) -> tuple[int, int]:
+    def place(value: Bound, default: Dim) -> Dim:
         if value is None:
             return default
-        return (1, value) if value < 0 else (0, value)
+        if isinstance(value, int) and value < 0:
+            return plus(dim, value)
+        return value
 
-    end = bound(hi, (1, 0))
-    start = bound(lo, (0, 0))
-    coeff, const = end[0] - start[0], end[1] - start[1]
-    if coeff == 0:
-        return max(const, 0)
-    if coeff == 1:
-        symbol, offset = symbolic_offset(dim)
-        return symbolic_size(symbol, offset + const)
-    raise IndexProblem(f"cannot tell the length of this slice of dimension {dim}")
+    start, end = place(lo, 0), place(hi, dim)
+    length = minus(end, start)
+    if isinstance(length, int):
+        return max(length, 0)
+    if not may_be_nonnegative(length):
+        raise IndexProblem(
+            f"cannot tell the length of this slice of dimension {dim_text(dim)}"
+        )
+    if not isinstance(end, int) and not may_be_nonnegative(minus(dim, end)):
+        raise IndexProblem(
+            f"the slice end {dim_text(end)} can be beyond the size {dim_text(dim)}"
+        )
+    return length
 
 
 def sliced(shape: Shape, items: tuple[IndexItem, ...]) -> Shape:
@@ -210,12 +215,18 @@ def sliced(shape: Shape, items: tuple[IndexItem, ...]) -> Shape:
         lo, hi, step = item
         if step == 0:
             raise IndexProblem("slice step cannot be zero")
-        if isinstance(dim, int):
+        if (
+            isinstance(dim, int)
+            and isinstance(lo, int | None)
+            and isinstance(hi, int | None)
+        ):
             out.append(len(range(dim)[slice(lo, hi, step)]))
         elif step in (None, 1):
-            out.append(_symbolic_length(dim, lo, hi))
+            out.append(_slice_length(dim, lo, hi))
         else:
-            raise IndexProblem(f"cannot slice symbolic dimension {dim} with a step")
+            raise IndexProblem(
+                f"cannot slice symbolic dimension {dim_text(dim)} with a step"
+            )
     return tuple(out) + shape[taken:]
 
 
@@ -333,6 +344,8 @@ def reshape(types: list[Type], params: dict, at: Site) -> Type:
     (positive integers or dimension names); the element count must not change."""
     if len(at.args) != len(types):
         raise at.error("reshape's shape rule needs its argument atoms (args=...)")
+    if "shape" in params:
+        return reshaped(types[0], parse_shape(params["shape"]), at)
     shape: list[Dim] = []
     for atom in at.args[1:]:
         if isinstance(atom, Const) and isinstance(atom.value, int) and atom.value >= 1:
@@ -344,6 +357,17 @@ def reshape(types: list[Type], params: dict, at: Site) -> Type:
                 "reshape() dimensions are dimension names (N) or positive integers"
             )
     return reshaped(types[0], tuple(shape), at)
+
+
+def shape_text(shape: Shape) -> str:
+    """A shape as the arguments of ``.reshape`` (``B*T, D``): the ``shape`` param."""
+    return ", ".join(dim_text(d) for d in shape)
+
+
+@functools.cache
+def parse_shape(text: str) -> Shape:
+    """The shape a :func:`shape_text` states."""
+    return tuple(from_text(part) for part in text.split(","))
 
 
 def reshaped(old: Type, shape: Shape, at: Site) -> Type:
@@ -427,8 +451,9 @@ def gather(types: list[Type], params: dict, at: Site) -> Type:
 
 
 def static_slice(types: list[Type], params: dict, at: Site) -> Type:
-    """``a[1:3, 0]``: the ``index`` param is the index's source text."""
-    (a,) = types
+    """``a[1:3, 0]``, ``a[:, H:2*H]``: the ``index`` param is the index's source text
+    (the arguments after ``a`` are the dimension variables it names)."""
+    a = types[0]
     try:
         return Type(a.dtype, sliced(a.shape, parse_index(params["index"])))
     except IndexProblem as problem:
@@ -439,20 +464,12 @@ def static_slice(types: list[Type], params: dict, at: Site) -> Type:
 
 
 def joined_size(sizes: tuple[Dim, ...]) -> Dim:
-    """The size of a concatenation of parts of these sizes: an int if all are, else
-    the label of the sum (``N+3``, ``N-1``, ``H+D``: symbols in the order given)."""
-    const = 0
-    symbols: list[str] = []
+    """The size of a concatenation of parts of these sizes: their sum (``N + 3``,
+    ``D + H``), canonical like every size."""
+    total: Dim = 0
     for dim in sizes:
-        if isinstance(dim, int):
-            const += dim
-            continue
-        symbol, offset = symbolic_offset(dim)
-        symbols.append(symbol)
-        const += offset
-    if not symbols:
-        return const
-    return symbolic_size("+".join(symbols), const)
+        total = plus(total, dim)
+    return total
 
 
 def _joined_types(types: list[Type], what: str, at: Site) -> None:

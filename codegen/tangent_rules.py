@@ -300,10 +300,10 @@ def scatter_add(dots, out, args):
 
 
 def unslice(dots, out, args, index=""):
-    _, dv = dots
+    dv = dots[1]
     if dv is None:
         return None
-    return call("unslice", args[0], dv, index=index)
+    return call("unslice", args[0], dv, *args[2:], index=index)
 
 
 def reshape_like(dots, out, args):

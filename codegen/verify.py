@@ -120,7 +120,7 @@ def verify_module(module: ModuleType, where: str) -> Report:
             report.row(function, name)
         if function == "forward_backward" and spec.wrt:
             report.row(function, "(dot product)")
-    found = bindings(spec.symbols)
+    found = bindings(spec.symbols, spec.sizes)
     per_binding = POINTS_PER_BINDING if spec.symbols else POINTS_SCALAR
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
@@ -132,6 +132,8 @@ def verify_module(module: ModuleType, where: str) -> Report:
                 report.skipped.append(f"{show_binding(binding)}: {skip}")
                 continue
             report.bindings.append(show_binding(binding))
+    if not found:
+        raise VerifyError("no binding of the sizes makes every size positive", where)
     if not report.bindings:
         raise VerifyError(
             f"no binding of the sizes could be checked ({report.skipped[0]})", where

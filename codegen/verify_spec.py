@@ -2,8 +2,8 @@
 :class:`Spec`, and the bindings of its size symbols to small sizes.
 
 Only the module's constants and functions are read, never its header text.  A size is
-an integer or a symbol expression (``N``, ``N-1``, ``2*H``) read with :mod:`ast`, never
-evaluated as Python.
+an integer or a symbol expression (``N``, ``N - 1``, ``4*H``, ``H//2``) read with
+:mod:`ast` against a whitelist (names, integers, ``+ - * //``), never evaluated as Python.
 """
 
 from __future__ import annotations
@@ -80,6 +80,12 @@ class Spec:
                     for symbol in _symbols_in(dim):
                         seen.setdefault(symbol)
         return list(seen)
+
+    @property
+    def sizes(self) -> list[int | str]:
+        """Every size the inputs' shapes and ``INTEGERS`` state."""
+        found = [d for name in self.inputs for d in self.shapes[name]]
+        return found + [d for dims in self.integers.values() for d in dims]
 
 
 def _names(value: object) -> tuple[str, ...] | None:
@@ -162,9 +168,13 @@ def _dim_ok(dim: object) -> bool:
 
 
 def _symbols_in(text: str) -> list[str]:
-    """The symbols of a size: a name, or a sum/difference/product of names and
-    integers (``N-1``); anything else is a ValueError (never evaluated)."""
-    tree = ast.parse(text, mode="eval").body
+    """The symbols of a size: a name, or sums, differences and products of names and
+    integers and floor divisions by an integer (``N - 1``, ``4*H``, ``H//2``); anything
+    else is a ValueError (never evaluated)."""
+    try:
+        tree = ast.parse(text, mode="eval").body
+    except SyntaxError:
+        raise ValueError(text) from None
     names: list[str] = []
     stack = [tree]
     while stack:
@@ -175,6 +185,14 @@ def _symbols_in(text: str) -> list[str]:
             node.op, ast.Add | ast.Sub | ast.Mult
         ):
             stack += [node.right, node.left]
+        elif (
+            isinstance(node, ast.BinOp)
+            and isinstance(node.op, ast.FloorDiv)
+            and isinstance(node.right, ast.Constant)
+            and type(node.right.value) is int
+            and node.right.value > 0
+        ):
+            stack.append(node.left)
         elif isinstance(node, ast.Constant) and type(node.value) is int:
             pass
         else:
@@ -198,20 +216,35 @@ def size_of(dim: int | str, binding: Mapping[str, int]) -> int:
             return a + b
         if isinstance(node.op, ast.Sub):
             return a - b
+        if isinstance(node.op, ast.FloorDiv):
+            return a // b
         return a * b
 
     return value(ast.parse(dim, mode="eval").body)
 
 
-def bindings(symbols: Sequence[str]) -> list[dict[str, int]]:
-    """Sizes for the symbols: distinct sizes, all 1, and each symbol 1 in turn."""
+def bindings(
+    symbols: Sequence[str], sizes: Sequence[int | str] = ()
+) -> list[dict[str, int]]:
+    """Sizes for the symbols: distinct sizes, all 1, and each symbol 1 in turn; those
+    that make one of ``sizes`` (``H - 2``) less than 1 are left out, and the distinct
+    sizes grow until every size is at least 1."""
     if not symbols:
         return [{}]
-    generic = {s: GENERIC_SIZES[i % len(GENERIC_SIZES)] for i, s in enumerate(symbols)}
+
+    def fits(binding: dict[str, int]) -> bool:
+        return all(size_of(d, binding) >= 1 for d in sizes)
+
+    base = {s: GENERIC_SIZES[i % len(GENERIC_SIZES)] for i, s in enumerate(symbols)}
+    generic = base
+    for extra in range(1, 64):
+        if fits(generic):
+            break
+        generic = {s: v + extra for s, v in base.items()}
     found = [generic, {s: 1 for s in symbols}]
     if len(symbols) > 1:
         found += [{**generic, s: 1} for s in symbols]
-    return found[:MAX_BINDINGS]
+    return [b for b in found if fits(b)][:MAX_BINDINGS]
 
 
 def show_binding(binding: Mapping[str, int]) -> str:

@@ -8,6 +8,7 @@ import ast
 from collections.abc import Callable
 from typing import Any
 
+from .dims import SizeProblem, from_ast
 from .errors import InputError
 from .hints import attribute_hint, call_hint
 from .naming import VALUE_NAMES_TOO, name_problem
@@ -200,10 +201,7 @@ def _check_call(node: ast.Call, where: str, conditions: _Conditions) -> list[ast
     _check_arity(node, name, where)
     if name == "reshape":
         for dim in node.args[1:]:
-            if not (_literal_option(dim) or isinstance(dim, ast.Name)):
-                raise node_error(
-                    "reshape() dimensions are names or integer literals", dim, where
-                )
+            _check_size(dim, where)
         return [node.args[0]]
     if name in JOINS:
         return _joined_arrays(node, name, where)
@@ -272,14 +270,26 @@ def _check_subscript(node: ast.Subscript, where: str, _: _Conditions) -> list[as
         if is_new_axis(item):
             continue
         if isinstance(item, ast.Slice):
-            for part in (item.lower, item.upper, item.step):
-                if part is not None and not _literal_option(part):
-                    raise node_error(
-                        "slice bounds must be integer literals", part, where
-                    )
+            for part in (item.lower, item.upper):
+                if part is not None and not is_int_literal(part):
+                    _check_size(part, where)
+            if item.step is not None and not is_int_literal(item.step):
+                raise node_error("a slice step is an integer literal", item.step, where)
         elif item is not None:
             indices.append(item)
     return [node.value, *reversed(indices)]
+
+
+def _check_size(node: ast.expr, where: str) -> None:
+    """A size written in the program (a reshape dimension, a slice bound): dimension
+    names and integers with + - * and // (see :func:`codegen.dims.from_ast`)."""
+    try:
+        from_ast(node)
+    except SizeProblem as problem:
+        raise node_error(str(problem), problem.node, where) from None
+    for part in ast.walk(node):
+        if isinstance(part, ast.Name):
+            check_name(part.id, part, where)
 
 
 def _check_constant(node: ast.Constant, where: str, _: _Conditions) -> list[ast.AST]:

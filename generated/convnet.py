@@ -81,6 +81,8 @@ def col2im(cols, shape, stride, padding):
 
 def max_pool2d(x, k):
     """The maximum of each k by k window of NCHW images x, at stride k."""
+    if x.shape[2] % k or x.shape[3] % k:
+        raise ValueError(f"max_pool2d: sizes {x.shape[2:]} not divisible by {k}")
     out = x[:, :, ::k, ::k].copy()
     for i in range(k):
         for j in range(k):

@@ -142,10 +142,12 @@ def test_printed_as_written() -> None:
     assert "torch.stack([a, c], dim=0)" in torch_text
 
 
-def test_symbolic_sizes_are_labels_and_bounds_read_shapes() -> None:
+def test_symbolic_sizes_add_up_and_bounds_read_shapes() -> None:
+    """Joined sizes are sums in the one notation of sizes (``D + H`` however the
+    parts are ordered; ``N + M + N - 1`` is ``M + 2*N - 1``)."""
     text = generate(SYMBOLIC, Options())
-    assert "# (N, H+D)" in text
-    assert "# (N+M+N-1, H)" in text
+    assert "# (N, D + H)" in text
+    assert "# (M + 2*N - 1, H)" in text
     assert "dz[:, : h.shape[1]]" in text
     assert "dz[:, h.shape[1] :]" in text
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from codegen.dims import symbol
 from codegen.errors import InputError
 from codegen.generate import compile_source
 from codegen.ir import Const, Op, Var
@@ -96,9 +97,9 @@ CASES: list[tuple[str, list[Type], dict, tuple, Type]] = [
         (),
         Type("float", ("N", "C")),
     ),
-    ("slice", [ND], {"index": "1:, 0"}, (), Type("float", ("N-1",))),
+    ("slice", [ND], {"index": "1:, 0"}, (), Type("float", (symbol("N") - 1,))),
     ("slice", [Type("float", (5, "D"))], {"index": "::2"}, (), Type("float", (3, "D"))),
-    ("unslice", [ND, Type("float", ("N-1",))], {"index": "1:, 0"}, (), ND),
+    ("unslice", [ND, Type("float", (symbol("N") - 1,))], {"index": "1:, 0"}, (), ND),
     ("copy", [IN], {}, (), IN),
     ("zeros_like", [IN], {}, (), N_),
     ("as_float", [I], {}, (), F),
