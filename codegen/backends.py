@@ -76,8 +76,15 @@ BACKENDS: dict[str, Backend] = {
         views=VIEWS,
         # with the functions the module may define (convolution and pooling)
         reserved=frozenset(
-            {"np", "numpy", "float", "im2col", "col2im"}
-            | {"max_pool2d_grad", "max_pool2d_tangent"}
+            {
+                "np",
+                "numpy",
+                "float",
+                "im2col",
+                "col2im",
+                "max_pool2d_grad",
+                "max_pool2d_tangent",
+            }
         ),
         describe_scalar=(
             "Backend: numpy (elementwise: call it with arrays to evaluate many points)."
