@@ -384,7 +384,7 @@ HELPERS.update(
                 "    total = sum(h * dx[:, :, i::k, j::k] for h, (i, j) in zip(hits, offsets))",
                 "    return total / sum(hits)",
             ),
-            ("numpy",),
+            (),
         ),
     }
 )
