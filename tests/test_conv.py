@@ -235,9 +235,7 @@ def test_layer_target_minimal_cache(tmp_path) -> None:
 
 def test_torch_function_passes_gradcheck_and_gradgradcheck() -> None:
     text = generate(
-        CONV_RELU_POOL.replace(
-            "b[None, :, None, None]", "b[None, :, None, None] * 1.0"
-        ),
+        CONV_RELU_POOL,
         Options(backend="torch", target="function"),
     )
     module = load_module(text, "crp_function")
