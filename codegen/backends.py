@@ -74,7 +74,18 @@ BACKENDS: dict[str, Backend] = {
         elementwise=True,
         mutable=True,
         views=VIEWS,
-        reserved=frozenset({"np", "numpy", "float"}),
+        # with the functions the module may define (convolution and pooling)
+        reserved=frozenset(
+            {
+                "np",
+                "numpy",
+                "float",
+                "im2col",
+                "col2im",
+                "max_pool2d_grad",
+                "max_pool2d_tangent",
+            }
+        ),
         describe_scalar=(
             "Backend: numpy (elementwise: call it with arrays to evaluate many points)."
         ),
@@ -91,6 +102,8 @@ BACKENDS: dict[str, Backend] = {
             "unslice": (0,),
             "count": (0,),
             "dim": (0,),
+            "conv2d_grad_input": (2,),
+            "avg_pool2d_grad": (1,),
         },
         standin=("numpy", "broadcast_to"),
     ),

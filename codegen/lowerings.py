@@ -371,3 +371,31 @@ def _join(b: Builder, c: Call) -> Atom:
 
 # var, std, concatenate and stack, over the default of their names above
 LOWERINGS.update({"var": _var, "std": _std, "concatenate": _join, "stack": _join})
+
+
+# --- convolution and pooling ------------------------------------------------------------
+
+
+def _conv2d(b: Builder, c: Call) -> Atom:
+    """conv2d(x, w, stride=1, padding=0): the filter size (KH, KW) goes in the params
+    too (the gradient primitives read it); the shape rule checks the rest."""
+    x, w = c.args
+    for arg, node in zip(c.args, c.node.args, strict=True):
+        b.need_array(c.name, arg, node)
+    kernel = b.type_of(w).shape[2:]
+    params = (
+        ("kernel", tuple(kernel)),
+        ("padding", c.options.get("padding", 0)),
+        ("stride", c.options.get("stride", 1)),
+    )
+    return b.emit("conv2d", (x, w), c.target, params)
+
+
+def _pool(b: Builder, c: Call) -> Atom:
+    """max_pool2d(x, k) and avg_pool2d(x, k): k by k windows, stride k."""
+    b.need_array(c.name, c.args[0], c.node)
+    k = literal_value(c.node.args[1])
+    return b.emit(c.name, c.args[:1], c.target, (("k", k),))
+
+
+LOWERINGS.update({"conv2d": _conv2d, "max_pool2d": _pool, "avg_pool2d": _pool})

@@ -39,6 +39,11 @@ RESERVED = frozenset(
         "numpy",
         "float",
         "pi",
+        # functions the numpy module may define (convolution and pooling)
+        "im2col",
+        "col2im",
+        "max_pool2d_grad",
+        "max_pool2d_tangent",
     }
 )
 

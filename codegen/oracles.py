@@ -120,6 +120,29 @@ def fd_gradient(
     return grad
 
 
+def fd_gradient_at(
+    objective: Callable[[Point], float],
+    point: Point,
+    name: str,
+    picks: np.ndarray,
+    scale: float = 1.0,
+) -> np.ndarray:
+    """:func:`fd_gradient` at the coordinates ``picks`` of ``point[name]`` only
+    (indices into its raveled array), in that order."""
+    array = np.asarray(point[name], dtype=float)
+    grad = np.zeros(len(picks))
+    for k, flat in enumerate(picks):
+        index = np.unravel_index(int(flat), array.shape)
+        x = float(array[index])
+        h = scale * fd_step(x)
+        up, down = array.copy(), array.copy()
+        up[index], down[index] = x + h, x - h
+        f_up = objective(_with(point, name, up))
+        f_down = objective(_with(point, name, down))
+        grad[k] = (f_up - f_down) / ((x + h) - (x - h))
+    return grad
+
+
 def fd_vjp(
     forward: Callable[[Point], object],
     point: Point,

@@ -24,8 +24,8 @@ from typing import NamedTuple
 
 import sympy
 
+from . import conv_shapes, shapes
 from . import reverse_rules as vjp
-from . import shapes
 from . import tangent_rules as jvp
 from .errors import MissingRuleError
 from .ir import Op
@@ -422,6 +422,35 @@ _RECORDS = (
         "arange", 1, shapes.arange, user=Signature(1, 1), from_numbers=True
     ),
     _array("dim", 1, shapes.integer, number=True),  # a.shape[k]
+    # --- convolution and pooling ---------------------------------------------------
+    # conv2d(x, w, stride=1, padding=0) (params: stride, padding, kernel=(KH, KW));
+    # max_pool2d(x, k) and avg_pool2d(x, k) (params: k; windows k by k, stride k)
+    _array(
+        "conv2d", 2, conv_shapes.conv2d,
+        "conv2d: dx = the transposed convolution of dOut with w, dw = dOut times "
+        "x's windows (im2col)",
+        user=Signature(2, 2, frozenset({"stride", "padding"})), dtype="float",
+    ),
+    # conv2d's gradient in x: (dOut, w, x), x read for its shape
+    _array("conv2d_grad_input", 3, conv_shapes.conv2d_grad_input),
+    # conv2d's gradient in w: (x, dOut)
+    _array("conv2d_grad_filter", 2, conv_shapes.conv2d_grad_filter),
+    _array(
+        "max_pool2d", 1, conv_shapes.pool2d,
+        "max_pool2d: routes the gradient to each window's maximum (ties split evenly)",
+        user=Signature(2, 2), convention=Convention(vjp.MAX_POOL_TIES), kinked=True,
+        dtype="float",
+    ),
+    # (dOut, x, out): max_pool2d's gradient; (dx, x, out): its tangent
+    _array("max_pool2d_grad", 3, conv_shapes.pool2d_grad),
+    _array("max_pool2d_tangent", 3, conv_shapes.max_pool2d_tangent),
+    _array(
+        "avg_pool2d", 1, conv_shapes.pool2d,
+        "avg_pool2d: shares the gradient evenly over each window",
+        user=Signature(2, 2), dtype="float",
+    ),
+    # (dOut, x): avg_pool2d's gradient, x read for its shape
+    _array("avg_pool2d_grad", 2, conv_shapes.pool2d_grad),
 )
 # fmt: on
 

@@ -6,10 +6,12 @@ from .ir import Const, Op
 from .print_core import (
     ADD,
     ATOM,
+    HELPERS,
     MATMUL,
     MUL,
     OPERATORS,
     UNARY,
+    Helper,
     Rule,
     Statement,
     StatementOrExpression,
@@ -318,3 +320,171 @@ NUMPY: dict[str, Rule] = {
     # --- transformer: powers as products ---
     "pow": _np_pow,
 }
+
+
+# --- convolution and pooling ---------------------------------------------------------
+# The module defines im2col (the windows of the images, a view), col2im (its adjoint:
+# the windows added back into images) and max pooling's value, gradient and tangent;
+# col2im adds the KH*KW offsets in a loop, 5x faster than np.add.at at the
+# benchmark's size (benchmarks/RESULTS-arrays.txt, "convolution").
+
+HELPERS.update(
+    {
+        "im2col": Helper(
+            (
+                "def im2col(x, kh, kw, stride, padding):",
+                '    """The (kh, kw) windows of NCHW images x, every stride-th: a view of',
+                '    shape (N, C, OH, OW, kh, kw) (of a padded copy when padding > 0)."""',
+                "    if padding:",
+                "        p = (padding, padding)",
+                "        x = np.pad(x, ((0, 0), (0, 0), p, p))",
+                "    windows = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), (2, 3))",
+                "    return windows[:, :, ::stride, ::stride]",
+            ),
+            ("numpy",),
+        ),
+        "col2im": Helper(
+            (
+                "def col2im(cols, shape, stride, padding):",
+                '    """The adjoint of im2col: windows cols (N, C, OH, OW, kh, kw) added',
+                '    back into images of ``shape``, one window offset at a time."""',
+                "    n, c, h, w = shape",
+                "    oh, ow, kh, kw = cols.shape[2:]",
+                "    x = np.zeros((n, c, h + 2 * padding, w + 2 * padding))",
+                "    for i in range(kh):",
+                "        for j in range(kw):",
+                "            rows = slice(i, i + stride * oh, stride)",
+                "            columns = slice(j, j + stride * ow, stride)",
+                "            x[:, :, rows, columns] += cols[:, :, :, :, i, j]",
+                "    return x[:, :, padding : padding + h, padding : padding + w]",
+            ),
+            ("numpy",),
+        ),
+        "max_pool2d": Helper(
+            (
+                "def max_pool2d(x, k):",
+                '    """The maximum of each k by k window of NCHW images x, at stride k."""',
+                "    if x.shape[2] % k or x.shape[3] % k:",
+                '        raise ValueError(f"max_pool2d: sizes {x.shape[2:]} not divisible by {k}")',
+                "    out = x[:, :, ::k, ::k].copy()",
+                "    for i in range(k):",
+                "        for j in range(k):",
+                "            np.maximum(out, x[:, :, i::k, j::k], out=out)",
+                "    return out",
+            ),
+            ("numpy",),
+        ),
+        "avg_pool2d": Helper(
+            (
+                "def avg_pool2d(x, k):",
+                '    """The mean of each k by k window of NCHW images x, at stride k."""',
+                "    if x.shape[2] % k or x.shape[3] % k:",
+                '        raise ValueError(f"avg_pool2d: sizes {x.shape[2:]} not divisible by {k}")',
+                "    return im2col(x, k, k, k, 0).mean(axis=(4, 5))",
+            ),
+            ("numpy",),
+        ),
+        "max_pool2d_grad": Helper(
+            (
+                "def max_pool2d_grad(g, x, out, k):",
+                '    """g (shaped like out = max_pool2d(x, k)) routed to each window\'s',
+                '    maximum, split evenly among tied elements (as max)."""',
+                "    offsets = [(i, j) for i in range(k) for j in range(k)]",
+                "    share = g / sum(x[:, :, i::k, j::k] == out for i, j in offsets)",
+                "    dx = np.zeros(x.shape)",
+                "    for i, j in offsets:",
+                "        dx[:, :, i::k, j::k] = (x[:, :, i::k, j::k] == out) * share",
+                "    return dx",
+            ),
+            ("numpy",),
+        ),
+        "max_pool2d_tangent": Helper(
+            (
+                "def max_pool2d_tangent(dx, x, out, k):",
+                '    """The tangent of out = max_pool2d(x, k) along dx: each window\'s',
+                '    dx averaged over its tied maxima."""',
+                "    offsets = [(i, j) for i in range(k) for j in range(k)]",
+                "    hits = [x[:, :, i::k, j::k] == out for i, j in offsets]",
+                "    total = sum(h * dx[:, :, i::k, j::k] for h, (i, j) in zip(hits, offsets))",
+                "    return total / sum(hits)",
+            ),
+            (),
+        ),
+    }
+)
+
+
+def _windows(p: TablePrinter, x: str, op: Op) -> str:
+    """``im2col(x, KH, KW, stride, padding)`` for a convolution or a pooling."""
+    if "pool" in op.prim:
+        k = op.param("k", 2)
+        return f"{p.helper('im2col')}({x}, {k}, {k}, {k}, 0)"
+    kh, kw = op.param("kernel", (1, 1))
+    stride, padding = op.param("stride", 1), op.param("padding", 0)
+    return f"{p.helper('im2col')}({x}, {kh}, {kw}, {stride}, {padding})"
+
+
+def _einsum_text(p: TablePrinter, spec: str, *operands: str) -> str:
+    einsum = p.ref("numpy", "einsum")
+    return f'{einsum}("{spec}", {", ".join(operands)}, optimize={EINSUM_OPTIMIZE})'
+
+
+def _np_conv2d(p: TablePrinter, op: Op) -> Text:
+    """The filters times the image windows: ``np.einsum(... im2col(x, ...), w)``."""
+    windows = _windows(p, p.expr(op.args[0]), op)
+    return Text(_einsum_text(p, "nchwij,fcij->nfhw", windows, p.expr(op.args[1])), ATOM)
+
+
+def _np_conv2d_grad_input(p: TablePrinter, op: Op) -> Text:
+    """The transposed convolution: the upstream times the filters, put back into
+    images by col2im."""
+    g, w, x = (p.expr(a) for a in op.args)
+    cols = _einsum_text(p, "nfhw,fcij->nchwij", g, w)
+    stride, padding = op.param("stride", 1), op.param("padding", 0)
+    return Text(
+        f"{p.helper('col2im')}({cols}, {p.receiver(op.args[2])}.shape, {stride}, "
+        f"{padding})",
+        ATOM,
+    )
+
+
+def _np_conv2d_grad_filter(p: TablePrinter, op: Op) -> Text:
+    """The upstream times the image windows."""
+    windows = _windows(p, p.expr(op.args[0]), op)
+    return Text(_einsum_text(p, "nfhw,nchwij->fcij", p.expr(op.args[1]), windows), ATOM)
+
+
+def _np_avg_pool2d(p: TablePrinter, op: Op) -> Text:
+    """The module's own avg_pool2d (the windows' mean, divisibility checked)."""
+    p.helper("im2col")
+    return _np_max_pool2d_helper(p, op)
+
+
+def _np_max_pool2d_helper(p: TablePrinter, op: Op) -> Text:
+    """The module's own max_pool2d, max_pool2d_grad or max_pool2d_tangent (a loop
+    over the k*k offsets: 5x faster than reducing im2col's windows, measured in
+    benchmarks/RESULTS-arrays.txt, "convolution")."""
+    args = ", ".join(p.expr(a) for a in op.args)
+    return Text(f"{p.helper(op.prim)}({args}, {op.param('k', 2)})", ATOM)
+
+
+def _np_avg_pool2d_grad(p: TablePrinter, op: Op) -> Text:
+    """The upstream repeated over each k by k window, divided by k*k."""
+    k = op.param("k", 2)
+    repeat = p.ref("numpy", "repeat")
+    inner = f"{repeat}({repeat}({p.expr(op.args[0])}, {k}, axis=2), {k}, axis=3)"
+    return Text(f"{inner} / {k * k}", MUL)
+
+
+NUMPY.update(
+    {
+        "conv2d": _np_conv2d,
+        "conv2d_grad_input": _np_conv2d_grad_input,
+        "conv2d_grad_filter": _np_conv2d_grad_filter,
+        "max_pool2d": _np_max_pool2d_helper,
+        "max_pool2d_grad": _np_max_pool2d_helper,
+        "max_pool2d_tangent": _np_max_pool2d_helper,
+        "avg_pool2d": _np_avg_pool2d,
+        "avg_pool2d_grad": _np_avg_pool2d_grad,
+    }
+)

@@ -110,3 +110,30 @@ SOURCE: dict[str, Rule] = {
     "permute": _source_permute,
     "einsum": _source_einsum,
 }
+
+
+# --- convolution and pooling ---------------------------------------------------------
+
+
+def _source_conv2d(p: TablePrinter, op: Op) -> Text:
+    x, w = (p.expr(a) for a in op.args)
+    options = f"stride={op.param('stride', 1)}, padding={op.param('padding', 0)}"
+    return Text(f"conv2d({x}, {w}, {options})", ATOM)
+
+
+def _source_pool(p: TablePrinter, op: Op) -> Text:
+    return Text(f"{op.prim}({p.expr(op.args[0])}, {op.param('k', 2)})", ATOM)
+
+
+SOURCE.update(
+    {
+        "conv2d": _source_conv2d,
+        "conv2d_grad_input": _source_call,
+        "conv2d_grad_filter": _source_call,
+        "max_pool2d": _source_pool,
+        "max_pool2d_grad": _source_call,
+        "max_pool2d_tangent": _source_call,
+        "avg_pool2d": _source_pool,
+        "avg_pool2d_grad": _source_call,
+    }
+)

@@ -351,3 +351,93 @@ def _with_numbers_in_math(table: dict[str, Rule]) -> dict[str, Rule]:
 
 
 TORCH = _with_numbers_in_math(TORCH)
+
+
+# --- convolution and pooling ---------------------------------------------------------
+# PyTorch's own ops for the values; max pooling's gradient and tangent are written out
+# so that ties split evenly, as in every backend (F.max_pool2d's own backward routes
+# a tied window's gradient to one element).
+
+
+def _torch_conv_options(op: Op) -> str:
+    return f"stride={op.param('stride', 1)}, padding={op.param('padding', 0)}"
+
+
+def _torch_conv2d(p: TablePrinter, op: Op) -> Text:
+    x, w = (p.expr(a) for a in op.args)
+    conv = p.ref("torch", "nn.functional.conv2d")
+    return Text(f"{conv}({x}, {w}, {_torch_conv_options(op)})", ATOM)
+
+
+def _torch_conv2d_grad_input(p: TablePrinter, op: Op) -> Text:
+    g, w, _ = (p.expr(a) for a in op.args)
+    shape = f"{p.receiver(op.args[2])}.shape"
+    grad = p.ref("torch", "nn.grad.conv2d_input")
+    return Text(f"{grad}({shape}, {w}, {g}, {_torch_conv_options(op)})", ATOM)
+
+
+def _torch_conv2d_grad_filter(p: TablePrinter, op: Op) -> Text:
+    x, g = (p.expr(a) for a in op.args)
+    kh, kw = op.param("kernel", (1, 1))
+    shape = f"({p.receiver(op.args[1])}.shape[1], {p.receiver(op.args[0])}.shape[1], {kh}, {kw})"
+    grad = p.ref("torch", "nn.grad.conv2d_weight")
+    return Text(f"{grad}({x}, {shape}, {g}, {_torch_conv_options(op)})", ATOM)
+
+
+def _torch_pool(attr: str) -> Rule:
+    def rule(p: TablePrinter, op: Op) -> Text:
+        pool = p.ref("torch", f"nn.functional.{attr}")
+        return Text(f"{pool}({p.expr(op.args[0])}, {op.param('k', 2)})", ATOM)
+
+    return rule
+
+
+def _up(text: str, k: object) -> str:
+    """Each element repeated over its k by k window."""
+    return f"{text}.repeat_interleave({k}, 2).repeat_interleave({k}, 3)"
+
+
+def _torch_hit(p: TablePrinter, op: Op) -> str:
+    """Where each window of x (argument 1) equals its maximum out (argument 2), as
+    x's dtype."""
+    x, k = p.receiver(op.args[1]), op.param("k", 2)
+    return f"({x} == {_up(p.receiver(op.args[2]), k)}).to({x}.dtype)"
+
+
+def _torch_window_sum(p: TablePrinter, text: str, k: object) -> str:
+    pool = p.ref("torch", "nn.functional.avg_pool2d")
+    return f"{pool}({text}, {k}, divisor_override=1)"
+
+
+def _torch_max_pool2d_grad(p: TablePrinter, op: Op) -> Text:
+    """``hit * up(g / ties)``: g split evenly among each window's maxima."""
+    k, hit = op.param("k", 2), _torch_hit(p, op)
+    share = f"({p.expr(op.args[0])} / {_torch_window_sum(p, hit, k)})"
+    return Text(f"{hit} * {_up(share, k)}", MUL)
+
+
+def _torch_max_pool2d_tangent(p: TablePrinter, op: Op) -> Text:
+    """The tangent averaged over each window's maxima."""
+    k, hit = op.param("k", 2), _torch_hit(p, op)
+    d = p.receiver(op.args[0])
+    total = _torch_window_sum(p, f"{d} * {hit}", k)
+    return Text(f"{total} / {_torch_window_sum(p, hit, k)}", MUL)
+
+
+def _torch_avg_pool2d_grad(p: TablePrinter, op: Op) -> Text:
+    k = op.param("k", 2)
+    return Text(f"{_up(p.receiver(op.args[0]), k)} / {k * k}", MUL)
+
+
+TORCH.update(
+    {
+        "conv2d": _torch_conv2d,
+        "conv2d_grad_input": _torch_conv2d_grad_input,
+        "conv2d_grad_filter": _torch_conv2d_grad_filter,
+        "max_pool2d": _torch_pool("max_pool2d"),
+        "max_pool2d_grad": _torch_max_pool2d_grad,
+        "max_pool2d_tangent": _torch_max_pool2d_tangent,
+        "avg_pool2d": _torch_pool("avg_pool2d"),
+        "avg_pool2d_grad": _torch_avg_pool2d_grad,
+    }
+)

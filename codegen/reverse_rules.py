@@ -392,3 +392,68 @@ def einsum(g, out, args, spec=""):
             value = call("expand", value, arg, axis=axis, keepdims=False)
         contributions.append(value)
     return tuple(contributions)
+
+
+# --- convolution and pooling ---------------------------------------------------------
+# (params: conv2d's stride, padding and kernel (KH, KW); a pooling's k.  The gradient
+# primitives are linear in their upstream gradient, so their own rules close the set)
+
+#: max_pool2d at ties, consistent with max: stated in the header of a module using it
+MAX_POOL_TIES = (
+    "max_pool2d: the gradient goes to each window's maximum, split evenly among tied "
+    "elements (as max; PyTorch's max_pool2d routes it to one of them)"
+)
+
+
+def conv2d(g, out, args, **params):
+    """Bilinear: the transposed convolution for x, the windows times g for w."""
+    x, w = args
+    return (
+        call("conv2d_grad_input", g, w, x, **params),
+        call("conv2d_grad_filter", x, g, **params),
+    )
+
+
+def conv2d_grad_input(g, out, args, **params):
+    """``dx = T(u, w)`` (u the upstream of conv2d): <g, dx> = <conv2d(g, w), u>, and in
+    w <g, T(u, w)> = <grad_filter(g, u), w>."""
+    u, w, _ = args
+    return (
+        call("conv2d", g, w, **params),
+        call("conv2d_grad_filter", g, u, **params),
+        None,
+    )
+
+
+def conv2d_grad_filter(g, out, args, **params):
+    """``dw = G(x, u)``: in x the transposed convolution of u with g, in u conv2d."""
+    x, u = args
+    return (
+        call("conv2d_grad_input", u, g, x, **params),
+        call("conv2d", x, g, **params),
+    )
+
+
+def max_pool2d(g, out, args, k=2):
+    (x,) = args
+    return (call("max_pool2d_grad", g, x, out, k=k),)
+
+
+def max_pool2d_grad(g, out, args, k=2):
+    """Linear in the upstream (the pattern of maxima is locally constant)."""
+    _, x, pooled = args
+    return call("max_pool2d_tangent", g, x, pooled, k=k), None, None
+
+
+def max_pool2d_tangent(g, out, args, k=2):
+    _, x, pooled = args
+    return call("max_pool2d_grad", g, x, pooled, k=k), None, None
+
+
+def avg_pool2d(g, out, args, k=2):
+    (x,) = args
+    return (call("avg_pool2d_grad", g, x, k=k),)
+
+
+def avg_pool2d_grad(g, out, args, k=2):
+    return call("avg_pool2d", g, k=k), None

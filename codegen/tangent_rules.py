@@ -365,3 +365,58 @@ def einsum(dots, out, args, spec=""):
             replaced = (*args[:k], dot, *args[k + 1 :])
             terms.append(call("einsum", *replaced, spec=spec))
     return _plus(*terms)
+
+
+# --- convolution and pooling ---------------------------------------------------------
+
+
+def conv2d(dots, out, args, **params):
+    """d conv2d(x, w) = conv2d(dx, w) + conv2d(x, dw): bilinear."""
+    x, w = args
+    dx, dw = dots
+    return _plus(
+        None if dx is None else call("conv2d", dx, w, **params),
+        None if dw is None else call("conv2d", x, dw, **params),
+    )
+
+
+def conv2d_grad_input(dots, out, args, **params):
+    """Bilinear in the upstream and the filters (the third argument: a shape)."""
+    u, w, x = args
+    du, dw, _ = dots
+    return _plus(
+        None if du is None else call("conv2d_grad_input", du, w, x, **params),
+        None if dw is None else call("conv2d_grad_input", u, dw, x, **params),
+    )
+
+
+def conv2d_grad_filter(dots, out, args, **params):
+    """Bilinear in the images and the upstream."""
+    x, u = args
+    dx, du = dots
+    return _plus(
+        None if dx is None else call("conv2d_grad_filter", dx, u, **params),
+        None if du is None else call("conv2d_grad_filter", x, du, **params),
+    )
+
+
+def max_pool2d(dots, out, args, k=2):
+    """The tangent at each window's maximum (ties averaged), like the reverse rule."""
+    (dx,) = dots
+    return None if dx is None else call("max_pool2d_tangent", dx, args[0], out, k=k)
+
+
+def _pool_linear(prim: str) -> TangentFn:
+    """A pooling gradient or tangent: linear in its first argument, the maxima's
+    pattern locally constant."""
+
+    def rule(dots, out, args, k=2):
+        return None if dots[0] is None else call(prim, dots[0], *args[1:], k=k)
+
+    return rule
+
+
+max_pool2d_grad = _pool_linear("max_pool2d_grad")
+max_pool2d_tangent = _pool_linear("max_pool2d_tangent")
+avg_pool2d = _pool_linear("avg_pool2d")
+avg_pool2d_grad = _pool_linear("avg_pool2d_grad")

@@ -18,6 +18,7 @@ from .oracles import (
     directional,
     dot_product_sides,
     fd_gradient,
+    fd_gradient_at,
     fd_tolerance,
     inner,
     magnitude,
@@ -26,6 +27,9 @@ from .oracles import (
 from .verify_spec import Spec, one_line, size_of
 
 SEED = 0
+#: central differences per input checked by --verify; a larger input is checked at a
+#: seeded sample of its coordinates (and every coordinate by the dot-product test)
+MAX_COORDINATES = 256
 #: tries at a finite forward before sampling positive values, and in all
 DOMAIN_TRIES = (10, 30)
 
@@ -197,6 +201,15 @@ class Checker:
             for n in self.spec.wrt
         ]
 
+    def _picks(self, value: object) -> np.ndarray | None:
+        """The coordinates of an input checked by central differences: all of them,
+        or a seeded sample of :data:`MAX_COORDINATES` for a larger array (the
+        dot-product test still moves every coordinate, along a random direction)."""
+        count = int(np.size(value))
+        if count <= MAX_COORDINATES:
+            return None
+        return np.sort(self.rng.choice(count, MAX_COORDINATES, replace=False))
+
     def _forward_backward(self, point: Point) -> list[Result]:
         spec = self.spec
         values = self.forward(point)
@@ -221,9 +234,23 @@ class Checker:
             return self.objective(p, c)
 
         for name, g in zip(spec.wrt, grads, strict=True):
-            outcome = _compare(
-                g, lambda s, n=name: fd_gradient(objective, point, n, s), size
-            )
+            picks = self._picks(point[name])
+            if picks is None:
+                outcome = _compare(
+                    g, lambda s, n=name: fd_gradient(objective, point, n, s), size
+                )
+            elif np.shape(_array(g)) != np.shape(point[name]):
+                outcome = _failed(
+                    f"shape {np.shape(_array(g))}, expected {np.shape(point[name])}"
+                )
+            else:
+                outcome = _compare(
+                    np.ravel(_array(g))[picks],
+                    lambda s, n=name, p=picks: fd_gradient_at(
+                        objective, point, n, p, s
+                    ),
+                    size,
+                )
             results.append(_reliable("forward_backward", name, outcome))
         if spec.wrt:  # the dot-product test along a random direction of every input
             direction = {n: random_like(point[n], self.rng) for n in spec.wrt}

@@ -408,3 +408,35 @@ _STATIC_ARGUMENTS: dict[str, Callable[[ast.Call, str], list[ast.AST]]] = {
     "transpose": _transpose_args,
     "einsum": _einsum_args,
 }
+
+
+# --- convolution and pooling: sizes are integer literals ------------------------------
+
+
+def _int_at_least(low: int) -> Callable[[ast.expr], str]:
+    def problem(node: ast.expr) -> str:
+        if isinstance(node, ast.Constant) and type(node.value) is int:
+            if node.value >= low:
+                return ""
+        return f"must be an integer literal >= {low}"
+
+    return problem
+
+
+_OPTION_CHECKS.update({"stride": _int_at_least(1), "padding": _int_at_least(0)})
+
+
+def _pool_args(node: ast.Call, where: str) -> list[ast.AST]:
+    """``max_pool2d(x, 2)``: the window size is an integer literal >= 1."""
+    name = node.func.id  # type: ignore[attr-defined]
+    size = node.args[1]
+    if _int_at_least(1)(size):
+        raise node_error(
+            f"{name}() window size must be an integer literal >= 1 ({name}(x, 2))",
+            size,
+            where,
+        )
+    return [node.args[0]]
+
+
+_STATIC_ARGUMENTS.update({"max_pool2d": _pool_args, "avg_pool2d": _pool_args})

@@ -306,3 +306,24 @@ def test_index_bounds_follow_reshapes() -> None:
     source = (REPO / "examples" / "svm_loss_batched.bp").read_text(encoding="utf-8")
     forward = compile_source(source, Options()).forward
     assert index_bounds(forward) == {"y": ["C"]}
+
+
+def test_a_large_input_is_checked_at_a_sample_of_its_coordinates(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """An input of more than MAX_COORDINATES elements is checked by central
+    differences at a seeded sample of them: a wrong gradient still fails, a right one
+    passes, and the check stays fast."""
+    from codegen.generate import Options, generate
+    from codegen.verify import verify_file
+    from codegen.verify_check import MAX_COORDINATES
+
+    source = "x: array[40, 40]\nf = sum(x * x * x)"
+    text = generate(source, Options())
+    assert 40 * 40 > MAX_COORDINATES
+    good = tmp_path / "good.py"
+    good.write_text(text)
+    assert verify_file(str(good)).passed
+    assert "dx = dt2 * t1  #" in text
+    bad = tmp_path / "bad.py"
+    bad.write_text(text.replace("dx = dt2 * t1  #", "dx = dt2 * t1 * 1.001  #"))
+    report = verify_file(str(bad))
+    assert not report.passed
