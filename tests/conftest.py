@@ -97,3 +97,21 @@ def split_statements(text: str, function: str) -> tuple[list[str], list[str]]:
 
 def as_array(values: Sequence[float]) -> np.ndarray:
     return np.asarray(values, dtype=float)
+
+
+def one_line_error(source: str, tmp_path: Path, capsys) -> str:  # type: ignore[no-untyped-def]
+    """Generate ``source`` from a file through the command line and return its error:
+    exit status 2, nothing on stdout, and one line on stderr (no traceback)."""
+    import cli
+
+    program = tmp_path / "prog.bp"
+    program.write_text(source + "\n", encoding="utf-8")
+    status = cli.main(["-f", str(program), "-o", str(tmp_path / "out.py")])
+    captured = capsys.readouterr()
+    assert status == 2
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("backpropgen: error: ")
+    assert not (tmp_path / "out.py").exists()  # nothing half-written
+    return lines[0]

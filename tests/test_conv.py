@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from array_helpers import build, check_program, sample, seed_of
+from conftest import one_line_error
 from oracles import check_dot_product, check_vjp
 
 import cli
@@ -313,17 +314,9 @@ ERRORS = {
 @pytest.mark.parametrize("name", sorted(ERRORS))
 def test_bad_input_is_one_line_exit_2(name: str, tmp_path, capsys) -> None:
     source, needles = ERRORS[name]
-    program = tmp_path / "prog.bp"
-    program.write_text(source + "\n", encoding="utf-8")
-    status = cli.main(["-f", str(program), "-o", str(tmp_path / "out.py")])
-    captured = capsys.readouterr()
-    assert status == 2
-    assert captured.out == ""
-    lines = captured.err.splitlines()
-    assert len(lines) == 1, captured.err
-    assert lines[0].startswith("backpropgen: error: ")
+    line = one_line_error(source, tmp_path, capsys)
     for needle in needles:
-        assert needle in lines[0], lines[0]
+        assert needle in line, line
 
 
 def test_gallery_convnet_flat_and_layer_equal_torch_autograd() -> None:

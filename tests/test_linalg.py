@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from array_helpers import bindings, build, check_program, concrete, sample, seed_of
+from conftest import one_line_error
 
-import cli
 from codegen.evaluate import load_module
 from codegen.generate import Options, generate
 
@@ -350,14 +350,6 @@ ERRORS = {
 @pytest.mark.parametrize("name", sorted(ERRORS))
 def test_bad_input_is_one_line_exit_2(name: str, tmp_path, capsys) -> None:
     source, needles = ERRORS[name]
-    program = tmp_path / "prog.bp"
-    program.write_text(source + "\n", encoding="utf-8")
-    status = cli.main(["-f", str(program), "-o", str(tmp_path / "out.py")])
-    captured = capsys.readouterr()
-    assert status == 2
-    assert captured.out == ""
-    lines = captured.err.splitlines()
-    assert len(lines) == 1, captured.err
-    assert lines[0].startswith("backpropgen: error: ")
+    line = one_line_error(source, tmp_path, capsys)
     for needle in needles:
-        assert needle in lines[0], lines[0]
+        assert needle in line, line
