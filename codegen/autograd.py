@@ -25,7 +25,7 @@ from .ir import Const, Var
 from .liveness import live_names
 from .module import _lines, io_constants
 from .module import function_view as plain_function_view
-from .primitives import FROM_NUMBERS, NUMBERS
+from .primitives import FROM_NUMBERS, plain_number
 from .printing import Printer
 from .render import FunctionView, ModuleView
 
@@ -38,19 +38,7 @@ def _plain_names(compiled: Compiled) -> set[str]:
     forward = compiled.forward
     plain: set[str] = set()
     for stmt in forward.stmts:
-        expr = stmt.expr
-        if isinstance(expr, Const):
-            plain.add(stmt.target)
-        elif isinstance(expr, Var):
-            if expr.name in plain:
-                plain.add(stmt.target)
-        elif expr.prim in NUMBERS or (
-            expr.prim not in FROM_NUMBERS
-            and all(
-                isinstance(a, Const) or (isinstance(a, Var) and a.name in plain)
-                for a in expr.args
-            )
-        ):
+        if plain_number(stmt.expr, plain):
             plain.add(stmt.target)
     return plain
 

@@ -17,7 +17,7 @@ printer entry per backend that can print it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import NamedTuple
@@ -28,7 +28,7 @@ from . import conv_shapes, shapes
 from . import reverse_rules as vjp
 from . import tangent_rules as jvp
 from .errors import MissingRuleError
-from .ir import Op
+from .ir import Const, Expr, Op, Var
 
 VARIADIC = -1
 MAX_EXTREMUM_ARGS = 32
@@ -505,6 +505,21 @@ CORE_RANK: Mapping[str, int] = MappingProxyType(
 CONVENTIONS: Mapping[str, Convention] = MappingProxyType(
     {p.name: p.convention for p in _RECORDS if p.convention is not None}
 )
+
+
+def plain_number(expr: Expr, numbers: Container[str]) -> bool:
+    """Whether ``expr`` is a plain Python number: a constant, a size, or computed from
+    those alone (``numbers`` are the names known to hold one); an array made from
+    numbers (``arange``) is not."""
+    if isinstance(expr, Const):
+        return True
+    if isinstance(expr, Var):
+        return expr.name in numbers
+    if expr.prim in NUMBERS:
+        return True
+    return expr.prim not in FROM_NUMBERS and all(
+        plain_number(a, numbers) for a in expr.args
+    )
 
 
 def primitive(name: str) -> Primitive:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from .errors import MissingRuleError
 from .ir import Const, Expr, Op, Stmt, Var
-from .primitives import FROM_NUMBERS, NUMBERS
+from .primitives import plain_number
 
 if TYPE_CHECKING:
     from .ir import Type
@@ -191,13 +191,7 @@ class TablePrinter:
         """Whether ``node`` is computed from constants and sizes alone (no input,
         nothing an input's values flow into), judged from the statements printed so
         far."""
-        if isinstance(node, Const):
-            return True
-        if isinstance(node, Var):
-            return node.name in self._numbers
-        if node.prim in NUMBERS:
-            return True
-        return node.prim not in FROM_NUMBERS and all(self.number(a) for a in node.args)
+        return plain_number(node, self._numbers)
 
     def _note_number(self, stmt: Stmt) -> None:
         number = self.number(stmt.expr)
